@@ -1,0 +1,220 @@
+"""The one settings object: every environment variable in DESIGN.md, read once at start-up."""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class SettingsError(ValueError):
+    """Configuration is wrong; the message names the variable and what it got."""
+
+
+def parse_hhmm(name: str, value: str) -> time:
+    match = _HHMM.match(value.strip())
+    if not match:
+        raise ValueError(f'{name} must be HH:MM, got "{value}"')
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    port: int = Field(3000, ge=1, le=65535)
+
+    kaleyra_api_key: SecretStr | None = None
+    kaleyra_voice_url: str = "https://api-voice.kaleyra.com/v1/"
+    kaleyra_sid: str | None = None
+    kaleyra_io_url: str = "https://api.kaleyra.io/v1/"
+    kaleyra_bridge: str | None = None
+    kaleyra_timeout_seconds: float = Field(10.0, gt=0)
+
+    database_path: str = "./data/voicebot.db"
+    timezone: str = "Asia/Kolkata"
+    default_region: str = "IN"
+    admin_user_ids: str = ""
+    public_url: str | None = None
+
+    health_digest_channel: str | None = None
+    health_digest_time: str = "09:00"
+    health_poll_minutes: int = Field(5, ge=1, le=1440)
+    followup_reminder_minutes: int = Field(10, ge=0, le=1440)
+    obd_calling_hours: str = "09:00-21:00"
+    scheduler_enabled: bool = True
+
+    log_level: str = "INFO"
+    log_format: str = "console"
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "kaleyra_api_key",
+        "kaleyra_sid",
+        "kaleyra_bridge",
+        "public_url",
+        "health_digest_channel",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("slack_api_url", "kaleyra_voice_url", "kaleyra_io_url", "public_url")
+    @classmethod
+    def _url(cls, value: str | None, info) -> str | None:
+        if value is None:
+            return value
+        name = info.field_name.upper()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f'{name} must start with http:// or https://, got "{value}"')
+        if info.field_name == "public_url":
+            return value.rstrip("/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("SLACK_BOT_TOKEN must start with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("SLACK_APP_TOKEN must start with xapp-")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f'TIMEZONE must be an IANA time zone such as Asia/Kolkata, got "{value}"'
+            ) from None
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f'DEFAULT_REGION must be a two-letter region such as IN, got "{value}"'
+            )
+        return region
+
+    @field_validator("admin_user_ids")
+    @classmethod
+    def _admins(cls, value: str) -> str:
+        for user_id in filter(None, (part.strip() for part in value.split(","))):
+            if not _SLACK_ID.match(user_id):
+                raise ValueError(
+                    f'ADMIN_USER_IDS must be comma-separated Slack user IDs such as U012ABCDEF, got "{user_id}"'
+                )
+        return value
+
+    @field_validator("health_digest_time")
+    @classmethod
+    def _digest_time(cls, value: str) -> str:
+        parse_hhmm("HEALTH_DIGEST_TIME", value)
+        return value.strip()
+
+    @field_validator("obd_calling_hours")
+    @classmethod
+    def _calling_hours(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        start, sep, end = value.partition("-")
+        if not sep:
+            raise ValueError(f'OBD_CALLING_HOURS must be HH:MM-HH:MM or empty, got "{value}"')
+        try:
+            if parse_hhmm("OBD_CALLING_HOURS", start) >= parse_hhmm("OBD_CALLING_HOURS", end):
+                raise ValueError("start must be before end")
+        except ValueError:
+            raise ValueError(
+                f'OBD_CALLING_HOURS must be HH:MM-HH:MM with start before end, got "{value}"'
+            ) from None
+        return value.strip()
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f'LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got "{value}"')
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in {"console", "json"}:
+            raise ValueError(f'LOG_FORMAT must be console or json, got "{value}"')
+        return fmt
+
+    # Derived views, so nobody re-parses the raw strings.
+    @property
+    def admins(self) -> frozenset[str]:
+        return frozenset(p.strip() for p in self.admin_user_ids.split(",") if p.strip())
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def digest_time(self) -> time:
+        return parse_hhmm("HEALTH_DIGEST_TIME", self.health_digest_time)
+
+    @property
+    def calling_hours(self) -> tuple[time, time] | None:
+        if not self.obd_calling_hours:
+            return None
+        start, _, end = self.obd_calling_hours.partition("-")
+        return parse_hhmm("OBD_CALLING_HOURS", start), parse_hhmm("OBD_CALLING_HOURS", end)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        return self.kaleyra_api_key is None
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    @property
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None and (
+            self.slack_signing_secret is not None or self.slack_app_token is not None
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment (and .env); errors name the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(p) for p in error["loc"]).upper() or "configuration"
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(message if field in message else f"{field}: {message}")
+        raise SettingsError("; ".join(lines)) from None
