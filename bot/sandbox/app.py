@@ -138,6 +138,7 @@ class Sandbox:
         self.state = state or SandboxState()
         self._tasks: set[asyncio.Task] = set()
         self.app = Starlette(
+            lifespan=self._lifespan,
             routes=[
                 Route("/v1/", self.legacy, methods=["POST"]),
                 Route("/v1", self.legacy, methods=["POST"]),
@@ -147,10 +148,16 @@ class Sandbox:
                 Route("/_sandbox/faults", self.control_faults, methods=["POST", "DELETE"]),
                 Route("/_sandbox/incidents", self.control_incidents, methods=["POST"]),
                 Route("/_sandbox/state", self.control_state, methods=["POST"]),
-            ]
+            ],
         )
 
     # ------------------------------------------------------------------ plumbing
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app: Starlette):
+        yield
+        for task in list(self._tasks):  # pending callbacks die with the server
+            task.cancel()
 
     async def _apply_fault(self, operation: str) -> Response | None:
         fault = self.state.fault_for(operation)

@@ -1,0 +1,75 @@
+"""`voicebot serve | console | sandbox`: the console scripts DESIGN.md names."""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import sys
+
+from bot.settings import SettingsError, load_settings
+
+
+def _settings_or_exit():
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"voicebot: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.sandbox import Sandbox, SandboxState
+
+    sandbox = Sandbox(SandboxState(api_key=args.api_key, step_seconds=args.step_seconds))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", args.port))
+    sock.listen(128)  # connections queue from here on, so "listening" is true when printed
+    print(f"listening on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def cmd_serve(_args: argparse.Namespace) -> int:
+    from bot.server import serve
+
+    return serve(_settings_or_exit())
+
+
+def cmd_console(_args: argparse.Namespace) -> int:
+    from bot.console import run_console
+
+    return run_console(_settings_or_exit())
+
+
+def cmd_configured(_args: argparse.Namespace) -> int:
+    """Exit 0 when Slack credentials are configured (used by `make run`)."""
+    return 0 if _settings_or_exit().slack_configured else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="voicebot", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run the Slack app (HTTP or Socket Mode)").set_defaults(
+        func=cmd_serve
+    )
+    sub.add_parser("console", help="a terminal stand-in for Slack").set_defaults(func=cmd_console)
+    sandbox = sub.add_parser("sandbox", help="serve the Kaleyra sandbox on 127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    sandbox.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    sandbox.add_argument("--step-seconds", type=float, default=2.0, help="time per call stage")
+    sandbox.set_defaults(func=cmd_sandbox)
+    sub.add_parser("configured", help=argparse.SUPPRESS).set_defaults(func=cmd_configured)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+
+from bot.kaleyra import KaleyraClient
+from tests.support.sandbox import FrozenClock, RunningSandbox, default_clock, start_sandbox
+
+
+@pytest.fixture(scope="session")
+def sandbox_server():
+    yield from start_sandbox()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return default_clock()
+
+
+@pytest.fixture
+def sandbox(sandbox_server: RunningSandbox, clock: FrozenClock) -> RunningSandbox:
+    """The session's sandbox with fresh state: calls complete in 2 s steps of the frozen clock."""
+    sandbox_server.reset(clock=clock, step_seconds=2.0, dids={"+918047000000"})
+    return sandbox_server
+
+
+@pytest.fixture
+async def kaleyra(sandbox: RunningSandbox):
+    client = KaleyraClient(
+        api_key="test-key",
+        voice_url=sandbox.voice_url,
+        io_url=sandbox.url + "/v1/",
+        sid="HX123",
+        timeout=5.0,
+        backoff_seconds=0,
+    )
+    yield client
+    await client.aclose()
