@@ -72,8 +72,8 @@ def parse_phone(text: str, region: str = "IN") -> Phone:
     if not phonenumbers.is_valid_number(parsed):
         reason = phonenumbers.is_possible_number_with_reason(parsed)
         why = {
-            phonenumbers.ValidationResult.TOO_SHORT: "too short",
-            phonenumbers.ValidationResult.TOO_LONG: "too long",
+            phonenumbers.ValidationResult.TOO_SHORT: "is too short",
+            phonenumbers.ValidationResult.TOO_LONG: "is too long",
             phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
         }.get(reason, f"is not a valid number for {region}")
         raise InvalidNumber(f'"{raw}" {why}')

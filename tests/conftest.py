@@ -35,3 +35,12 @@ async def kaleyra(sandbox: RunningSandbox):
     )
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+def bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock):
+    from tests.support.harness import Harness
+
+    harness = Harness(sandbox, tmp_path, clock)
+    yield harness
+    harness.close()

@@ -1,0 +1,47 @@
+"""The Bolt app, built from one Deps."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltResponse
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from handlers import register_all
+
+log = logging.getLogger("voicebot.app")
+
+
+async def skip_slack_retries(req: Any, next_: Any) -> BoltResponse | None:
+    """Slack re-sends what it thinks timed out. The first delivery did the work: answer 200."""
+    if req.headers.get("x-slack-retry-num"):
+        return BoltResponse(status=200, body="")
+    return await next_()
+
+
+async def on_error(error: Exception, body: dict) -> None:
+    # Logged for operators; Slack gets no stack trace (handlers answer users themselves).
+    log.error("unhandled error in %s: %r", body.get("type") or body.get("command"), error)
+
+
+def build_app(deps: Deps) -> AsyncApp:
+    settings = deps.settings
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    app = AsyncApp(
+        client=deps.slack,
+        signing_secret=signing_secret,
+        # Socket Mode frames are authenticated by the app token, not signed.
+        request_verification_enabled=not settings.socket_mode,
+        # Listeners ack at once and hand slow work to deps.background, so waiting for them
+        # to return is cheap and saves Bolt's ack-polling loop.
+        process_before_response=True,
+        logger=logging.getLogger("voicebot.bolt"),
+    )
+    app.use(skip_slack_retries)
+    app.error(on_error)
+    register_all(app, deps)
+    return app

@@ -1,0 +1,265 @@
+"""Click-to-call: place once, show one message, follow it to a final status per leg."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from slack_sdk.errors import SlackApiError
+
+from bot.kaleyra import KaleyraAPIError, KaleyraError
+from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
+from bot.phones import Phone
+from bot.store import CallRow
+from bot.views.c2c import call_card
+from bot.views.common import describe_kaleyra_error
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+log = logging.getLogger("voicebot.calls")
+
+REPEAT_WINDOW = timedelta(seconds=60)
+CALLBACK_VARIABLES = {
+    "status1": "{status1}",
+    "status2": "{status2}",
+    "duration": "{duration}",
+    "billsec": "{billsec}",
+    "recordpath": "{recordpath}",
+}
+
+
+class ClickToCall:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    # ------------------------------------------------------------------ placing
+
+    def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> CallRow | None:
+        return self.deps.store.recent_duplicate_call(
+            user_id, agent.e164, customer.e164, REPEAT_WINDOW
+        )
+
+    async def dial(
+        self,
+        user_id: str,
+        agent: Phone,
+        customer: Phone,
+        *,
+        retry: int | None = None,
+        delay: int | None = None,
+    ) -> CallRow:
+        """Create the row, show the card, send dial.click2call exactly once, then follow it."""
+        deps = self.deps
+        call = deps.store.create_call(
+            kind="c2c", user_id=user_id, agent_number=agent.e164, customer_number=customer.e164
+        )
+        call = deps.store.update_call(call.id, callback_token=self.callback_token(call.id))
+        call = await self._post_card(call)
+        request = ClickToCallRequest(
+            caller=agent.national,
+            receiver=customer.national,
+            retry=retry,
+            delay=delay,
+            custom=f"voicebot-{call.id}",
+            callback=self.callback_url(call),
+        )
+        try:
+            result = await deps.kaleyra.click_to_call(request)
+        except KaleyraError as exc:
+            state = "unknown" if exc.outcome_unknown else "failed"
+            call = deps.store.update_call(call.id, state=state, error=describe_kaleyra_error(exc))
+            self._audit(call, state, error=exc)
+            await self.render(call)
+            return call
+        call = deps.store.update_call(call.id, state="placed", kaleyra_id=result.id)
+        self._audit(call, "placed")
+        await self.render(call)
+        if result.id and not deps.settings.public_url and deps.auto_track:
+            deps.background.spawn(self.track(call.id), name=f"track-call-{call.id}")
+        return call
+
+    def _audit(self, call: CallRow, outcome: str, error: KaleyraError | None = None) -> None:
+        detail: dict[str, Any] = {"call_row": call.id}
+        if isinstance(error, KaleyraAPIError):
+            detail.update(code=error.code, message=error.message)
+        elif error is not None:
+            detail.update(error=type(error).__name__)
+        self.deps.store.audit(
+            user_id=call.user_id,
+            action="c2c.dial",
+            outcome=outcome,
+            numbers=[call.agent_number, call.customer_number],
+            kaleyra_ids=[call.kaleyra_id] if call.kaleyra_id else [],
+            detail=detail,
+        )
+
+    # ------------------------------------------------------------------ the card
+
+    def card(self, call: CallRow) -> dict[str, Any]:
+        return call_card(
+            agent=Phone(call.agent_number, "").pretty,
+            customer=Phone(call.customer_number, "").pretty,
+            kaleyra_id=call.kaleyra_id,
+            state=call.state,
+            status1=call.status1,
+            status2=call.status2,
+            duration=call.duration,
+            billsec=call.billsec,
+            recording=call.recording,
+            error=call.error,
+            sandbox=self.deps.uses_sandbox,
+        )
+
+    async def _post_card(self, call: CallRow) -> CallRow:
+        try:
+            # Posting to the user id lands in the app's DM with them: the card is private.
+            response = await self.deps.slack.chat_postMessage(
+                channel=call.user_id, **self.card(call)
+            )
+        except SlackApiError as exc:
+            log.warning("could not post call card: %s", exc.response.get("error"))
+            return call
+        return self.deps.store.update_call(
+            call.id, channel=response["channel"], message_ts=response["ts"]
+        )
+
+    async def render(self, call: CallRow) -> None:
+        if not call.channel or not call.message_ts:
+            return
+        try:
+            await self.deps.slack.chat_update(
+                channel=call.channel, ts=call.message_ts, **self.card(call)
+            )
+        except SlackApiError as exc:
+            log.warning("could not update call card: %s", exc.response.get("error"))
+
+    # ------------------------------------------------------------------ following a call
+
+    async def poll_once(self, call_id: int) -> bool:
+        """Read dial.c2cstatus once; update the row and card on change. True once final."""
+        call = self.deps.store.get_call(call_id)
+        if call.state == "final":
+            return True
+        if not call.kaleyra_id:
+            return False
+        try:
+            status = await self.deps.kaleyra.c2c_status(call.kaleyra_id)
+        except KaleyraError as exc:
+            log.warning("status of call %s not read: %s", call.id, exc)
+            return False
+        if status is None:
+            return False
+        return await self.apply(
+            call,
+            status1=status.status,
+            status2=status.status2,
+            duration=status.duration,
+            billsec=status.billsec,
+            recording=status.recording_url,
+            final=status.is_final,
+        )
+
+    async def apply(
+        self,
+        call: CallRow,
+        *,
+        status1: str | None,
+        status2: str | None,
+        duration: int | None,
+        billsec: int | None,
+        recording: str | None,
+        final: bool,
+    ) -> bool:
+        fields = {
+            "status1": status1,
+            "status2": status2,
+            "duration": duration,
+            "billsec": billsec,
+            "recording": recording,
+            "state": "final" if final else call.state,
+        }
+        if all(getattr(call, k) == v for k, v in fields.items()):
+            return final
+        call = self.deps.store.update_call(call.id, **fields)
+        await self.render(call)
+        if final:
+            self.deps.store.audit(
+                user_id=call.user_id,
+                action="c2c.final",
+                outcome=f"{status1 or '-'}/{status2 or '-'}",
+                numbers=[call.agent_number, call.customer_number],
+                kaleyra_ids=[call.kaleyra_id] if call.kaleyra_id else [],
+            )
+        return final
+
+    async def track(self, call_id: int) -> None:
+        """Poll until a final status, or give up after `track_for_seconds`."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.deps.track_for_seconds
+        while loop.time() < deadline:
+            await asyncio.sleep(self.deps.poll_seconds)
+            if await self.poll_once(call_id):
+                return
+        log.info("stopped tracking call %s: no final status in time", call_id)
+
+    def resume_tracking(self) -> int:
+        """After a restart: follow every call that had not reached a final status."""
+        calls = [c for c in self.deps.store.open_calls() if c.kaleyra_id]
+        if self.deps.settings.public_url or not self.deps.auto_track:
+            return 0
+        for call in calls:
+            self.deps.background.spawn(self.track(call.id), name=f"track-call-{call.id}")
+        return len(calls)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def callback_token(self, call_id: int) -> str:
+        secret = self.deps.store.secret("callback_secret").encode()
+        digest = hmac.new(secret, f"c2c:{call_id}".encode(), hashlib.sha256).hexdigest()
+        return f"{call_id}-{digest[:32]}"
+
+    def call_for_token(self, token: str) -> CallRow | None:
+        call_id, _, _ = token.partition("-")
+        if not call_id.isdigit() or not hmac.compare_digest(
+            token, self.callback_token(int(call_id))
+        ):
+            return None
+        return self.deps.store.call_by_token(token)
+
+    def callback_url(self, call: CallRow) -> str | None:
+        base = self.deps.settings.public_url
+        if not base or not call.callback_token:
+            return None
+        # Kaleyra replaces the {variables}; urlencode must leave the braces alone.
+        return f"{base}/kaleyra/callback/{call.callback_token}?" + urlencode(
+            CALLBACK_VARIABLES, safe="{}"
+        )
+
+    async def on_callback(self, call: CallRow, query: Mapping[str, str]) -> None:
+        status1 = (query.get("status1") or "").upper() or None
+        status2 = (query.get("status2") or "").upper() or None
+        first_final = status1 in FINAL_STATUSES and status1 != "ANSWER"
+        final = first_final or (status2 in FINAL_STATUSES)
+        recording = query.get("recordpath") or None
+        if recording and recording.startswith("//"):
+            recording = "https:" + recording
+        await self.apply(
+            call,
+            status1=status1,
+            status2=status2,
+            duration=_int_or_none(query.get("duration")),
+            billsec=_int_or_none(query.get("billsec")),
+            recording=recording,
+            final=final,
+        )
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None

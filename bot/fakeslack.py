@@ -1,0 +1,287 @@
+"""A recording stand-in for Slack's Web API and a driver that sends Slack-signed requests.
+
+The console uses it to run the real Bolt app with no Slack account; the tests use it to see
+every Web API call the app makes. Nothing here talks to Slack.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+TEAM_ID, BOT_USER_ID, APP_ID = "T0VOICE", "U0VOICEBOT", "A0VOICE"
+
+
+@dataclass
+class SlackCall:
+    method: str  # Web API method, or "response_url"
+    payload: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+class FakeSlack:
+    """Answers the Web API methods voicebot uses, records each call, injects faults on demand."""
+
+    def __init__(self) -> None:
+        self.calls: list[SlackCall] = []
+        self.lock = threading.Lock()
+        self.listeners: list[Callable[[SlackCall], None]] = []
+        self._ts = itertools.count(1)
+        self._views = itertools.count(1)
+        self._failures: dict[str, list[tuple[str, int, float | None]]] = {}
+        self.user_tz: dict[str, str] = {}
+        self.app = Starlette(
+            routes=[
+                Route("/api/{method}", self.api, methods=["POST", "GET"]),
+                Route("/response/{ident}", self.response_url, methods=["POST"]),
+            ]
+        )
+
+    def fail(
+        self,
+        method: str,
+        error: str,
+        *,
+        times: int = 1,
+        status: int = 200,
+        retry_after: float | None = None,
+    ) -> None:
+        """The next `times` calls of `method` answer `error` (or HTTP 429 with Retry-After)."""
+        with self.lock:
+            self._failures.setdefault(method, []).extend([(error, status, retry_after)] * times)
+
+    def _record(self, call: SlackCall) -> None:
+        with self.lock:
+            self.calls.append(call)
+        for listener in list(self.listeners):
+            listener(call)
+
+    def of(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [c.payload for c in self.calls if c.method == method]
+
+    def clear(self) -> None:
+        with self.lock:
+            self.calls.clear()
+
+    async def api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        payload = await _payload(request)
+        if request.headers.get("authorization"):
+            payload.setdefault("_token_seen", True)
+        self._record(SlackCall(method, payload))
+        with self.lock:
+            queued = self._failures.get(method)
+            failure = queued.pop(0) if queued else None
+        if failure:
+            error, status, retry_after = failure
+            headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
+            return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
+        return JSONResponse(self._answer(method, payload))
+
+    def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
+        ts = f"{1700000000 + next(self._ts)}.000100"
+        channel = p.get("channel", "")
+        if channel.startswith(("U", "W")):
+            channel = "D" + channel[1:]  # posting to a user id lands in their DM
+        match method:
+            case "auth.test":
+                return {
+                    "ok": True,
+                    "url": "https://voicebot.example/",
+                    "team": "Voice",
+                    "team_id": TEAM_ID,
+                    "user": "voicebot",
+                    "user_id": BOT_USER_ID,
+                    "bot_id": "B0VOICE",
+                }
+            case "chat.postMessage" | "chat.update":
+                return {
+                    "ok": True,
+                    "channel": channel,
+                    "ts": p.get("ts", ts),
+                    "message": {"text": p.get("text")},
+                }
+            case "chat.postEphemeral":
+                return {"ok": True, "message_ts": ts}
+            case "views.open" | "views.update" | "views.push" | "views.publish":
+                view = p.get("view") or {}
+                return {"ok": True, "view": {**view, "id": f"V{next(self._views):08d}"}}
+            case "conversations.open":
+                users = str(p.get("users", ""))
+                return {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:]}}
+            case "users.info":
+                user = str(p.get("user", ""))
+                tz = self.user_tz.get(user, "Asia/Kolkata")
+                return {"ok": True, "user": {"id": user, "name": user.lower(), "tz": tz}}
+            case _:
+                return {"ok": True}
+
+    async def response_url(self, request: Request) -> Response:
+        payload = await _payload(request)
+        payload["_response_url"] = request.path_params["ident"]
+        self._record(SlackCall("response_url", payload))
+        return PlainTextResponse("ok")
+
+
+async def _payload(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return dict(request.query_params)
+    if request.headers.get("content-type", "").startswith("application/json"):
+        return json.loads(raw)
+    payload: dict[str, Any] = {}
+    for key, value in parse_qsl(raw.decode(), keep_blank_values=True):
+        if value[:1] in "[{":
+            try:
+                payload[key] = json.loads(value)
+                continue
+            except json.JSONDecodeError:
+                pass
+        payload[key] = value
+    return payload
+
+
+class SlackDriver:
+    """Builds requests the way Slack sends them, signed with the app's signing secret."""
+
+    def __init__(self, app_url: str, signing_secret: str, slack_url: str) -> None:
+        self.app_url = app_url.rstrip("/")
+        self.slack_url = slack_url.rstrip("/")
+        self.verifier = SignatureVerifier(signing_secret)
+        self.http = httpx.Client(timeout=30)
+        self._ids = itertools.count(1)
+
+    def signed_headers(
+        self, body: str, content_type: str, timestamp: int | None = None
+    ) -> dict[str, str]:
+        ts = str(int(time.time()) if timestamp is None else timestamp)
+        return {
+            "content-type": content_type,
+            "x-slack-request-timestamp": ts,
+            "x-slack-signature": self.verifier.generate_signature(timestamp=ts, body=body),
+        }
+
+    def post(
+        self,
+        body: str,
+        content_type: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timestamp: int | None = None,
+    ) -> httpx.Response:
+        all_headers = {**self.signed_headers(body, content_type, timestamp), **(headers or {})}
+        return self.http.post(f"{self.app_url}/slack/events", content=body, headers=all_headers)
+
+    def command_body(
+        self, command: str, text: str = "", *, user_id: str = "U0AGENT", channel_id: str = "C0SALES"
+    ) -> str:
+        n = next(self._ids)
+        return urlencode(
+            {
+                "token": "legacy-unused",
+                "team_id": TEAM_ID,
+                "team_domain": "voice",
+                "channel_id": channel_id,
+                "channel_name": "sales",
+                "user_id": user_id,
+                "user_name": user_id.lower(),
+                "command": command,
+                "text": text,
+                "api_app_id": APP_ID,
+                "response_url": f"{self.slack_url}/response/cmd-{n}",
+                "trigger_id": f"{n}.trigger",
+            }
+        )
+
+    def command(self, command: str, text: str = "", **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", None)
+        timestamp = kw.pop("timestamp", None)
+        return self.post(
+            self.command_body(command, text, **kw),
+            "application/x-www-form-urlencoded",
+            headers=headers,
+            timestamp=timestamp,
+        )
+
+    def interactive(self, payload: dict[str, Any]) -> httpx.Response:
+        body = urlencode({"payload": json.dumps(payload)})
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def view_submission(
+        self, view: dict[str, Any], values: dict[str, dict[str, Any]], *, user_id: str = "U0AGENT"
+    ) -> httpx.Response:
+        submitted = {**view, "id": view.get("id", "V0"), "state": {"values": values}}
+        return self.interactive(
+            {
+                "type": "view_submission",
+                "team": {"id": TEAM_ID},
+                "user": {"id": user_id},
+                "api_app_id": APP_ID,
+                "trigger_id": f"{next(self._ids)}.trigger",
+                "view": submitted,
+            }
+        )
+
+    def block_action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U0AGENT",
+        block_id: str = "b",
+        action_ts: str | None = None,
+    ) -> httpx.Response:
+        n = next(self._ids)
+        return self.interactive(
+            {
+                "type": "block_actions",
+                "team": {"id": TEAM_ID},
+                "user": {"id": user_id},
+                "api_app_id": APP_ID,
+                "trigger_id": f"{n}.trigger",
+                "response_url": f"{self.slack_url}/response/act-{n}",
+                "container": {"type": "message"},
+                "actions": [
+                    {
+                        "action_id": action_id,
+                        "block_id": block_id,
+                        "value": value,
+                        "type": "button",
+                        "action_ts": action_ts or f"{time.time():.6f}",
+                    }
+                ],
+            }
+        )
+
+    def event(
+        self, event: dict[str, Any], *, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        body = json.dumps(
+            {
+                "token": "x",
+                "team_id": TEAM_ID,
+                "api_app_id": APP_ID,
+                "type": "event_callback",
+                "event_id": f"Ev{next(self._ids):08d}",
+                "event_time": int(time.time()),
+                "event": event,
+            }
+        )
+        return self.post(body, "application/json", headers=headers)
+
+    def close(self) -> None:
+        self.http.close()

@@ -1,0 +1,198 @@
+"""Slash-command text grammar (DESIGN.md): text in, a typed command or a UsageError out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+from bot.phones import InvalidNumber, Phone, parse_phone
+
+
+class UsageError(ValueError):
+    """The text does not fit the grammar; the message says what is wrong and what to type."""
+
+
+_USER = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_CHANNEL = re.compile(r"^<#([CG][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def parse_user(token: str) -> str | None:
+    match = _USER.match(token)
+    return match.group(1) if match else None
+
+
+def parse_date(text: str) -> date:
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%d/%m/%Y", "%d-%m-%Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise UsageError(f'"{text}" is not a date: use YYYY-MM-DD, for example 2026-11-23.')
+
+
+def parse_time(text: str) -> time:
+    match = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", text)
+    if not match:
+        raise UsageError(
+            f'"{text}" is not a time: use HH:MM on the 24-hour clock, for example 09:30.'
+        )
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def _phone(text: str, region: str, what: str) -> Phone:
+    try:
+        return parse_phone(text, region)
+    except InvalidNumber as exc:
+        raise UsageError(f"The {what} number {exc}.") from None
+
+
+# --------------------------------------------------------------------------- /c2c
+
+
+@dataclass(frozen=True)
+class Dial:
+    customer: Phone
+    agent: Phone | None = None  # explicit first leg: admins only
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CallLog:
+    kind: str  # "log" (click-to-call) or "calls" (incoming forwarded to agents)
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Register:
+    number: Phone
+    user_id: str | None = None  # someone else: admins only
+
+
+@dataclass(frozen=True)
+class Unregister:
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    pass
+
+
+@dataclass(frozen=True)
+class Help:
+    pass
+
+
+@dataclass(frozen=True)
+class OpenModal:
+    pass
+
+
+C2CCommand = Dial | CallStatus | CallLog | Register | Unregister | WhoAmI | Help | OpenModal
+
+_CALL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def parse_c2c(text: str, region: str) -> C2CCommand:
+    words = text.split()
+    if not words:
+        return OpenModal()
+    head, rest = words[0].lower(), words[1:]
+    if head == "help":
+        return Help()
+    if head == "whoami":
+        if rest:
+            raise UsageError("`/c2c whoami` takes nothing after it.")
+        return WhoAmI()
+    if head == "status":
+        if len(rest) != 1 or not _CALL_ID.match(rest[0]):
+            raise UsageError("Give one call id: `/c2c status c2c_5a7d85903dd7`.")
+        return CallStatus(rest[0])
+    if head in {"log", "calls"}:
+        if len(rest) > 2:
+            raise UsageError(f"Use `/c2c {head} [from-date [to-date]]`, dates as YYYY-MM-DD.")
+        dates = [parse_date(w) for w in rest]
+        if len(dates) == 2 and dates[0] > dates[1]:
+            raise UsageError("The from-date is after the to-date.")
+        return CallLog(head, *dates)
+    if head == "register":
+        if not rest:
+            raise UsageError("Give your agent number: `/c2c register 9876543210`.")
+        user_id = parse_user(rest[0])
+        if user_id:
+            if len(rest) < 2:
+                raise UsageError("Give the number too: `/c2c register @someone 9876543210`.")
+            return Register(_phone(" ".join(rest[1:]), region, "agent"), user_id)
+        return Register(_phone(" ".join(rest), region, "agent"))
+    if head == "unregister":
+        if not rest:
+            return Unregister()
+        user_id = parse_user(rest[0])
+        if not user_id or len(rest) > 1:
+            raise UsageError("Use `/c2c unregister` for yourself or `/c2c unregister @someone`.")
+        return Unregister(user_id)
+    return _parse_dial(text, region)
+
+
+def _parse_dial(text: str, region: str) -> Dial:
+    from bot.phones import split_entries
+
+    entries = split_entries(text)
+    if len(entries) == 1:
+        return Dial(_phone(entries[0], region, "customer"))
+    if len(entries) == 2:
+        return Dial(
+            customer=_phone(entries[1], region, "customer"),
+            agent=_phone(entries[0], region, "agent"),
+        )
+    raise UsageError(
+        f"I could not read `{text.strip()[:80]}`: use `/c2c <customer>` or, as an admin, "
+        "`/c2c <agent> <customer>`. Type `/c2c help` for everything else."
+    )
+
+
+# --------------------------------------------------------------------------- /voicehealth
+
+
+@dataclass(frozen=True)
+class HealthNow:
+    pass
+
+
+@dataclass(frozen=True)
+class DigestSet:
+    channel_id: str
+    at: time | None = None
+
+
+@dataclass(frozen=True)
+class DigestOff:
+    pass
+
+
+HealthCommand = HealthNow | DigestSet | DigestOff | Help
+
+
+def parse_voicehealth(text: str) -> HealthCommand:
+    words = text.split()
+    if not words:
+        return HealthNow()
+    head, rest = words[0].lower(), words[1:]
+    if head == "help":
+        return Help()
+    if head != "digest":
+        raise UsageError("Use `/voicehealth`, or `/voicehealth digest #channel [HH:MM]` or `off`.")
+    if len(rest) == 1 and rest[0].lower() == "off":
+        return DigestOff()
+    if not rest or len(rest) > 2:
+        raise UsageError("Use `/voicehealth digest #channel [HH:MM]` or `/voicehealth digest off`.")
+    match = _CHANNEL.match(rest[0])
+    if not match:
+        raise UsageError(f"`{rest[0]}` is not a channel: pick one with # so Slack links it.")
+    return DigestSet(match.group(1), parse_time(rest[1]) if len(rest) == 2 else None)

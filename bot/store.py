@@ -1,0 +1,338 @@
+"""The SQLite store: agents, calls, audit, settings. The only module that speaks SQL."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.phones import mask
+
+SCHEMA_VERSION = 1
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+class StoreError(Exception):
+    """A store rule was broken; the message is fit for the user."""
+
+
+@dataclass(frozen=True)
+class Agent:
+    user_id: str
+    number: str  # E.164
+    role: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass
+class CallRow:
+    id: int
+    kind: str
+    user_id: str
+    agent_number: str
+    customer_number: str
+    kaleyra_id: str | None
+    state: str  # placing, placed, unknown, failed, final
+    status1: str | None
+    status2: str | None
+    duration: int | None
+    billsec: int | None
+    recording: str | None
+    channel: str | None
+    message_ts: str | None
+    callback_token: str | None
+    error: str | None
+    created_at: str
+    updated_at: str
+    final_at: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CallRow:
+        return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})
+
+
+class Store:
+    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        self.db = sqlite_utils.Database(connection)
+        self.clock = clock
+        self._lock = threading.RLock()
+        with self._lock:
+            self.db.execute("PRAGMA busy_timeout = 10000")
+            if self.path != ":memory:":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # ------------------------------------------------------------------ schema
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version < 1:
+            self.db["agents"].create(
+                {"user_id": str, "number": str, "role": str, "created_at": str, "updated_at": str},
+                pk="user_id",
+                if_not_exists=True,
+            )
+            self.db["agents"].create_index(["number"], unique=True, if_not_exists=True)
+            self.db["calls"].create(
+                {
+                    "id": int,
+                    "kind": str,
+                    "user_id": str,
+                    "agent_number": str,
+                    "customer_number": str,
+                    "kaleyra_id": str,
+                    "state": str,
+                    "status1": str,
+                    "status2": str,
+                    "duration": int,
+                    "billsec": int,
+                    "recording": str,
+                    "channel": str,
+                    "message_ts": str,
+                    "callback_token": str,
+                    "error": str,
+                    "created_at": str,
+                    "updated_at": str,
+                    "final_at": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            self.db["calls"].create_index(["kaleyra_id"], if_not_exists=True)
+            self.db["calls"].create_index(["user_id", "created_at"], if_not_exists=True)
+            self.db["calls"].create_index(["callback_token"], unique=True, if_not_exists=True)
+            self.db["audit"].create(
+                {
+                    "id": int,
+                    "at": str,
+                    "user_id": str,
+                    "action": str,
+                    "outcome": str,
+                    "numbers": str,
+                    "kaleyra_ids": str,
+                    "detail": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            self.db["audit"].create_index(["at"], if_not_exists=True)
+            self.db["settings"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+            self.db["seen_requests"].create({"key": str, "at": str}, pk="key", if_not_exists=True)
+        self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _now(self) -> str:
+        return _iso(self.clock())
+
+    # ------------------------------------------------------------------ agents
+
+    def get_agent(self, user_id: str) -> Agent | None:
+        with self._lock:
+            rows = list(self.db["agents"].rows_where("user_id = ?", [user_id]))
+        return Agent(**rows[0]) if rows else None
+
+    def agent_by_number(self, number: str) -> Agent | None:
+        with self._lock:
+            rows = list(self.db["agents"].rows_where("number = ?", [number]))
+        return Agent(**rows[0]) if rows else None
+
+    def register_agent(self, user_id: str, number: str) -> Agent:
+        """One number per user, one user per number: a number held by someone else is refused."""
+        with self._lock, self.db.conn:
+            holder = self.agent_by_number(number)
+            if holder and holder.user_id != user_id:
+                raise StoreError(
+                    f"{mask(number)} is already registered to another Slack user; "
+                    "ask an admin to move it."
+                )
+            now = self._now()
+            current = self.get_agent(user_id)
+            self.db["agents"].upsert(
+                {
+                    "user_id": user_id,
+                    "number": number,
+                    "role": current.role if current else "agent",
+                    "created_at": current.created_at if current else now,
+                    "updated_at": now,
+                },
+                pk="user_id",
+            )
+        agent = self.get_agent(user_id)
+        assert agent is not None
+        return agent
+
+    def unregister_agent(self, user_id: str) -> bool:
+        with self._lock, self.db.conn:
+            cursor = self.db.execute("DELETE FROM agents WHERE user_id = ?", [user_id])
+            return cursor.rowcount > 0
+
+    def set_role(self, user_id: str, role: str) -> None:
+        with self._lock, self.db.conn:
+            self.db.execute(
+                "UPDATE agents SET role = ?, updated_at = ? WHERE user_id = ?",
+                [role, self._now(), user_id],
+            )
+
+    def admins(self) -> set[str]:
+        with self._lock:
+            return {r["user_id"] for r in self.db["agents"].rows_where("role = 'admin'")}
+
+    # ------------------------------------------------------------------ calls
+
+    def create_call(
+        self, *, kind: str, user_id: str, agent_number: str, customer_number: str
+    ) -> CallRow:
+        now = self._now()
+        with self._lock, self.db.conn:
+            row_id = (
+                self.db["calls"]
+                .insert(
+                    {
+                        "kind": kind,
+                        "user_id": user_id,
+                        "agent_number": agent_number,
+                        "customer_number": customer_number,
+                        "state": "placing",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                .last_pk
+            )
+        return self.get_call(row_id)
+
+    def get_call(self, call_id: int) -> CallRow:
+        with self._lock:
+            return CallRow.from_row(self.db["calls"].get(call_id))
+
+    def call_by_token(self, token: str) -> CallRow | None:
+        with self._lock:
+            rows = list(self.db["calls"].rows_where("callback_token = ?", [token]))
+        return CallRow.from_row(rows[0]) if rows else None
+
+    def update_call(self, call_id: int, **fields: Any) -> CallRow:
+        fields["updated_at"] = self._now()
+        if fields.get("state") == "final":
+            fields.setdefault("final_at", fields["updated_at"])
+        with self._lock, self.db.conn:
+            self.db["calls"].update(call_id, fields)
+        return self.get_call(call_id)
+
+    def recent_duplicate_call(
+        self, user_id: str, agent_number: str, customer_number: str, within: timedelta
+    ) -> CallRow | None:
+        since = _iso(self.clock() - within)
+        with self._lock:
+            rows = list(
+                self.db["calls"].rows_where(
+                    "user_id = ? AND agent_number = ? AND customer_number = ? AND created_at >= ?"
+                    " AND state != 'failed'",
+                    [user_id, agent_number, customer_number, since],
+                    order_by="id desc",
+                    limit=1,
+                )
+            )
+        return CallRow.from_row(rows[0]) if rows else None
+
+    def open_calls(self) -> list[CallRow]:
+        with self._lock:
+            rows = self.db["calls"].rows_where("state IN ('placed', 'unknown')", order_by="id")
+            return [CallRow.from_row(r) for r in rows]
+
+    def recent_calls(self, user_id: str, limit: int = 5) -> list[CallRow]:
+        with self._lock:
+            rows = self.db["calls"].rows_where(
+                "user_id = ?", [user_id], order_by="id desc", limit=limit
+            )
+            return [CallRow.from_row(r) for r in rows]
+
+    # ------------------------------------------------------------------ audit
+
+    def audit(
+        self,
+        *,
+        user_id: str,
+        action: str,
+        outcome: str,
+        numbers: Iterable[str] = (),
+        kaleyra_ids: Iterable[str] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self._lock, self.db.conn:
+            self.db["audit"].insert(
+                {
+                    "at": self._now(),
+                    "user_id": user_id,
+                    "action": action,
+                    "outcome": outcome,
+                    "numbers": ",".join(mask(n) for n in numbers),
+                    "kaleyra_ids": ",".join(kaleyra_ids),
+                    "detail": json.dumps(detail or {}, default=str),
+                }
+            )
+
+    def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.db["audit"].rows_where(order_by="id desc", limit=limit))
+
+    # ------------------------------------------------------------------ settings
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            rows = list(self.db["settings"].rows_where("key = ?", [key]))
+        return rows[0]["value"] if rows else default
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        with self._lock, self.db.conn:
+            if value is None:
+                self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+            else:
+                self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+
+    def secret(self, key: str) -> str:
+        """A random secret minted once and kept (callback token signing)."""
+        with self._lock:
+            value = self.get_setting(key)
+            if value is None:
+                value = secrets.token_hex(32)
+                self.set_setting(key, value)
+            return value
+
+    # ------------------------------------------------------------------ de-duplication
+
+    def first_time(self, key: str, within: timedelta = timedelta(hours=1)) -> bool:
+        """True the first time `key` is seen (Slack retries, double clicks); prunes old keys."""
+        now = self.clock()
+        with self._lock, self.db.conn:
+            self.db.execute("DELETE FROM seen_requests WHERE at < ?", [_iso(now - within)])
+            try:
+                self.db.execute(
+                    "INSERT INTO seen_requests (key, at) VALUES (?, ?)", [key, _iso(now)]
+                )
+            except sqlite3.IntegrityError:
+                return False
+        return True

@@ -1,0 +1,122 @@
+"""Shared Block Kit pieces, escaping, and Slack's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FALLBACK_TEXT = 4000
+SANDBOX_NOTICE = ":test_tube: Sandbox: no real calls are placed (KALEYRA_API_KEY is not set)."
+
+STATUS_WORDS = {
+    "ANSWER": "answered",
+    "BUSY": "busy",
+    "CANCEL": "cancelled",
+    "FAILED": "failed",
+    "CONGESTION": "network congestion",
+    "NOANSWER": "no answer",
+    "CHANUNAVAIL": "unreachable (switched off or out of coverage)",
+    "DND": "blocked by Do-Not-Disturb",
+    "BLOCKED": "blacklisted",
+    "MAX-USE": "daily call limit reached",
+    "OFF-HOUR": "outside allowed calling hours",
+    "NOTALLOWED": "not allowed for this account",
+    "COMPLETED": "completed",
+    "SENT": "sent",
+    "SCHEDULED": "scheduled",
+}
+
+
+def status_words(status: str | None) -> str:
+    if not status:
+        return "waiting"
+    return STATUS_WORDS.get(status.upper(), status.lower())
+
+
+def escape(text: object) -> str:
+    """Slack's three control characters; `<!channel>` and `<@U1>` then render as text."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int = MAX_SECTION_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}, **extra}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+
+
+def header(text: str) -> dict[str, Any]:
+    return {"type": "header", "text": {"type": "plain_text", "text": clip(text, 150)}}
+
+
+def button(text: str, action_id: str, value: str = "", style: str | None = None) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": clip(text, 75)},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+    if style:
+        element["style"] = style
+    return element
+
+
+def actions(block_id: str, *elements: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "actions", "block_id": block_id, "elements": list(elements)}
+
+
+def message(blocks: list[dict[str, Any]], text: str, *, sandbox: bool = False) -> dict[str, Any]:
+    """A message payload within Slack's limits; `text` is the notification fallback."""
+    blocks = list(blocks)
+    if sandbox:
+        blocks.append(context(SANDBOX_NOTICE))
+    if len(blocks) > MAX_BLOCKS:
+        blocks = [*blocks[: MAX_BLOCKS - 1], context("…more was cut to fit Slack's limits.")]
+    return {"blocks": blocks, "text": clip(text, MAX_FALLBACK_TEXT)}
+
+
+def error_message(problem: str, *, sandbox: bool = False) -> dict[str, Any]:
+    """A refusal or error: says what is wrong and what to do. `problem` is escaped here."""
+    return message(
+        [section(f":warning: {escape(problem)}")], f"Problem: {problem}", sandbox=sandbox
+    )
+
+
+def info_message(text: str, *, sandbox: bool = False) -> dict[str, Any]:
+    """Plain information; `text` is mrkdwn the caller has already escaped."""
+    return message([section(text)], text, sandbox=sandbox)
+
+
+def describe_kaleyra_error(exc: Exception) -> str:
+    """What went wrong with Kaleyra and what to do, in words; never a stack trace or a secret."""
+    from bot.kaleyra import (
+        KaleyraAPIError,
+        KaleyraConnectionError,
+        KaleyraServerError,
+        KaleyraTimeout,
+    )
+
+    if isinstance(exc, KaleyraAPIError):
+        hint = ""
+        if exc.is_auth_error:
+            hint = " Check KALEYRA_API_KEY (and KALEYRA_SID) with your admin."
+        fields = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items() if k != "scalar")
+        detail = f" ({fields})" if fields else ""
+        return f"Kaleyra refused it: {exc.message}{detail} [code {exc.code}].{hint}"
+    if isinstance(exc, KaleyraTimeout):
+        if exc.outcome_unknown:
+            return "Kaleyra did not answer in time; the outcome is unknown and nothing was re-sent."
+        return "Kaleyra did not answer in time. Try again in a minute."
+    if isinstance(exc, KaleyraConnectionError):
+        if exc.outcome_unknown:
+            return "The connection to Kaleyra broke mid-request; the outcome is unknown."
+        return "Kaleyra could not be reached, so nothing was sent. Try again in a minute."
+    if isinstance(exc, KaleyraServerError):
+        return f"Kaleyra had a problem ({exc.message}). Try again in a few minutes."
+    return "Something went wrong talking to Kaleyra. Try again in a minute."

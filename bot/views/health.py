@@ -1,0 +1,61 @@
+"""Views for /voicehealth: incidents by region, all clear, digest settings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from bot.kaleyra.models import HealthReport
+from bot.views.common import context, escape, header, message, section
+
+ICONS = {
+    "operational": ":large_green_circle:",
+    "warning": ":large_yellow_circle:",
+    "critical": ":red_circle:",
+}
+SEVERITY = {"critical": 0, "warning": 1, "operational": 2}
+HELP = """*Voice network health*
+• `/voicehealth` incidents by region now
+• `/voicehealth digest #channel [HH:MM]` post a daily digest there (admins)
+• `/voicehealth digest off` stop the digest (admins)"""
+
+
+def help_message(*, sandbox: bool = False) -> dict[str, Any]:
+    return message([section(HELP)], "Voice health help", sandbox=sandbox)
+
+
+def health_message(report: HealthReport, *, sandbox: bool = False) -> dict[str, Any]:
+    if not report.incidents:
+        text = ":large_green_circle: *All clear*: Kaleyra reports no incidents."
+        return message([section(text)], "Voice network: all clear", sandbox=sandbox)
+    by_region: dict[tuple[str, str], list] = defaultdict(list)
+    for incident in report.incidents:
+        by_region[(incident.region, incident.region_code)].append(incident)
+    ordered = sorted(
+        by_region.items(),
+        key=lambda kv: (min(SEVERITY.get(i.type, 3) for i in kv[1]), kv[0][0]),
+    )
+    blocks: list[dict[str, Any]] = [header("Voice network health")]
+    for (region, code), incidents in ordered:
+        lines = [f"*{escape(region)}* ({escape(code)})"]
+        for incident in incidents:
+            icon = ICONS.get(incident.type, ":white_circle:")
+            numbers = ", ".join(escape(n) for n in incident.numbers) or "all numbers"
+            lines.append(f"{icon} {escape(incident.type)} · {escape(incident.service)} · {numbers}")
+        blocks.append(section("\n".join(lines)))
+    worst = min((SEVERITY.get(i.type, 3) for i in report.incidents), default=2)
+    summary = {0: "critical incidents", 1: "warnings", 2: "all operational"}.get(worst, "unknown")
+    blocks.append(
+        context(f"{len(report.incidents)} entries across {len(by_region)} regions: {summary}.")
+    )
+    return message(blocks, f"Voice network: {summary}", sandbox=sandbox)
+
+
+def digest_set_message(channel_id: str, at: str, *, sandbox: bool = False) -> dict[str, Any]:
+    text = f":calendar: The daily health digest will be posted in <#{channel_id}> at {escape(at)}."
+    return message([section(text)], text, sandbox=sandbox)
+
+
+def digest_off_message(*, sandbox: bool = False) -> dict[str, Any]:
+    text = ":no_bell: The daily health digest is off."
+    return message([section(text)], text, sandbox=sandbox)

@@ -1,0 +1,15 @@
+"""Every feature's handlers, wired in one place."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.deps import Deps
+from handlers import c2c, home, voicehealth
+
+MODULES = (c2c, voicehealth, home)
+
+
+def register_all(app: AsyncApp, deps: Deps) -> None:
+    for module in MODULES:
+        module.register(app, deps)

@@ -1,0 +1,102 @@
+"""The real Bolt app over HTTP on 127.0.0.1, a recording fake Slack, and the sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import Deps
+from bot.fakeslack import FakeSlack, SlackDriver
+from bot.kaleyra import KaleyraClient
+from bot.sandbox import ServerThread
+from bot.server import create_asgi
+from bot.settings import Settings
+from bot.store import Store
+
+SIGNING_SECRET = "test-signing-secret"
+AGENT, ADMIN, OTHER = "U0AGENT", "U0ADMIN", "U0OTHER"
+
+
+class Harness:
+    def __init__(self, sandbox: Any, tmp_path: Path, clock: Any, **settings: Any) -> None:
+        self.sandbox = sandbox
+        self.fake = FakeSlack()
+        self.slack_server = ServerThread(self.fake.app).start()
+        self.settings = Settings(
+            _env_file=None,
+            slack_bot_token="xoxb-test-token",
+            slack_signing_secret=SIGNING_SECRET,
+            slack_api_url=self.slack_server.url + "/api/",
+            kaleyra_api_key="test-key",
+            kaleyra_voice_url=sandbox.voice_url,
+            kaleyra_io_url=sandbox.url + "/v1/",
+            database_path=str(tmp_path / "voicebot.db"),
+            admin_user_ids=ADMIN,
+            scheduler_enabled=False,
+            **settings,
+        )
+        self.deps = Deps(
+            settings=self.settings,
+            kaleyra=KaleyraClient(
+                api_key="test-key",
+                voice_url=sandbox.voice_url,
+                io_url=sandbox.url + "/v1/",
+                sid=self.settings.kaleyra_sid,
+                timeout=3.0,
+                backoff_seconds=0,
+            ),
+            store=Store(self.settings.database_path, clock=lambda: clock.now),
+            slack=AsyncWebClient(token="xoxb-test-token", base_url=self.settings.slack_api_url),
+            clock=lambda: clock.now,
+            auto_track=False,
+        )
+        self.app_server = ServerThread(create_asgi(self.deps)).start()
+        self.slack = SlackDriver(self.app_server.url, SIGNING_SECRET, self.slack_server.url)
+
+    def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
+        """Run a coroutine on the app's own event loop (where its clients live)."""
+        assert self.app_server.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.app_server.loop).result(timeout)
+
+    def settle(self) -> None:
+        """Wait until the work that followed the acks is done: no sleeping, no guessing."""
+        self.run(self.deps.background.drain())
+
+    def command(self, command: str, text: str = "", user_id: str = AGENT, **kw: Any):
+        response = self.slack.command(command, text, user_id=user_id, **kw)
+        self.settle()
+        return response
+
+    def replies(self) -> list[dict[str, Any]]:
+        return self.fake.of("response_url")
+
+    def register(self, user_id: str = AGENT, number: str = "9876543210") -> None:
+        assert self.command("/c2c", f"register {number}", user_id=user_id).status_code == 200
+
+    def close(self) -> None:
+        self.app_server.stop()
+        self.slack_server.stop()
+        self.slack.close()
+        self.deps.store.close()
+
+
+def text_of(message: dict[str, Any]) -> str:
+    """All the visible text of a message or view payload, for asserting what a user reads."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") in {"mrkdwn", "plain_text"} and "text" in node:
+                parts.append(str(node["text"]))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message.get("blocks", []))
+    return "\n".join(parts) or str(message.get("text", ""))
