@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.store import SCHEMA_VERSION, Store, StoreError
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "v.db", clock=lambda: datetime(2026, 11, 23, 5, 30, tzinfo=UTC))
+    yield s
+    s.close()
+
+
+def test_schema_is_created_with_wal_and_versioned(store: Store) -> None:
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert {"agents", "calls", "audit", "settings", "seen_requests"} <= set(store.db.table_names())
+
+
+def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path) -> None:
+    first = Store(tmp_path / "v.db")
+    first.register_agent("U1", "+919876543210")
+    first.close()
+    again = Store(tmp_path / "v.db")
+    assert again.get_agent("U1").number == "+919876543210"
+    again.close()
+
+
+def test_one_number_per_user_one_user_per_number(store: Store) -> None:
+    store.register_agent("U1", "+919876543210")
+    store.register_agent("U1", "+919123456789")  # moving my own number is fine
+    assert store.get_agent("U1").number == "+919123456789"
+    with pytest.raises(StoreError):
+        store.register_agent("U2", "+919123456789")
+
+
+def test_audit_masks_numbers(store: Store) -> None:
+    store.audit(
+        user_id="U1",
+        action="c2c.dial",
+        outcome="placed",
+        numbers=["+919876543210"],
+        kaleyra_ids=["c2c_1"],
+    )
+    [entry] = store.audit_entries()
+    assert entry["numbers"] == "91********10" and entry["kaleyra_ids"] == "c2c_1"
+
+
+def test_recent_duplicate_window(tmp_path) -> None:
+    now = [datetime(2026, 11, 23, 5, 30, tzinfo=UTC)]
+    store = Store(tmp_path / "d.db", clock=lambda: now[0])
+    store.create_call(kind="c2c", user_id="U1", agent_number="+91A", customer_number="+91C")
+    assert store.recent_duplicate_call("U1", "+91A", "+91C", timedelta(seconds=60))
+    now[0] += timedelta(seconds=61)
+    assert store.recent_duplicate_call("U1", "+91A", "+91C", timedelta(seconds=60)) is None
+
+
+def test_first_time_is_exactly_once(store: Store) -> None:
+    assert store.first_time("k") and not store.first_time("k")
+
+
+def test_concurrent_writes_from_threads(store: Store) -> None:
+    def work(n: int) -> None:
+        for i in range(50):
+            store.audit(user_id=f"U{n}", action="x", outcome="ok", detail={"i": i})
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert store.db["audit"].count == 400

@@ -1,0 +1,344 @@
+"""/c2c over the wire: signed requests in, the sandbox and a fake Slack behind the real app."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+
+from bot.sandbox import Fault
+from bot.views import c2c as views
+from tests.support.harness import ADMIN, AGENT, OTHER, text_of
+
+
+def card_updates(bot) -> list[str]:
+    return [text_of(p) for p in bot.fake.of("chat.update")]
+
+
+def test_register_stores_the_mapping(bot) -> None:
+    response = bot.command("/c2c", "register 098765 43210")
+    assert response.status_code == 200
+    assert "now calls from +91 98765 43210" in text_of(response.json())
+    agent = bot.deps.store.get_agent(AGENT)
+    assert (agent.number, agent.role) == ("+919876543210", "agent")
+
+
+def test_one_number_per_user_and_one_user_per_number(bot) -> None:
+    bot.register(AGENT, "9876543210")
+    response = bot.command("/c2c", "register 9876543210", user_id=OTHER)
+    assert "already registered to another Slack user" in text_of(response.json())
+    assert bot.deps.store.get_agent(OTHER) is None
+
+
+def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
+    bot.register()
+    response = bot.command("/c2c", "+91 91234 56789")
+    assert response.status_code == 200
+    assert "Dialling +91 91234 56789" in text_of(response.json())
+
+    [sent] = bot.sandbox.state.recorded("dial.click2call")
+    assert sent.form == {
+        "method": "dial.click2call",
+        "format": "json",
+        "caller": "9876543210",  # the agent, first leg, 10-digit national
+        "receiver": "9123456789",
+        "custom": "voicebot-1",
+        "return": "1",
+    }
+    [posted] = bot.fake.of("chat.postMessage")
+    assert posted["channel"] == AGENT  # the card is private: the user's DM with the app
+    assert "Dialling" in text_of(posted)
+    assert "Call in progress" in card_updates(bot)[-1]
+
+    call = bot.deps.store.recent_calls(AGENT)[0]
+    assert call.state == "placed" and call.kaleyra_id.startswith("c2c_")
+    assert (call.channel, call.message_ts) == ("D0AGENT", "1700000002.000100")
+
+    clock.advance(seconds=2)
+    assert bot.run(bot.deps.calls.poll_once(call.id)) is False
+    assert "*Agent* +91 98765 43210: answered" in card_updates(bot)[-1]
+    updates_before = len(card_updates(bot))
+    bot.run(bot.deps.calls.poll_once(call.id))
+    assert len(card_updates(bot)) == updates_before  # nothing changed, nothing re-posted
+
+    clock.advance(seconds=60)
+    assert bot.run(bot.deps.calls.poll_once(call.id)) is True
+    final = card_updates(bot)[-1]
+    assert "Call completed" in final and "*Customer* +91 91234 56789: answered" in final
+    assert "*Duration* 21 s, talk time 16 s" in final
+    assert "<https://play.solutionsinfini.com/?id=00000001|listen>" in final
+    every_update = bot.fake.of("chat.update")
+    assert {(u["channel"], u["ts"]) for u in every_update} == {("D0AGENT", "1700000002.000100")}
+    row = bot.deps.store.get_call(call.id)
+    assert (row.state, row.status1, row.status2, row.duration, row.billsec) == (
+        "final",
+        "ANSWER",
+        "ANSWER",
+        21,
+        16,
+    )
+    actions = [a["action"] for a in bot.deps.store.audit_entries()]
+    assert actions[:2] == ["c2c.final", "c2c.dial"]
+
+
+def test_customer_busy_renders_in_words(bot, clock) -> None:
+    bot.register()
+    bot.command("/c2c", "9123456700")  # the sandbox makes numbers ending 00 busy
+    call = bot.deps.store.recent_calls(AGENT)[0]
+    clock.advance(seconds=90)
+    bot.run(bot.deps.calls.poll_once(call.id))
+    final = card_updates(bot)[-1]
+    assert "Call did not connect" in final and "*Customer* +91 91234 56700: busy" in final
+
+
+def test_unregistered_user_is_told_how_to_register(bot) -> None:
+    response = bot.command("/c2c", "9123456789", user_id=OTHER)
+    assert "/c2c register 9876543210" in text_of(response.json())
+    assert bot.sandbox.state.recorded() == []
+
+
+def test_explicit_first_leg_is_for_admins(bot) -> None:
+    bot.register(AGENT)
+    response = bot.command("/c2c", "9000012345 9123456789", user_id=AGENT)
+    assert "Only admins can choose the first leg" in text_of(response.json())
+    assert bot.sandbox.state.recorded() == []
+    assert bot.deps.store.audit_entries()[0]["action"] == "c2c.refused"
+
+    bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
+    [sent] = bot.sandbox.state.recorded("dial.click2call")
+    assert (sent.form["caller"], sent.form["receiver"]) == ("9000012345", "9123456789")
+
+
+def test_repeat_within_a_minute_asks_first_and_double_click_dials_once(bot) -> None:
+    bot.register()
+    bot.command("/c2c", "9123456789")
+    again = bot.command("/c2c", "09123456789")
+    assert "less than a minute ago. Dial again?" in text_of(again.json())
+    assert len(bot.sandbox.state.recorded("dial.click2call")) == 1
+
+    button = again.json()["blocks"][1]["elements"][0]
+    assert button["action_id"] == views.REDIAL_CONFIRM
+    for _ in range(2):  # a double click: same action_ts twice
+        bot.slack.block_action(views.REDIAL_CONFIRM, button["value"], action_ts="1700000000.1")
+        bot.settle()
+    assert len(bot.sandbox.state.recorded("dial.click2call")) == 2
+    assert "Dialling again" in text_of(bot.replies()[-1])
+
+
+def test_slack_retry_is_answered_without_a_second_side_effect(bot) -> None:
+    bot.register()
+    response = bot.command(
+        "/c2c",
+        "9123456789",
+        headers={"x-slack-retry-num": "1", "x-slack-retry-reason": "http_timeout"},
+    )
+    assert response.status_code == 200 and response.text == ""
+    assert bot.sandbox.state.recorded("dial.click2call") == []
+
+
+@pytest.mark.parametrize("problem", ["bad signature", "stale timestamp"])
+def test_forged_or_stale_requests_get_401_and_reach_no_handler(bot, problem: str) -> None:
+    body = bot.slack.command_body("/c2c", "register 9876543210")
+    if problem == "bad signature":
+        headers = bot.slack.signed_headers(body, "application/x-www-form-urlencoded")
+        headers["x-slack-signature"] = "v0=" + "0" * 64
+    else:
+        headers = bot.slack.signed_headers(
+            body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 301
+        )
+    response = httpx.post(f"{bot.app_server.url}/slack/events", content=body, headers=headers)
+    bot.settle()
+    assert response.status_code == 401
+    assert bot.deps.store.get_agent(AGENT) is None
+    assert bot.fake.calls == [] and bot.sandbox.state.recorded() == []
+
+
+def test_modal_opens_prefilled_and_validates_inline(bot) -> None:
+    bot.register()
+    bot.command("/c2c", "")
+    [opened] = bot.fake.of("views.open")
+    assert opened["trigger_id"].endswith(".trigger")
+    view = opened["view"]
+    assert view["callback_id"] == views.C2C_MODAL
+    agent_block = next(b for b in view["blocks"] if b["block_id"] == views.AGENT_BLOCK)
+    assert agent_block["element"]["initial_value"] == "+919876543210"
+
+    def values(agent: str, customer: str) -> dict:
+        return {
+            views.AGENT_BLOCK: {views.AGENT_INPUT: {"type": "plain_text_input", "value": agent}},
+            views.CUSTOMER_BLOCK: {
+                views.CUSTOMER_INPUT: {"type": "plain_text_input", "value": customer}
+            },
+            views.RETRY_BLOCK: {
+                views.RETRY_INPUT: {"type": "static_select", "selected_option": {"value": "2"}}
+            },
+            views.DELAY_BLOCK: {views.DELAY_INPUT: {"type": "number_input", "value": "30"}},
+        }
+
+    bad = bot.slack.view_submission(view, values("+919876543210", "12345"))
+    assert bad.json() == {
+        "response_action": "errors",
+        "errors": {views.CUSTOMER_BLOCK: 'The customer number "12345" is too short.'},
+    }
+    not_mine = bot.slack.view_submission(view, values("9000012345", "9123456789"))
+    assert "Only admins" in not_mine.json()["errors"][views.AGENT_BLOCK]
+    assert bot.sandbox.state.recorded() == []
+
+    good = bot.slack.view_submission(view, values("+919876543210", "91234 56789"))
+    bot.settle()
+    assert good.status_code == 200 and good.text == ""
+    [sent] = bot.sandbox.state.recorded("dial.click2call")
+    assert (sent.form["receiver"], sent.form["retry"], sent.form["delay"]) == (
+        "9123456789",
+        "2",
+        "30",
+    )
+
+
+def test_expired_trigger_falls_back_to_the_text_grammar(bot) -> None:
+    bot.fake.fail("views.open", "expired_trigger_id")
+    bot.command("/c2c", "")
+    assert "Type it instead: `/c2c 9876543210`" in text_of(bot.replies()[-1])
+
+
+def test_status_of_one_call(bot, clock) -> None:
+    bot.register()
+    bot.command("/c2c", "9123456789")
+    call_id = bot.deps.store.recent_calls(AGENT)[0].kaleyra_id
+    clock.advance(seconds=90)
+    bot.command("/c2c", f"status {call_id}", user_id=OTHER)  # read-only: anyone may look
+    reply = text_of(bot.replies()[-1])
+    assert f"`{call_id}`" in reply and "*Customer* 9123456789: answered" in reply
+    assert bot.sandbox.state.recorded("dial.c2cstatus")[-1].form["id"] == call_id
+    bot.command("/c2c", "status c2c_unknown")
+    assert "Kaleyra refused it: Invalid ID" in text_of(bot.replies()[-1])
+
+
+def test_log_pages_long_results_and_says_so(bot, clock) -> None:
+    bot.register(ADMIN, "9000012345")
+    for i in range(23):
+        bot.command("/c2c", f"9000012345 91234567{i + 10}", user_id=ADMIN)
+    bot.command("/c2c", "log")
+    reply = bot.replies()[-1]
+    sent = bot.sandbox.state.recorded("dial.c2cstatus")[-1].form
+    assert (sent["fromdate"], sent["todate"], sent["limit"]) == ("2026/11/21", "2026/11/23", "21")
+    assert text_of(reply).count("9000012345 → ") == 20
+    assert "More calls not shown" in text_of(reply)
+    assert len(reply["blocks"]) <= 50
+
+
+def test_calls_forwarded_to_agents(bot) -> None:
+    bot.sandbox.state.incoming.append(
+        {
+            "id": "in1",
+            "callfrom": "9512345678",
+            "callto": "9912345678",
+            "start_time": "2026-11-23 10:00:00",
+            "duration": "30",
+            "status": "ANSWER",
+            "location": "<!channel>",
+        }
+    )
+    bot.command("/c2c", "calls 2026-11-23")
+    assert "`in1` 2026-11-23 10:00:00 9512345678 → 9912345678: answered, 30 s" in text_of(
+        bot.replies()[-1]
+    )
+    assert bot.sandbox.state.recorded("dial")[-1].form["fromdate"] == "2026/11/23"
+
+
+def test_bad_key_is_shown_on_the_card(bot) -> None:
+    bot.register()
+    bot.sandbox.state.api_key = "another-key"
+    bot.command("/c2c", "9123456789")
+    text = card_updates(bot)[-1]
+    assert (
+        "Call not placed" in text
+        and "Invalid API key [code E101]" in text
+        and "KALEYRA_API_KEY" in text
+    )
+    assert "test-key" not in json.dumps(bot.fake.calls, default=str)
+    assert bot.deps.store.recent_calls(AGENT)[0].state == "failed"
+
+
+def test_timeout_is_sent_once_and_shown_as_unknown(bot) -> None:
+    bot.register()
+    bot.sandbox.state.set_fault("dial.click2call", Fault(timeout=True, hang_seconds=5))
+    bot.command("/c2c", "9123456789")
+    assert len(bot.sandbox.state.recorded("dial.click2call")) == 1
+    text = card_updates(bot)[-1]
+    assert "Outcome unknown" in text and "was *not* sent again" in text and "/c2c log" in text
+    assert bot.deps.store.audit_entries()[0]["outcome"] == "unknown"
+
+
+def test_usage_errors_are_clear(bot) -> None:
+    response = bot.command("/c2c", "call my mum please")
+    assert "I could not read `call my mum please`" in text_of(response.json())
+    response = bot.command("/c2c", "log 23/13/2026")
+    assert '"23/13/2026" is not a date' in text_of(response.json())
+
+
+def test_whoami_and_unregister(bot) -> None:
+    bot.register()
+    assert "agent number *+91 98765 43210*, role *agent*" in text_of(
+        bot.command("/c2c", "whoami").json()
+    )
+    assert "role *admin*" in text_of(bot.command("/c2c", "whoami", user_id=ADMIN).json())
+    refused = bot.command("/c2c", f"unregister <@{ADMIN}>", user_id=AGENT)
+    assert "Only admins" in text_of(refused.json())
+    bot.command("/c2c", f"unregister <@{AGENT}|agent>", user_id=ADMIN)
+    assert bot.deps.store.get_agent(AGENT) is None
+
+
+def test_help(bot) -> None:
+    assert "/c2c register 9876543210" in text_of(bot.command("/c2c", "help").json())
+
+
+class TestCallbacks:
+    @pytest.fixture
+    def bot(self, sandbox, tmp_path, clock):
+        from tests.support.harness import Harness
+
+        harness = Harness(sandbox, tmp_path, clock, public_url="https://voicebot.example.com")
+        yield harness
+        harness.close()
+
+    def test_callback_url_carries_an_hmac_token_and_updates_the_card(self, bot) -> None:
+        bot.register()
+        bot.command("/c2c", "9123456789")
+        [sent] = bot.sandbox.state.recorded("dial.click2call")
+        call = bot.deps.store.recent_calls(AGENT)[0]
+        assert sent.form["callback"] == (
+            f"https://voicebot.example.com/kaleyra/callback/{call.callback_token}"
+            "?status1={status1}&status2={status2}&duration={duration}&billsec={billsec}&recordpath={recordpath}"
+        )
+        url = f"{bot.app_server.url}/kaleyra/callback/{call.callback_token}"
+        answered = httpx.get(url, params={"status1": "ANSWER", "status2": "", "duration": "0"})
+        assert answered.status_code == 200
+        bot.settle()
+        assert "*Agent* +91 98765 43210: answered" in card_updates(bot)[-1]
+        httpx.get(
+            url,
+            params={
+                "status1": "ANSWER",
+                "status2": "ANSWER",
+                "duration": "40",
+                "billsec": "35",
+                "recordpath": "//play.example/?id=9",
+            },
+        )
+        bot.settle()
+        final = card_updates(bot)[-1]
+        assert (
+            "Call completed" in final
+            and "talk time 35 s" in final
+            and "https://play.example/?id=9" in final
+        )
+        assert bot.deps.store.get_call(call.id).state == "final"
+
+    @pytest.mark.parametrize("token", ["1-deadbeef", "nope", "1", "999-" + "0" * 32])
+    def test_anything_else_is_404(self, bot, token: str) -> None:
+        bot.register()
+        bot.command("/c2c", "9123456789")
+        assert httpx.get(f"{bot.app_server.url}/kaleyra/callback/{token}").status_code == 404
