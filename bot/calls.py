@@ -187,8 +187,10 @@ class ClickToCall:
         }
         if all(getattr(call, k) == v for k, v in fields.items()):
             return final
+        before = self.card(call)
         call = self.deps.store.update_call(call.id, **fields)
-        await self.render(call)
+        if self.card(call) != before:  # Slack only hears of changes a person can see
+            await self.render(call)
         if final:
             self.deps.store.audit(
                 user_id=call.user_id,

@@ -1,0 +1,294 @@
+"""`voicebot console`: a terminal stand-in for Slack, running the real app end to end.
+
+What you type is sent to the Bolt app as Slack would send it (a signed request over HTTP on
+127.0.0.1); every Web API call the app makes lands in a local fake Slack and is printed here.
+With no KALEYRA_API_KEY the embedded sandbox answers, so no account of any kind is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import queue
+import re
+import secrets
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from bot.deps import build_deps
+from bot.fakeslack import FakeSlack, SlackCall, SlackDriver
+from bot.sandbox import ServerThread
+from bot.server import create_asgi
+from bot.settings import Settings
+
+CONSOLE_USER = "U0CONSOLE"
+HELP = """Type slash commands as in Slack, e.g. /c2c register 9876543210 then /c2c 9123456789.
+  /c2c help, /voicehealth help   usage of each command
+  press N                        click button N of the last message
+  as U0SOMEONE                   act as another Slack user (you are an admin by default)
+  quit                           leave (piped input leaves when it ends, once calls finish)"""
+
+
+EMOJI = {
+    ":telephone_receiver:": "📞",
+    ":white_check_mark:": "✅",
+    ":warning:": "⚠️",
+    ":test_tube:": "🧪",
+    ":x:": "❌",
+    ":no_entry:": "⛔",
+    ":grey_question:": "❔",
+    ":repeat:": "🔁",
+    ":wave:": "👋",
+    ":large_green_circle:": "🟢",
+    ":large_yellow_circle:": "🟡",
+    ":red_circle:": "🔴",
+    ":calendar:": "📅",
+    ":no_bell:": "🔕",
+}
+
+
+def render_mrkdwn(text: str) -> str:
+    for code, symbol in EMOJI.items():
+        text = text.replace(code, symbol)
+    text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
+    text = re.sub(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", r"@\1", text)
+    text = re.sub(r"<#([A-Z0-9]+)(?:\|[^>]*)?>", r"#\1", text)
+    return html.unescape(text)
+
+
+def render_blocks(blocks: list[dict[str, Any]], buttons: list[dict[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    for block in blocks:
+        kind = block.get("type")
+        if kind in {"section", "header"}:
+            lines.append(render_mrkdwn(block["text"]["text"]))
+        elif kind == "context":
+            lines.extend("  " + render_mrkdwn(e.get("text", "")) for e in block.get("elements", []))
+        elif kind == "actions":
+            for element in block.get("elements", []):
+                if element.get("type") == "button":
+                    buttons.append(element)
+                    lines.append(f"  [{len(buttons)}] {element['text']['text']}")
+        elif kind == "input":
+            lines.append(f"  · {block['label']['text']}")
+    return lines
+
+
+class Console:
+    def __init__(self, settings: Settings, out: TextIO = sys.stdout) -> None:
+        self.out = out
+        self.fake = FakeSlack()
+        self.slack_server = ServerThread(self.fake.app).start()
+        secret = secrets.token_hex(16)
+        db = Path(settings.database_path)
+        self.settings = settings.model_copy(
+            update={
+                "slack_bot_token": _secret("xoxb-console"),
+                "slack_signing_secret": _secret(secret),
+                "slack_app_token": None,
+                "slack_api_url": self.slack_server.url + "/api/",
+                # Console calls are make-believe: keep them apart from the real store.
+                "database_path": str(db.with_name("console-" + db.name)),
+                "admin_user_ids": settings.admin_user_ids or CONSOLE_USER,
+                "public_url": None,
+            }
+        )
+        self.deps = build_deps(self.settings, poll_seconds=1.0)
+        self.app_server = ServerThread(create_asgi(self.deps)).start()
+        self.driver = SlackDriver(self.app_server.url, secret, self.slack_server.url)
+        self.user = CONSOLE_USER
+        self.buttons: list[dict[str, Any]] = []
+        self.events: queue.Queue[SlackCall] = queue.Queue()
+        self.gate = threading.Lock()  # the ack prints before what followed it
+        self.fake.listeners.append(self.events.put)
+        self.printer = threading.Thread(target=self._print_events, daemon=True)
+        self.printer.start()
+
+    # ------------------------------------------------------------------ output
+
+    def say(self, *lines: str) -> None:
+        self.out.write("\n".join(lines) + "\n")
+        self.out.flush()
+
+    def _print_events(self) -> None:
+        while True:
+            call = self.events.get()
+            with self.gate:
+                self._print_call(call)
+            self.events.task_done()
+
+    def _print_call(self, call: SlackCall) -> None:
+        p = call.payload
+        titles = {
+            "chat.postMessage": (
+                f"[DM from voicebot to {p.get('channel')}]"
+                if str(p.get("channel", "")).startswith(("U", "D"))
+                else f"[message in #{p.get('channel')}]"
+            ),
+            "chat.update": "[message updated]",
+            "chat.postEphemeral": "[only you can see this]",
+            "response_url": "[reply, only you can see this]",
+            "views.publish": "[App Home]",
+        }
+        if call.method in titles:
+            body = p.get("view", p)
+            self.say(titles[call.method], *self._message_lines(body), "")
+        elif call.method == "views.open":
+            self.say(f"[form: {p['view']['title']['text']}]")
+
+    def _message_lines(self, payload: dict[str, Any]) -> list[str]:
+        if payload.get("delete_original"):
+            return ["(message removed)"]
+        lines = render_blocks(payload.get("blocks") or [], self.buttons)
+        return lines or [render_mrkdwn(str(payload.get("text", "")))]
+
+    # ------------------------------------------------------------------ input
+
+    def settle(self, timeout: float = 60.0) -> None:
+        asyncio.run_coroutine_threadsafe(
+            self.deps.background.drain(timeout), self.app_server.loop
+        ).result(timeout + 5)
+        self.events.join()
+
+    def handle(self, line: str, lines: Any) -> bool:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            return True
+        if line in {"quit", "exit"}:
+            return False
+        if line == "help":
+            self.say(HELP)
+        elif line.startswith("as "):
+            self.user = line.split()[1]
+            self.say(f"(you are now {self.user})")
+        elif line.startswith("press "):
+            self._press(line.split()[1])
+        elif line.startswith("/"):
+            self._command(line, lines)
+        else:
+            self.say(
+                "Commands start with /, e.g. /c2c help. Type help for the console's own commands."
+            )
+        return True
+
+    def _command(self, line: str, lines: Any) -> None:
+        command, _, text = line.partition(" ")
+        self.say(f"> {line}")
+        before = len(self.fake.of("views.open"))
+        with self.gate:
+            response = self.driver.command(command, text, user_id=self.user, channel_id="C0CONSOLE")
+            self._print_ack(response)
+        self.settle(timeout=5)
+        opened = self.fake.of("views.open")
+        if len(opened) > before:
+            self._fill_modal(opened[-1]["view"], lines)
+
+    def _print_ack(self, response: Any) -> None:
+        if response.status_code != 200:
+            self.say(f"[Slack would show: the app answered HTTP {response.status_code}]")
+        elif response.content:
+            self.say("[only you can see this]", *self._message_lines(response.json()), "")
+
+    def _fill_modal(self, view: dict[str, Any], lines: Any) -> None:
+        inputs = [b for b in view["blocks"] if b["type"] == "input"]
+        answers: dict[str, str] = {}
+        while True:
+            for block in inputs:
+                if block["block_id"] in answers:
+                    continue
+                element = block["element"]
+                default = (
+                    element.get("initial_value")
+                    or (element.get("initial_option") or {}).get("value")
+                    or ""
+                )
+                optional = " (optional)" if block.get("optional") else ""
+                prompt = (
+                    f"  {block['label']['text']}{optional}"
+                    + (f" [{default}]" if default else "")
+                    + ": "
+                )
+                self.out.write(prompt)
+                self.out.flush()
+                value = next(lines, "").strip()
+                self.say(value)
+                answers[block["block_id"]] = value or default
+            values = {
+                b["block_id"]: {
+                    b["element"]["action_id"]: _value(b["element"], answers[b["block_id"]])
+                }
+                for b in inputs
+            }
+            with self.gate:
+                response = self.driver.view_submission(view, values, user_id=self.user)
+            body = response.json() if response.content else {}
+            if body.get("response_action") != "errors":
+                self.say("[form submitted]", "")
+                self.settle(timeout=5)
+                return
+            for block_id, problem in body["errors"].items():
+                self.say(f"  ! {problem}")
+                answers.pop(block_id, None)
+
+    def _press(self, number: str) -> None:
+        if not number.isdigit() or not 1 <= int(number) <= len(self.buttons):
+            self.say(f"There is no button {number}.")
+            return
+        button = self.buttons[int(number) - 1]
+        self.say(f"> pressed [{number}] {button['text']['text']}")
+        self.driver.block_action(button["action_id"], button.get("value", ""), user_id=self.user)
+        self.settle(timeout=5)
+
+    def run(self, stdin: TextIO) -> int:
+        mode = (
+            "the Kaleyra sandbox (no real calls)"
+            if self.deps.uses_sandbox
+            else "your real Kaleyra account"
+        )
+        self.say(f"voicebot console: you are {self.user}, talking to {mode}. Type help.", "")
+        lines = iter(stdin.readline, "")
+        interactive = stdin.isatty()
+        for line in lines:
+            if not self.handle(line, lines):
+                break
+        if not interactive:
+            self._finish_calls()
+        return 0
+
+    def _finish_calls(self, limit: float = 90.0) -> None:
+        """Piped input: wait for calls to reach a final status before leaving."""
+        deadline = time.monotonic() + limit
+        while self.deps.store.open_calls() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.settle(timeout=5)
+
+    def close(self) -> None:
+        self.app_server.stop()
+        self.slack_server.stop()
+        self.driver.close()
+
+
+def _value(element: dict[str, Any], value: str) -> dict[str, Any]:
+    kind = element["type"]
+    if kind == "static_select":
+        return {"type": kind, "selected_option": {"value": value} if value else None}
+    return {"type": kind, "value": value or None}
+
+
+def _secret(value: str):
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+def run_console(settings: Settings, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
+    console = Console(settings, out)
+    try:
+        return console.run(stdin)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        console.close()
