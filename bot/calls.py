@@ -61,7 +61,6 @@ class ClickToCall:
             kind="c2c", user_id=user_id, agent_number=agent.e164, customer_number=customer.e164
         )
         call = deps.store.update_call(call.id, callback_token=self.callback_token(call.id))
-        call = await self._post_card(call)
         request = ClickToCallRequest(
             caller=agent.national,
             receiver=customer.national,
@@ -76,11 +75,12 @@ class ClickToCall:
             state = "unknown" if exc.outcome_unknown else "failed"
             call = deps.store.update_call(call.id, state=state, error=describe_kaleyra_error(exc))
             self._audit(call, state, error=exc)
-            await self.render(call)
+            await self._post_card(call)
             return call
         call = deps.store.update_call(call.id, state="placed", kaleyra_id=result.id)
         self._audit(call, "placed")
-        await self.render(call)
+        # The ack already said "Dialling"; the card appears once Kaleyra has answered.
+        call = await self._post_card(call)
         if result.id and not deps.settings.public_url and deps.auto_track:
             deps.background.spawn(self.track(call.id), name=f"track-call-{call.id}")
         return call

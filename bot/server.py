@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+import aiohttp
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -53,6 +54,8 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        # One pooled session for every Web API call; without it slack_sdk opens one per call.
+        deps.slack.session = aiohttp.ClientSession()
         resumed = deps.calls.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
@@ -60,6 +63,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         yield
         ready["value"] = False
         await deps.background.cancel_all()
+        await deps.slack.session.close()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),

@@ -108,6 +108,7 @@ class KaleyraClient:
         read_retries: int = 2,
         backoff_seconds: float = 0.25,
         chunk_concurrency: int = 4,
+        max_in_flight: int = 50,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -119,6 +120,8 @@ class KaleyraClient:
         self.backoff_seconds = backoff_seconds
         self.chunk_concurrency = max(1, chunk_concurrency)
         self._sleep = sleep
+        # Waiting here is O(1); thousands of requests queued inside httpx's pool are not.
+        self._in_flight = asyncio.Semaphore(max_in_flight)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
@@ -177,9 +180,10 @@ class KaleyraClient:
             url, headers = f"{self.io_url}{self.sid}/voice/outbound", {"api-key": self._api_key}
         started = time.perf_counter()
         try:
-            response = await self._http.post(
-                url, data=form, params=params, json=body, headers=headers
-            )
+            async with self._in_flight:
+                response = await self._http.post(
+                    url, data=form, params=params, json=body, headers=headers
+                )
         except httpx.ConnectError as exc:
             raise KaleyraConnectionError(
                 f"Could not connect to Kaleyra ({type(exc).__name__}). Nothing was sent."

@@ -14,7 +14,12 @@ from tests.support.harness import ADMIN, AGENT, OTHER, text_of
 
 
 def card_updates(bot) -> list[str]:
-    return [text_of(p) for p in bot.fake.of("chat.update")]
+    """The call card as the user saw it: first posted, then each update, in order."""
+    return [
+        text_of(c.payload)
+        for c in bot.fake.calls
+        if c.method in {"chat.postMessage", "chat.update"}
+    ]
 
 
 def test_register_stores_the_mapping(bot) -> None:
@@ -49,8 +54,10 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
     }
     [posted] = bot.fake.of("chat.postMessage")
     assert posted["channel"] == AGENT  # the card is private: the user's DM with the app
-    assert "Dialling" in text_of(posted)
-    assert "Call in progress" in card_updates(bot)[-1]
+    assert "Call in progress" in text_of(posted) and "*Agent* +91 98765 43210: ringing" in text_of(
+        posted
+    )
+    assert bot.fake.of("chat.update") == []
 
     call = bot.deps.store.recent_calls(AGENT)[0]
     assert call.state == "placed" and call.kaleyra_id.startswith("c2c_")
