@@ -34,7 +34,11 @@ def test_piped_session_registers_dials_and_reaches_final_status(tmp_path: Path) 
     assert "talking to the Kaleyra sandbox (no real calls)" in out
     assert "@U0CONSOLE now calls from +91 98765 43210" in out
     assert "Dialling +91 91234 56789" in out
-    assert out.index("Dialling +91 91234 56789") < out.index("Call in progress") < out.index("Call completed")
+    assert (
+        out.index("Dialling +91 91234 56789")
+        < out.index("Call in progress")
+        < out.index("Call completed")
+    )
     assert "*Customer* +91 91234 56789: answered" in out
     assert "Recording* listen (https://play.solutionsinfini.com/" in out
     assert "Traceback" not in out + result.stderr
