@@ -20,7 +20,8 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 TEAM_ID, BOT_USER_ID, APP_ID = "T0VOICE", "U0VOICEBOT", "A0VOICE"
 
@@ -47,8 +48,12 @@ class FakeSlack:
             routes=[
                 Route("/api/{method}", self.api, methods=["POST", "GET"]),
                 Route("/response/{ident}", self.response_url, methods=["POST"]),
+                WebSocketRoute("/socket", self.socket),
             ]
         )
+        self.sockets: list[WebSocket] = []
+        self.socket_connected = threading.Event()
+        self.socket_replies: dict[str, threading.Event] = {}
 
     def fail(
         self,
@@ -79,6 +84,7 @@ class FakeSlack:
 
     async def api(self, request: Request) -> Response:
         method = request.path_params["method"]
+        self.socket_url = f"ws://{request.url.hostname}:{request.url.port}/socket"
         payload = await _payload(request)
         if request.headers.get("authorization"):
             payload.setdefault("_token_seen", True)
@@ -98,6 +104,8 @@ class FakeSlack:
         if channel.startswith(("U", "W")):
             channel = "D" + channel[1:]  # posting to a user id lands in their DM
         match method:
+            case "apps.connections.open":
+                return {"ok": True, "url": self.socket_url}
             case "auth.test":
                 return {
                     "ok": True,
@@ -129,6 +137,29 @@ class FakeSlack:
                 return {"ok": True, "user": {"id": user, "name": user.lower(), "tz": tz}}
             case _:
                 return {"ok": True}
+
+    async def socket(self, websocket: WebSocket) -> None:
+        """Socket Mode: say hello, then record every envelope ack the app sends back."""
+        await websocket.accept()
+        await websocket.send_json(
+            {"type": "hello", "num_connections": 1, "debug_info": {"host": "fake"}}
+        )
+        self.sockets.append(websocket)
+        self.socket_connected.set()
+        try:
+            while True:
+                message = await websocket.receive_json()
+                self._record(SlackCall("socket_ack", message))
+                event = self.socket_replies.get(str(message.get("envelope_id")))
+                if event:
+                    event.set()
+        except WebSocketDisconnect:
+            self.sockets.remove(websocket)
+
+    async def push(self, envelope: dict[str, Any]) -> None:
+        """Deliver an envelope to the connected app, as Slack does in Socket Mode."""
+        self.socket_replies.setdefault(str(envelope["envelope_id"]), threading.Event())
+        await self.sockets[-1].send_json(envelope)
 
     async def response_url(self, request: Request) -> Response:
         payload = await _payload(request)

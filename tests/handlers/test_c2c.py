@@ -349,3 +349,19 @@ class TestCallbacks:
         bot.register()
         bot.command("/c2c", "9123456789")
         assert httpx.get(f"{bot.app_server.url}/kaleyra/callback/{token}").status_code == 404
+
+
+def test_acks_do_not_wait_for_a_hanging_kaleyra(bot) -> None:
+    """20 dials hang at Kaleyra; the 21st command is still answered, before any of them is."""
+    from bot.sandbox import Fault
+
+    bot.register()
+    bot.sandbox.state.set_fault("dial.click2call", Fault(timeout=True, hang_seconds=2.5))
+    for n in range(21):
+        response = bot.slack.command("/c2c", f"91234567{n + 10}")
+        assert response.status_code == 200 and "Dialling" in text_of(response.json())
+    # Every ack came back while the Kaleyra requests behind them were all still unanswered.
+    assert bot.deps.store.open_calls() == []
+    assert {c.state for c in bot.deps.store.recent_calls(AGENT, limit=50)} <= {"placing"}
+    bot.settle()
+    assert len(bot.sandbox.state.recorded("dial.click2call")) == 21
