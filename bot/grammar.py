@@ -196,3 +196,62 @@ def parse_voicehealth(text: str) -> HealthCommand:
     if not match:
         raise UsageError(f"`{rest[0]}` is not a channel: pick one with # so Slack links it.")
     return DigestSet(match.group(1), parse_time(rest[1]) if len(rest) == 2 else None)
+
+
+# --------------------------------------------------------------------------- number lists
+
+
+def strict_numbers(text: str, region: str, what: str = "numbers") -> list[Phone]:
+    """Every entry must be valid: one bad entry refuses the lot, naming each by position."""
+    from bot.phones import parse_number_list
+
+    parsed = parse_number_list(text, region)
+    if parsed.invalid:
+        shown = "; ".join(str(b) for b in parsed.invalid[:10])
+        more = f" and {len(parsed.invalid) - 10} more" if len(parsed.invalid) > 10 else ""
+        raise UsageError(
+            f"Some {what} are not valid: {shown}{more}. Nothing was done; fix them and try again."
+        )
+    if not parsed.valid:
+        raise UsageError(f"Give at least one of the {what}, e.g. 9876543210.")
+    return parsed.valid
+
+
+# --------------------------------------------------------------------------- /blacklist
+
+
+@dataclass(frozen=True)
+class BlacklistAdd:
+    numbers: tuple[Phone, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class BlacklistRemove:
+    numbers: tuple[Phone, ...]
+
+
+@dataclass(frozen=True)
+class BlacklistList:
+    pass
+
+
+BlacklistCommand = BlacklistAdd | BlacklistRemove | BlacklistList | Help | OpenModal
+
+
+def parse_blacklist(text: str, region: str) -> BlacklistCommand:
+    words = text.split(maxsplit=1)
+    if not words:
+        return OpenModal()
+    head, rest = words[0].lower(), (words[1] if len(words) > 1 else "")
+    if head == "help":
+        return Help()
+    if head == "list":
+        return BlacklistList()
+    if head in {"add", "remove"}:
+        numbers, _, reason = rest.partition(" because ")
+        phones = tuple(strict_numbers(numbers, region))
+        return BlacklistAdd(phones, reason.strip()) if head == "add" else BlacklistRemove(phones)
+    raise UsageError(
+        "Use `/blacklist add <numbers>`, `/blacklist remove <numbers>` or `/blacklist list`."
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass, field
 
@@ -48,6 +49,10 @@ class Phone:
 
 def mask(number: str) -> str:
     """98******10: first two and last two digits, the rest starred; short input fully starred."""
+    if number.strip().startswith("+"):
+        # Mask the national number, as people know it: +919876543210 -> 98******10.
+        with contextlib.suppress(NumberParseException):
+            number = str(phonenumbers.parse(number.strip()).national_number)
     digits = re.sub(r"\D", "", number)
     if len(digits) < 6:
         return "*" * len(digits)

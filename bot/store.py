@@ -16,7 +16,7 @@ import sqlite_utils
 
 from bot.phones import mask
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 Clock = Callable[[], datetime]
 
 
@@ -146,6 +146,46 @@ class Store:
             self.db["audit"].create_index(["at"], if_not_exists=True)
             self.db["settings"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
             self.db["seen_requests"].create({"key": str, "at": str}, pk="key", if_not_exists=True)
+        if version < 2:
+            self.db["blacklist"].create(
+                {"number": str, "added_by": str, "added_at": str, "reason": str},
+                pk="number",
+                if_not_exists=True,
+            )
+            self.db["jobs"].create(
+                {
+                    "id": int,
+                    "kind": str,
+                    "user_id": str,
+                    "state": str,
+                    "payload": str,
+                    "result": str,
+                    "channel": str,
+                    "message_ts": str,
+                    "created_at": str,
+                    "updated_at": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            self.db["followups"].create(
+                {
+                    "id": str,
+                    "user_id": str,
+                    "follower": str,
+                    "phone": str,
+                    "name": str,
+                    "ontime": str,
+                    "notes": str,
+                    "autocall": int,
+                    "state": str,
+                    "created_at": str,
+                    "updated_at": str,
+                },
+                pk="id",
+                if_not_exists=True,
+            )
+            self.db["followups"].create_index(["follower", "ontime"], if_not_exists=True)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _now(self) -> str:
@@ -343,3 +383,97 @@ class Store:
             except sqlite3.IntegrityError:
                 return False
         return True
+
+    # ------------------------------------------------------------------ blacklist
+
+    def blacklist_add(self, numbers: Iterable[str], user_id: str, reason: str = "") -> None:
+        now = self._now()
+        with self._lock, self.db.conn:
+            for number in numbers:
+                self.db.execute(
+                    "INSERT INTO blacklist (number, added_by, added_at, reason) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(number) DO UPDATE SET added_by = excluded.added_by,"
+                    " added_at = excluded.added_at, reason = excluded.reason",
+                    [number, user_id, now, reason],
+                )
+
+    def blacklist_remove(self, numbers: Iterable[str]) -> int:
+        with self._lock, self.db.conn:
+            return sum(
+                self.db.execute("DELETE FROM blacklist WHERE number = ?", [n]).rowcount
+                for n in numbers
+            )
+
+    def blacklisted(self, numbers: Iterable[str] | None = None) -> set[str]:
+        rows = self._all("SELECT number FROM blacklist")
+        listed = {r["number"] for r in rows}
+        return listed if numbers is None else listed & set(numbers)
+
+    def blacklist_entries(self) -> list[dict[str, Any]]:
+        return self._all("SELECT * FROM blacklist ORDER BY added_at DESC, number")
+
+    # ------------------------------------------------------------------ jobs (OBD, dialer)
+
+    def create_job(self, kind: str, user_id: str, payload: dict[str, Any]) -> int:
+        now = self._now()
+        cursor = self._write(
+            "INSERT INTO jobs (kind, user_id, state, payload, created_at, updated_at)"
+            " VALUES (?, ?, 'pending', ?, ?, ?)",
+            [kind, user_id, json.dumps(payload), now, now],
+        )
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def get_job(self, job_id: int) -> dict[str, Any] | None:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", [job_id])
+        if row:
+            row["payload"] = json.loads(row["payload"])
+            row["result"] = json.loads(row["result"]) if row["result"] else None
+        return row
+
+    def claim_job(self, job_id: int, user_id: str) -> bool:
+        """Move a pending job to running once: a double click or a retry claims nothing."""
+        cursor = self._write(
+            "UPDATE jobs SET state = 'running', updated_at = ? WHERE id = ? AND user_id = ?"
+            " AND state = 'pending'",
+            [self._now(), job_id, user_id],
+        )
+        return cursor.rowcount == 1
+
+    def update_job(self, job_id: int, **fields: Any) -> None:
+        if "result" in fields:
+            fields["result"] = json.dumps(fields["result"])
+        fields["updated_at"] = self._now()
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._write(f"UPDATE jobs SET {assignments} WHERE id = ?", [*fields.values(), job_id])
+
+    # ------------------------------------------------------------------ follow-ups
+
+    def save_followup(self, record: dict[str, Any]) -> None:
+        now = self._now()
+        record = {"state": "active", "created_at": now, **record, "updated_at": now}
+        columns = ", ".join(record)
+        marks = ", ".join("?" for _ in record)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in record if c not in {"id", "created_at"})
+        self._write(
+            f"INSERT INTO followups ({columns}) VALUES ({marks})"
+            f" ON CONFLICT(id) DO UPDATE SET {updates}",
+            list(record.values()),
+        )
+
+    def get_followup(self, followup_id: str) -> dict[str, Any] | None:
+        return self._one("SELECT * FROM followups WHERE id = ?", [followup_id])
+
+    def followups(self, follower: str | None = None) -> list[dict[str, Any]]:
+        if follower:
+            return self._all(
+                "SELECT * FROM followups WHERE state = 'active' AND follower = ? ORDER BY ontime",
+                [follower],
+            )
+        return self._all("SELECT * FROM followups WHERE state = 'active' ORDER BY ontime")
+
+    def delete_followup(self, followup_id: str) -> None:
+        self._write(
+            "UPDATE followups SET state = 'deleted', updated_at = ? WHERE id = ?",
+            [self._now(), followup_id],
+        )

@@ -7,7 +7,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
@@ -26,6 +25,7 @@ from bot.grammar import (
 from bot.kaleyra import KaleyraError
 from bot.kaleyra.models import LogQuery
 from bot.phones import InvalidNumber, Phone, parse_phone
+from bot.slackio import open_modal
 from bot.store import StoreError
 from bot.views import c2c as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
@@ -123,20 +123,7 @@ class C2CHandlers:
         view = views.dial_modal(
             agent.number if agent else None, can_change_agent=self.deps.is_admin(user_id)
         )
-        try:
-            await client.views_open(trigger_id=trigger_id, view=view)
-        except SlackApiError as exc:
-            problem = (
-                "The form could not open in time"
-                if exc.response.get("error") == "expired_trigger_id"
-                else "The form could not open"
-            )
-            await respond(
-                **error_message(
-                    f"{problem}. Type it instead: `/c2c 9876543210`, or `/c2c help`.",
-                    sandbox=self.sandbox,
-                )
-            )
+        await open_modal(client, trigger_id, view, respond, "/c2c 9876543210", sandbox=self.sandbox)
 
     async def _status(self, respond: AsyncRespond, call_id: str) -> None:
         try:

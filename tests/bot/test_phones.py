@@ -35,7 +35,7 @@ def test_invalid_numbers_say_why(typed: str, reason: str) -> None:
 
 def test_mask() -> None:
     assert mask("9876543210") == "98******10"
-    assert mask("+91 98765 43210") == "91********10"
+    assert mask("+91 98765 43210") == "98******10"
     assert mask("123") == "***"
     assert mask_text("call 9876543210 now") == "call 98******10 now"
 

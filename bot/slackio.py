@@ -1,0 +1,44 @@
+"""Slack plumbing every handler shares: opening forms safely and replying by DM."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.views.common import error_message
+
+Responder = Callable[..., Awaitable[Any]]
+
+
+async def open_modal(
+    client: AsyncWebClient,
+    trigger_id: str,
+    view: dict[str, Any],
+    respond: Responder,
+    example: str,
+    *,
+    sandbox: bool = False,
+) -> bool:
+    """views.open; when Slack refuses (an expired trigger), point to the text grammar instead."""
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+        return True
+    except SlackApiError as exc:
+        expired = exc.response.get("error") == "expired_trigger_id"
+        problem = "The form could not open in time" if expired else "The form could not open"
+        await respond(**error_message(f"{problem}. Type it instead: `{example}`.", sandbox=sandbox))
+        return False
+
+
+def dm_responder(client: AsyncWebClient, user_id: str) -> Responder:
+    """A `respond` for work that has no response_url (a submitted form): reply in the DM."""
+
+    async def respond(**message: Any) -> None:
+        message.pop("replace_original", None)
+        message.pop("response_type", None)
+        await client.chat_postMessage(channel=user_id, **message)
+
+    return respond
