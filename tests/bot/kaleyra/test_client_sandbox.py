@@ -330,11 +330,10 @@ async def test_outbound_250_numbers_are_100_100_50(kaleyra, sandbox) -> None:
     result = await kaleyra.outbound(
         OutboundRequest(to=to, target=[OutboundTarget.for_sounds(123)], bridge="+918047000000")
     )
-    assert [len(r.form["to"].split(",")) for r in sandbox.state.recorded("outbound")] == [
-        100,
-        100,
-        50,
-    ]
+    sent = in_batch_order(sandbox.state.recorded("outbound"), to, "to")
+    assert [len(r.form["to"].split(",")) for r in sent] == [100, 100, 50]
+    assert [n for r in sent for n in r.form["to"].split(",")] == to
+    assert [len(c.numbers) for c in result.chunks] == [100, 100, 50]
     assert result.accepted == to
 
 
