@@ -17,6 +17,7 @@ from bot.store import Store
 
 if TYPE_CHECKING:
     from bot.calls import ClickToCall
+    from bot.obd import Broadcasts
     from bot.sandbox import Sandbox
 
 
@@ -36,12 +37,16 @@ class Deps:
     poll_seconds: float = 2.0  # click-to-call status polling interval
     track_for_seconds: float = 30 * 60  # stop tracking a call after this long
     auto_track: bool = True  # tests turn this off and drive calls.poll_once themselves
+    progress_interval: float = 1.0  # at most one progress update a second per message
     calls: ClickToCall = field(init=False)
+    broadcasts: Broadcasts = field(init=False)
 
     def __post_init__(self) -> None:
         from bot.calls import ClickToCall
+        from bot.obd import Broadcasts
 
         self.calls = ClickToCall(self)
+        self.broadcasts = Broadcasts(self)
 
     @property
     def uses_sandbox(self) -> bool:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import blacklist, c2c, home, voicehealth
+from handlers import blacklist, c2c, home, obd, voicehealth
 
-MODULES = (c2c, voicehealth, blacklist, home)
+MODULES = (c2c, obd, voicehealth, blacklist, home)
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:

@@ -53,6 +53,7 @@ NO_INCIDENTS = "E701"
 OUTBOUND_SUBMITTED = "RBC3007"
 
 T = TypeVar("T")
+OnChunk = Callable[["ChunkOutcome"], Awaitable[None]]
 ChunkState = Literal["accepted", "rejected", "unknown"]
 
 
@@ -261,7 +262,11 @@ class KaleyraClient:
         return envelope
 
     async def _in_chunks(
-        self, numbers: Sequence[str], size: int, send: Callable[[list[str]], Awaitable[Any]]
+        self,
+        numbers: Sequence[str],
+        size: int,
+        send: Callable[[list[str]], Awaitable[Any]],
+        on_chunk: OnChunk | None = None,
     ) -> BulkResult:
         """Send each chunk once, a few at a time, and record every chunk's outcome in order."""
         gate = asyncio.Semaphore(self.chunk_concurrency)
@@ -269,10 +274,13 @@ class KaleyraClient:
         async def one(index: int, part: list[str]) -> ChunkOutcome:
             async with gate:
                 try:
-                    return ChunkOutcome(index, part, "accepted", result=await send(part))
+                    outcome = ChunkOutcome(index, part, "accepted", result=await send(part))
                 except KaleyraError as exc:
                     state: ChunkState = "unknown" if exc.outcome_unknown else "rejected"
-                    return ChunkOutcome(index, part, state, error=exc)
+                    outcome = ChunkOutcome(index, part, state, error=exc)
+            if on_chunk is not None:
+                await on_chunk(outcome)
+            return outcome
 
         parts = chunked(list(numbers), size)
         return BulkResult(list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts)))))
@@ -345,7 +353,9 @@ class KaleyraClient:
         env = await self._legacy("autodial.add", form)
         return DialerResult.from_message(env.message)
 
-    async def dialer_import(self, name: str, rows: Sequence[DialerRow]) -> BulkResult:
+    async def dialer_import(
+        self, name: str, rows: Sequence[DialerRow], on_chunk: OnChunk | None = None
+    ) -> BulkResult:
         by_number = {r.number: r for r in rows}
 
         async def send(numbers: list[str]) -> DialerResult:
@@ -353,11 +363,12 @@ class KaleyraClient:
             env = await self._request("autodial.import", params={"name": name}, body=body)
             return DialerResult.from_message(env.message)
 
-        return await self._in_chunks([r.number for r in rows], DIALER_IMPORT_LIMIT, send)
+        numbers = [r.number for r in rows]
+        return await self._in_chunks(numbers, DIALER_IMPORT_LIMIT, send, on_chunk)
 
     # ------------------------------------------------------------------ OBD (legacy)
 
-    async def obd_call(self, request: ObdRequest) -> BulkResult:
+    async def obd_call(self, request: ObdRequest, on_chunk: OnChunk | None = None) -> BulkResult:
         """voice.call, 200 numbers a request; a group goes in one request."""
 
         async def send(numbers: list[str]) -> ObdResult:
@@ -365,8 +376,8 @@ class KaleyraClient:
             return ObdResult.from_data(env.data, env.message)
 
         if request.group:
-            return await self._in_chunks([f"group:{request.group}"], 1, send)
-        return await self._in_chunks(request.numbers, VOICE_CALL_LIMIT, send)
+            return await self._in_chunks([f"group:{request.group}"], 1, send, on_chunk)
+        return await self._in_chunks(request.numbers, VOICE_CALL_LIMIT, send, on_chunk)
 
     async def obd_json(self, request: ObdJsonRequest) -> ObdResult:
         env = await self._request("voice.json", body=request.to_body(), places_call=True)
@@ -384,7 +395,9 @@ class KaleyraClient:
 
     # ------------------------------------------------------------------ kaleyra.io outbound
 
-    async def outbound(self, request: OutboundRequest) -> BulkResult:
+    async def outbound(
+        self, request: OutboundRequest, on_chunk: OnChunk | None = None
+    ) -> BulkResult:
         """kaleyra.io Outbound Calling, 100 numbers a request."""
 
         async def send(numbers: list[str]) -> OutboundResult:
@@ -394,7 +407,7 @@ class KaleyraClient:
             assert isinstance(result, OutboundResult)
             return result
 
-        return await self._in_chunks(request.to, OUTBOUND_TO_LIMIT, send)
+        return await self._in_chunks(request.to, OUTBOUND_TO_LIMIT, send, on_chunk)
 
 
 def _field_errors(error: Any) -> dict[str, str]:

@@ -53,6 +53,7 @@ class Harness:
             slack=AsyncWebClient(token="xoxb-test-token", base_url=self.settings.slack_api_url),
             clock=lambda: clock.now,
             auto_track=False,
+            progress_interval=0.0,
         )
         self.app_server = ServerThread(create_asgi(self.deps)).start()
         self.slack = SlackDriver(self.app_server.url, SIGNING_SECRET, self.slack_server.url)

@@ -1,0 +1,332 @@
+"""Outbound broadcasts and dialer uploads: plan, confirm, send in chunks, follow the calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.grammar import DialerUpload, ObdStart, UsageError
+from bot.kaleyra import BulkResult, ChunkOutcome, KaleyraAPIError, KaleyraError
+from bot.kaleyra.client import DIALER_IMPORT_LIMIT, OUTBOUND_TO_LIMIT, VOICE_CALL_LIMIT
+from bot.kaleyra.models import DialerRow, ObdRequest, OutboundRequest, OutboundTarget
+from bot.phones import Phone, parse_number_list
+from bot.views import obd as views
+from bot.views.common import describe_kaleyra_error
+
+if TYPE_CHECKING:
+    from bot.deps import Deps
+
+log = logging.getLogger("voicebot.obd")
+FINAL_OBD = {
+    "COMPLETED",
+    "ANSWER",
+    "BUSY",
+    "CANCEL",
+    "FAILED",
+    "CONGESTION",
+    "NOANSWER",
+    "CHANUNAVAIL",
+    "DND",
+    "BLOCKED",
+    "MAX-USE",
+    "OFF-HOUR",
+    "NOTALLOWED",
+}
+
+
+class Broadcasts:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self._last_update: dict[int, float] = {}
+
+    @property
+    def via_io(self) -> bool:
+        return bool(self.deps.settings.kaleyra_sid)
+
+    # ------------------------------------------------------------------ planning
+
+    def _numbers(self, text: str) -> dict[str, Any]:
+        parsed = parse_number_list(text, self.deps.settings.default_region)
+        listed = self.deps.store.blacklisted(p.e164 for p in parsed.valid)
+        keep = [p for p in parsed.valid if p.e164 not in listed]
+        return {
+            "numbers": [p.e164 for p in keep],
+            "invalid": [str(b) for b in parsed.invalid],
+            "duplicates": [str(b) for b in parsed.duplicates],
+            "blacklisted": [Phone(n, "").pretty for n in sorted(listed)],
+        }
+
+    def _check_schedule(self, at: datetime | None) -> tuple[datetime | None, str | None]:
+        settings = self.deps.settings
+        now = self.deps.clock().astimezone(settings.tz)
+        when = at.replace(tzinfo=settings.tz) if at else None
+        if when is not None:
+            if when < now + timedelta(minutes=15):
+                raise UsageError(
+                    f"The time {when:%Y-%m-%d %H:%M} must be at least 15 minutes from now ({now:%Y-%m-%d %H:%M} {settings.timezone})."
+                )
+            limit = timedelta(days=90) if self.via_io else timedelta(days=61)
+            if when > now + limit:
+                raise UsageError(
+                    f"The time {when:%Y-%m-%d %H:%M} is too far ahead: at most {'90 days' if self.via_io else '2 months'}."
+                )
+        window = settings.calling_hours
+        moment = when or now
+        if window and not (window[0] <= moment.time().replace(second=0, microsecond=0) < window[1]):
+            start, end = window
+            next_day = moment.date() + timedelta(days=1 if moment.time() >= end else 0)
+            suggestion = datetime.combine(next_day, start)
+            if suggestion < now.replace(tzinfo=None) + timedelta(minutes=15):
+                suggestion = (now + timedelta(minutes=20)).replace(
+                    tzinfo=None, second=0, microsecond=0
+                )
+            which = f"{when:%H:%M} is" if when else f"It is {now:%H:%M} now,"
+            raise UsageError(
+                f"Broadcasts may only ring between {start:%H:%M} and {end:%H:%M} {settings.timezone}; {which} outside that. "
+                f"Schedule it into the window: add `at {suggestion:%Y-%m-%d %H:%M}`."
+            )
+        return when, (f"{when:%Y-%m-%d %H:%M} {settings.timezone}" if when else None)
+
+    def plan(self, start: ObdStart) -> dict[str, Any]:
+        if start.group and self.via_io:
+            raise UsageError(
+                "Contact groups work with the legacy Voice API only; list the numbers instead."
+            )
+        if self.via_io and not self.deps.settings.kaleyra_bridge:
+            raise UsageError(
+                "KALEYRA_SID is set but KALEYRA_BRIDGE is not: an admin must set the DID to call from."
+            )
+        payload: dict[str, Any] = {
+            "kind": "obd",
+            "group": start.group,
+            "play": start.play,
+            "say": start.say,
+            "campaign": start.campaign,
+            "retries": start.retries,
+        }
+        if start.group:
+            payload.update(numbers=[], invalid=[], duplicates=[], blacklisted=[], requests=1)
+        else:
+            payload.update(self._numbers(start.numbers_text))
+            if not payload["numbers"]:
+                raise UsageError(
+                    "No number is left to call: "
+                    + "; ".join(
+                        payload["invalid"][:5]
+                        + payload["blacklisted"][:5]
+                        + payload["duplicates"][:5]
+                    )
+                    + "."
+                )
+            size = OUTBOUND_TO_LIMIT if self.via_io else VOICE_CALL_LIMIT
+            payload["requests"] = math.ceil(len(payload["numbers"]) / size)
+        when, at_text = self._check_schedule(start.at)
+        payload.update(
+            at=when.isoformat() if when else None,
+            at_text=at_text,
+            api_name="kaleyra.io Outbound Calling" if self.via_io else "the Voice API (voice.call)",
+        )
+        return payload
+
+    def plan_dialer(self, upload: DialerUpload) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "kind": "dialer",
+            "campaign": upload.campaign,
+            **self._numbers(upload.numbers_text),
+        }
+        if not payload["numbers"]:
+            raise UsageError(
+                "No number is left to upload: "
+                + "; ".join(payload["invalid"][:5] + payload["blacklisted"][:5])
+                + "."
+            )
+        count = len(payload["numbers"])
+        payload["requests"] = 1 if count == 1 else math.ceil(count / DIALER_IMPORT_LIMIT)
+        payload["api_name"] = "autodial.add" if count == 1 else "autodial.import"
+        return payload
+
+    # ------------------------------------------------------------------ running
+
+    async def start(self, job_id: int, user_id: str) -> None:
+        job = self.deps.store.get_job(job_id)
+        assert job is not None
+        payload = job["payload"]
+        total = 1 if payload.get("group") else len(payload["numbers"])
+        result = {
+            "total": total,
+            "accepted": 0,
+            "rejected": 0,
+            "unknown": 0,
+            "chunks_done": 0,
+            "chunks": payload["requests"],
+            "errors": [],
+            "group_ids": [],
+        }
+        await self._post(job_id, user_id, payload, result)
+
+        async def on_chunk(outcome: ChunkOutcome) -> None:
+            result["chunks_done"] += 1
+            result[outcome.state] += len(outcome.numbers)
+            if outcome.error is not None:
+                result["errors"].append(
+                    f"Request {outcome.index + 1}: {describe_kaleyra_error(outcome.error)}"
+                )
+            group_id = getattr(outcome.result, "group_id", None)
+            if group_id:
+                result["group_ids"].append(group_id)
+            await self._update(job_id, payload, result)
+
+        try:
+            bulk = await self._send(payload, on_chunk)
+        except KaleyraError as exc:  # raised before any chunk was sent
+            result["errors"].append(describe_kaleyra_error(exc))
+            bulk = BulkResult([])
+        result["finished"] = True
+        if payload["kind"] == "obd" and result["accepted"] and not result["group_ids"]:
+            result["note"] = (
+                "Kaleyra accepted the job without call ids, so per-number statuses cannot be followed here."
+            )
+        if payload.get("at"):
+            result["note"] = f"Scheduled for {payload['at_text']}."
+        self._audit(job, result, bulk)
+        await self._update(job_id, payload, result, force=True)
+        state = "tracking" if result["group_ids"] and not payload.get("at") else "done"
+        self.deps.store.update_job(job_id, state=state, result=result)
+        if state == "tracking" and self.deps.auto_track:
+            self.deps.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
+
+    async def _send(self, payload: dict[str, Any], on_chunk) -> BulkResult:
+        kaleyra, settings = self.deps.kaleyra, self.deps.settings
+        phones = [Phone(n, "") for n in payload["numbers"]]
+        when = datetime.fromisoformat(payload["at"]) if payload.get("at") else None
+        if payload["kind"] == "dialer":
+            if len(phones) == 1:
+                try:
+                    answer = await kaleyra.dialer_add(payload["campaign"], phones[0].national)
+                    outcome = ChunkOutcome(0, [phones[0].national], "accepted", result=answer)
+                except KaleyraError as exc:
+                    outcome = ChunkOutcome(
+                        0,
+                        [phones[0].national],
+                        "unknown" if exc.outcome_unknown else "rejected",
+                        error=exc,
+                    )
+                await on_chunk(outcome)
+                return BulkResult([outcome])
+            rows = [DialerRow(number=p.national) for p in phones]
+            return await kaleyra.dialer_import(payload["campaign"], rows, on_chunk)
+        if self.via_io:
+            target = (
+                OutboundTarget.for_text(payload["say"])
+                if payload.get("say")
+                else _io_target(payload["play"])
+            )
+            request = OutboundRequest(
+                to=[p.international for p in phones],
+                target=[target],
+                bridge=settings.kaleyra_bridge,
+                time=when,
+                retry=payload.get("retries"),
+                custom=payload.get("campaign"),
+            )
+            return await kaleyra.outbound(request, on_chunk)
+        request = ObdRequest(
+            numbers=[p.national for p in phones],
+            group=payload.get("group"),
+            play=payload.get("play"),
+            message=payload.get("say"),
+            retries=payload.get("retries"),
+            campaign=payload.get("campaign"),
+            scheduletime=when.replace(tzinfo=None) if when else None,
+        )
+        return await kaleyra.obd_call(request, on_chunk)
+
+    def _audit(self, job: dict[str, Any], result: dict[str, Any], bulk: BulkResult) -> None:
+        codes = [c.error.code for c in bulk.chunks if isinstance(c.error, KaleyraAPIError)]
+        self.deps.store.audit(
+            user_id=job["user_id"],
+            action=f"{job['kind']}.start",
+            outcome=f"accepted {result['accepted']}, rejected {result['rejected']}, unknown {result['unknown']}",
+            numbers=job["payload"]["numbers"][:50],
+            kaleyra_ids=result["group_ids"],
+            detail={"job": job["id"], "codes": codes, "total": result["total"]},
+        )
+
+    # ------------------------------------------------------------------ the progress message
+
+    async def _post(
+        self, job_id: int, user_id: str, payload: dict[str, Any], result: dict[str, Any]
+    ) -> None:
+        try:
+            response = await self.deps.slack.chat_postMessage(
+                channel=user_id,
+                **views.progress_message(job_id, payload, result, sandbox=self.deps.uses_sandbox),
+            )
+        except SlackApiError as exc:
+            log.warning("could not post progress of job %s: %s", job_id, exc.response.get("error"))
+            return
+        self.deps.store.update_job(job_id, channel=response["channel"], message_ts=response["ts"])
+
+    async def _update(
+        self, job_id: int, payload: dict[str, Any], result: dict[str, Any], force: bool = False
+    ) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_update.get(job_id, 0.0) < self.deps.progress_interval:
+            return  # Slack allows about one update a second per message
+        self._last_update[job_id] = now
+        job = self.deps.store.get_job(job_id)
+        if not job or not job["channel"]:
+            return
+        try:
+            await self.deps.slack.chat_update(
+                channel=job["channel"],
+                ts=job["message_ts"],
+                **views.progress_message(job_id, payload, result, sandbox=self.deps.uses_sandbox),
+            )
+        except SlackApiError as exc:
+            log.warning(
+                "could not update progress of job %s: %s", job_id, exc.response.get("error")
+            )
+
+    # ------------------------------------------------------------------ following the calls
+
+    async def poll_once(self, job_id: int) -> bool:
+        """Read voice.groupstatus for every group of the job; True once every call is final."""
+        job = self.deps.store.get_job(job_id)
+        if not job or job["state"] != "tracking":
+            return True
+        result = job["result"]
+        counts: Counter[str] = Counter()
+        try:
+            for group_id in result["group_ids"]:
+                for call in await self.deps.kaleyra.obd_group_status(group_id):
+                    counts[(call.status or "UNKNOWN").upper()] += 1
+        except KaleyraError as exc:
+            log.warning("status of job %s not read: %s", job_id, exc)
+            return False
+        result["statuses"] = dict(counts)
+        final = bool(counts) and all(status in FINAL_OBD for status in counts)
+        await self._update(job_id, job["payload"], result, force=True)
+        self.deps.store.update_job(job_id, result=result, state="done" if final else "tracking")
+        return final
+
+    async def track(self, job_id: int, every: float = 15.0, limit: float = 3 * 3600) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while loop.time() < deadline:
+            await asyncio.sleep(every)
+            if await self.poll_once(job_id):
+                return
+
+
+def _io_target(play: str) -> OutboundTarget:
+    if play.endswith(".sound"):
+        return OutboundTarget.for_sounds(int(play.removesuffix(".sound")))
+    return OutboundTarget.for_ivr(play.removeprefix("ivr:").removesuffix(".ivr"))

@@ -1,0 +1,171 @@
+"""/obd: broadcasts and dialer uploads (admins), each confirmed before anything is sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.deps import Deps
+from bot.grammar import DialerUpload, Help, ObdStart, ObdStatus, OpenModal, UsageError, parse_obd
+from bot.kaleyra import KaleyraError
+from bot.slackio import dm_responder, open_modal
+from bot.views import obd as views
+from bot.views.common import describe_kaleyra_error, error_message, info_message
+
+ADMINS_ONLY = (
+    "Only admins can start broadcasts or dialer uploads. `/obd status <id>` is open to everyone."
+)
+
+
+class ObdHandlers:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.sandbox = deps.uses_sandbox
+
+    def _refuse(self, user_id: str) -> dict:
+        self.deps.store.audit(user_id=user_id, action="obd.refused", outcome="not admin")
+        return error_message(ADMINS_ONLY, sandbox=self.sandbox)
+
+    async def command(
+        self, ack: AsyncAck, command: dict, respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        user_id = command["user_id"]
+        try:
+            parsed = parse_obd(command.get("text", ""))
+            if isinstance(parsed, ObdStatus | Help):
+                await ack(**views.help_message(sandbox=self.sandbox)) if isinstance(
+                    parsed, Help
+                ) else await ack()
+                if isinstance(parsed, ObdStatus):
+                    self.deps.background.spawn(self._status(respond, parsed), name="obd-status")
+                return
+            if not self.deps.is_admin(user_id):
+                await ack(**self._refuse(user_id))
+                return
+            if isinstance(parsed, OpenModal):
+                await ack()
+                await open_modal(
+                    client,
+                    command["trigger_id"],
+                    views.obd_modal(),
+                    respond,
+                    "/obd 9876543210 play 123.sound",
+                    sandbox=self.sandbox,
+                )
+                return
+            await ack(**self._confirm(user_id, parsed))
+        except UsageError as exc:
+            await ack(**error_message(str(exc), sandbox=self.sandbox))
+
+    def _confirm(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
+        broadcasts = self.deps.broadcasts
+        payload = (
+            broadcasts.plan_dialer(parsed)
+            if isinstance(parsed, DialerUpload)
+            else broadcasts.plan(parsed)
+        )
+        job_id = self.deps.store.create_job(payload["kind"], user_id, payload)
+        return views.confirm_message(job_id, payload, sandbox=self.sandbox)
+
+    async def _status(self, respond: AsyncRespond, status: ObdStatus) -> None:
+        kaleyra = self.deps.kaleyra
+        try:
+            rows = await (
+                kaleyra.obd_group_status(status.ident)
+                if status.is_group
+                else kaleyra.obd_status(status.ident)
+            )
+        except KaleyraError as exc:
+            await respond(**error_message(describe_kaleyra_error(exc), sandbox=self.sandbox))
+            return
+        await respond(**views.status_message(status.ident, rows, sandbox=self.sandbox))
+
+    async def confirm(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        await ack()
+        user_id, job_id = body["user"]["id"], int(action["value"])
+        if not self.deps.is_admin(user_id):
+            await respond(**self._refuse(user_id))
+            return
+        # Double clicks and Slack retries find the job already claimed: nothing is sent twice.
+        if not self.deps.store.claim_job(job_id, user_id):
+            return
+        await respond(
+            replace_original=True,
+            **info_message(
+                f":rocket: Job #{job_id} started. Progress is in our DM.", sandbox=self.sandbox
+            ),
+        )
+        self.deps.background.spawn(
+            self.deps.broadcasts.start(job_id, user_id), name=f"obd-{job_id}"
+        )
+
+    async def cancel(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        await ack()
+        job_id = int(action["value"])
+        if self.deps.store.claim_job(job_id, body["user"]["id"]):
+            self.deps.store.update_job(job_id, state="cancelled")
+            await respond(
+                replace_original=True, **views.cancelled_message(job_id, sandbox=self.sandbox)
+            )
+
+    async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
+        user_id = body["user"]["id"]
+        values = view["state"]["values"]
+
+        def value(block: str, action: str) -> str:
+            return (values.get(block, {}).get(action, {}).get("value") or "").strip()
+
+        picked = values.get(views.AT_BLOCK, {}).get(views.AT_INPUT, {}).get("selected_date_time")
+        at = (
+            datetime.fromtimestamp(int(picked), self.deps.settings.tz).replace(tzinfo=None)
+            if picked
+            else None
+        )
+        retries = (
+            values.get(views.RETRIES_BLOCK, {}).get(views.RETRIES_INPUT, {}).get("selected_option")
+            or {}
+        ).get("value")
+        play, say = (
+            value(views.PLAY_BLOCK, views.PLAY_INPUT).lower() or None,
+            value(views.SAY_BLOCK, views.SAY_INPUT) or None,
+        )
+        if not (play or say) or (play and say):
+            await ack(
+                response_action="errors",
+                errors={
+                    views.PLAY_BLOCK: "Give a sound or IVR to play, or a message to say (not both)."
+                },
+            )
+            return
+        start = ObdStart(
+            numbers_text=value(views.NUMBERS_BLOCK, views.NUMBERS_INPUT),
+            play=play,
+            say=say,
+            at=at,
+            campaign=value(views.CAMPAIGN_BLOCK, views.CAMPAIGN_INPUT) or None,
+            retries=int(retries) if retries else None,
+        )
+        try:
+            if not self.deps.is_admin(user_id):
+                raise UsageError(ADMINS_ONLY)
+            confirmation = self._confirm(user_id, start)
+        except UsageError as exc:
+            block = (
+                views.AT_BLOCK
+                if "time" in str(exc) or "between" in str(exc)
+                else views.NUMBERS_BLOCK
+            )
+            await ack(response_action="errors", errors={block: str(exc)[:150]})
+            return
+        await ack()
+        await dm_responder(client, user_id)(**confirmation)
+
+
+def register(app: AsyncApp, deps: Deps) -> None:
+    h = ObdHandlers(deps)
+    app.command("/obd")(h.command)
+    app.action(views.OBD_CONFIRM)(h.confirm)
+    app.action(views.OBD_CANCEL)(h.cancel)
+    app.view(views.OBD_MODAL)(h.submit)
