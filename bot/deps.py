@@ -17,6 +17,7 @@ from bot.store import Store
 
 if TYPE_CHECKING:
     from bot.calls import ClickToCall
+    from bot.followups import Followups
     from bot.obd import Broadcasts
     from bot.sandbox import Sandbox
 
@@ -40,13 +41,16 @@ class Deps:
     progress_interval: float = 1.0  # at most one progress update a second per message
     calls: ClickToCall = field(init=False)
     broadcasts: Broadcasts = field(init=False)
+    followups: Followups = field(init=False)
 
     def __post_init__(self) -> None:
         from bot.calls import ClickToCall
+        from bot.followups import Followups
         from bot.obd import Broadcasts
 
         self.calls = ClickToCall(self)
         self.broadcasts = Broadcasts(self)
+        self.followups = Followups(self)
 
     @property
     def uses_sandbox(self) -> bool:

@@ -1,0 +1,171 @@
+"""Views for /followup: the modal (date-time picker in the user's zone), list, confirmations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.phones import Phone
+from bot.views.common import actions, button, context, escape, header, message, section
+
+FOLLOWUP_MODAL = "followup_modal"
+PHONE_BLOCK, PHONE_INPUT = "fu_phone", "phone"
+NAME_BLOCK, NAME_INPUT = "fu_name", "name"
+FOLLOWER_BLOCK, FOLLOWER_INPUT = "fu_follower", "follower"
+WHEN_BLOCK, WHEN_INPUT = "fu_when", "when"
+AUTOCALL_BLOCK, AUTOCALL_INPUT = "fu_autocall", "autocall"
+NOTES_BLOCK, NOTES_INPUT = "fu_notes", "notes"
+FOLLOWUP_CALL = "followup_call_now"
+LIST_LIMIT = 40
+
+HELP = """*Follow-ups* remind you to call a customer back, and can have Kaleyra ring you both.
+• `/followup add 9876543210 2026-11-24 16:30 Asha Rao` (time in the account's zone)
+• `/followup list` or `list mine` yours · `list all` everyone's (admins)
+• `/followup edit 2351` change one in a form · `/followup delete 2351`
+• `/followup` a form with date and time in your own time zone"""
+
+
+def help_message(*, sandbox: bool = False) -> dict[str, Any]:
+    return message([section(HELP)], "Follow-up help", sandbox=sandbox)
+
+
+def _text(
+    block_id: str,
+    action_id: str,
+    label: str,
+    initial: str | None,
+    *,
+    optional: bool = False,
+    multiline: bool = False,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": multiline,
+    }
+    if initial:
+        element["initial_value"] = initial
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": label},
+        "element": element,
+    }
+
+
+def modal(
+    *,
+    follower: str | None,
+    can_change_follower: bool,
+    followup_id: str | None = None,
+    phone: str | None = None,
+    name: str | None = None,
+    when_epoch: int | None = None,
+    autocall: bool = False,
+    notes: str | None = None,
+) -> dict[str, Any]:
+    picker: dict[str, Any] = {"type": "datetimepicker", "action_id": WHEN_INPUT}
+    if when_epoch:
+        picker["initial_date_time"] = when_epoch
+    option = {
+        "text": {"type": "plain_text", "text": "Have Kaleyra ring us both at that time"},
+        "value": "autocall",
+    }
+    checkbox: dict[str, Any] = {
+        "type": "checkboxes",
+        "action_id": AUTOCALL_INPUT,
+        "options": [option],
+    }
+    if autocall:
+        checkbox["initial_options"] = [option]
+    follower_block = _text(FOLLOWER_BLOCK, FOLLOWER_INPUT, "Follower (agent number)", follower)
+    if not can_change_follower:
+        follower_block["hint"] = {
+            "type": "plain_text",
+            "text": "Your agent number; only admins may pick another.",
+        }
+    return {
+        "type": "modal",
+        "callback_id": FOLLOWUP_MODAL,
+        "private_metadata": followup_id or "",
+        "title": {
+            "type": "plain_text",
+            "text": "Edit follow-up" if followup_id else "New follow-up",
+        },
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            _text(PHONE_BLOCK, PHONE_INPUT, "Customer number", phone),
+            _text(NAME_BLOCK, NAME_INPUT, "Customer name", name),
+            follower_block,
+            {
+                "type": "input",
+                "block_id": WHEN_BLOCK,
+                "label": {"type": "plain_text", "text": "When (your time zone)"},
+                "element": picker,
+            },
+            {
+                "type": "input",
+                "block_id": AUTOCALL_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Auto-call"},
+                "element": checkbox,
+            },
+            _text(NOTES_BLOCK, NOTES_INPUT, "Notes", notes, optional=True, multiline=True),
+        ],
+    }
+
+
+def _line(item: Any, tz: ZoneInfo, tz_name: str, now: datetime) -> str:
+    local = item.ontime.astimezone(tz)
+    late = " · :hourglass: past" if item.ontime <= now else ""
+    owner = f" · <@{item.user_id}>" if item.user_id else " · made outside Slack"
+    notes = f"\n    _{escape(item.notes[:200])}_" if item.notes else ""
+    return (
+        f"`#{escape(item.id)}` *{escape(item.name)}* {escape(Phone(item.phone, '').pretty)} · "
+        f"{local:%a %d %b %H:%M} {tz_name} · follower {escape(Phone(item.follower, '').pretty)}{owner}{late}{notes}"
+    )
+
+
+def list_message(
+    items: list[Any],
+    *,
+    scope: str,
+    tz: ZoneInfo,
+    tz_name: str,
+    now: datetime,
+    sandbox: bool = False,
+) -> dict[str, Any]:
+    title = "Your follow-ups" if scope == "mine" else "All follow-ups"
+    if not items:
+        return message(
+            [section(f"*{title}*: none. Add one with `/followup add`.")], title, sandbox=sandbox
+        )
+    blocks = [
+        header(f"{title} ({len(items)})"),
+        section("\n".join(_line(i, tz, tz_name, now) for i in items[:LIST_LIMIT])),
+    ]
+    if len(items) > LIST_LIMIT:
+        blocks.append(context(f"{len(items) - LIST_LIMIT} more not shown."))
+    return message(blocks, f"{title}: {len(items)}", sandbox=sandbox)
+
+
+def saved_message(
+    item: Any, *, tz: ZoneInfo, tz_name: str, edited: bool, sandbox: bool = False
+) -> dict[str, Any]:
+    local = item.ontime.astimezone(tz)
+    verb = "Updated" if edited else "Saved"
+    text = (
+        f":spiral_calendar_pad: {verb} follow-up `#{escape(item.id)}`: *{escape(item.name)}* "
+        f"{escape(Phone(item.phone, '').pretty)} on {local:%a %d %b %Y at %H:%M} {tz_name}"
+        + (", and Kaleyra will ring you both then." if item.autocall else ".")
+    )
+    return message([section(text)], text, sandbox=sandbox)
+
+
+def call_now_actions(followup_id: str) -> dict[str, Any]:
+    return actions(
+        f"fu_actions_{followup_id}", button("Call now", FOLLOWUP_CALL, followup_id, style="primary")
+    )
