@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 from slack_sdk.errors import SlackApiError
 
+from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraAPIError, KaleyraError
 from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
 from bot.phones import Phone
@@ -79,6 +80,7 @@ class ClickToCall:
             return call
         call = deps.store.update_call(call.id, state="placed", kaleyra_id=result.id)
         self._audit(call, "placed")
+        refresh_home_later(deps, user_id)
         # The ack already said "Dialling"; the card appears once Kaleyra has answered.
         call = await self._post_card(call)
         if result.id and not deps.settings.public_url and deps.auto_track:
@@ -192,6 +194,7 @@ class ClickToCall:
         if self.card(call) != before:  # Slack only hears of changes a person can see
             await self.render(call)
         if final:
+            refresh_home_later(self.deps, call.user_id)
             self.deps.store.audit(
                 user_id=call.user_id,
                 action="c2c.final",

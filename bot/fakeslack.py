@@ -298,6 +298,25 @@ class SlackDriver:
             }
         )
 
+    def message_shortcut(
+        self, callback_id: str, text: str, *, user_id: str = "U0AGENT"
+    ) -> httpx.Response:
+        n = next(self._ids)
+        return self.interactive(
+            {
+                "type": "message_action",
+                "callback_id": callback_id,
+                "team": {"id": TEAM_ID},
+                "user": {"id": user_id},
+                "channel": {"id": "C0SALES"},
+                "api_app_id": APP_ID,
+                "trigger_id": f"{n}.trigger",
+                "response_url": f"{self.slack_url}/response/sc-{n}",
+                "message_ts": "1700000000.000001",
+                "message": {"type": "message", "text": text, "ts": "1700000000.000001"},
+            }
+        )
+
     def event(
         self, event: dict[str, Any], *, headers: dict[str, str] | None = None
     ) -> httpx.Response:

@@ -99,6 +99,7 @@ class Followups:
             numbers=[phone.e164, follower.e164],
             kaleyra_ids=[new_id],
         )
+        _refresh_home(self.deps, user_id)
         return Followup(new_id, phone.e164, name, follower.e164, aware, notes, autocall, owner)
 
     def may_change(self, user_id: str, followup: Followup) -> bool:
@@ -110,7 +111,7 @@ class Followups:
     async def find(self, followup_id: str) -> Followup | None:
         row = self.deps.store.get_followup(followup_id)
         if row and row["state"] == "active":
-            return _from_row(row)
+            return followup_from_row(row)
         for record in await self.deps.kaleyra.followup_report():
             if record.id == followup_id:
                 return self._from_report(record)
@@ -119,6 +120,7 @@ class Followups:
     async def delete(self, user_id: str, followup: Followup) -> None:
         await self.deps.kaleyra.followup_delete(followup.id)
         self.deps.store.delete_followup(followup.id)
+        _refresh_home(self.deps, user_id)
         self.deps.store.audit(
             user_id=user_id,
             action="followup.delete",
@@ -137,7 +139,9 @@ class Followups:
         merged = []
         for record in records:
             item = (
-                _from_row(stored[record.id]) if record.id in stored else self._from_report(record)
+                followup_from_row(stored[record.id])
+                if record.id in stored
+                else self._from_report(record)
             )
             merged.append(item)
         return sorted(merged, key=lambda f: f.ontime)
@@ -155,7 +159,7 @@ class Followups:
         )
 
 
-def _from_row(row: dict[str, Any]) -> Followup:
+def followup_from_row(row: dict[str, Any]) -> Followup:
     return Followup(
         id=row["id"],
         phone=row["phone"],
@@ -175,3 +179,9 @@ def _e164(number: str, region: str) -> str:
         return parse_phone(number, region).e164
     except InvalidNumber:
         return number
+
+
+def _refresh_home(deps: Deps, user_id: str) -> None:
+    from bot.home import refresh_home_later  # bot.home imports this module
+
+    refresh_home_later(deps, user_id)

@@ -22,6 +22,7 @@ from bot.grammar import (
     WhoAmI,
     parse_c2c,
 )
+from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraError
 from bot.kaleyra.models import LogQuery
 from bot.phones import InvalidNumber, Phone, parse_phone
@@ -184,6 +185,7 @@ class C2CHandlers:
         except StoreError as exc:
             await ack(**error_message(str(exc), sandbox=self.sandbox))
             return
+        refresh_home_later(self.deps, target)
         self.deps.store.audit(
             user_id=user_id,
             action=f"c2c.{type(change).__name__.lower()}",

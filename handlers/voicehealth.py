@@ -6,11 +6,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.deps import Deps
 from bot.grammar import DigestOff, DigestSet, HealthNow, Help, UsageError, parse_voicehealth
+from bot.home import DIGEST_CHANNEL, DIGEST_TIME, refresh_home_later
 from bot.kaleyra import KaleyraError
 from bot.views import health as views
 from bot.views.common import describe_kaleyra_error, error_message
-
-DIGEST_CHANNEL, DIGEST_TIME = "digest_channel", "digest_time"
 
 
 class VoiceHealthHandlers:
@@ -69,6 +68,7 @@ class VoiceHealthHandlers:
             outcome="set",
             detail={"channel": change.channel_id, "at": at},
         )
+        refresh_home_later(self.deps, user_id)
         return views.digest_set_message(
             change.channel_id, f"{at} {self.deps.settings.timezone}", sandbox=self.sandbox
         )

@@ -45,6 +45,7 @@ def _registered(bot: Harness) -> dict[str, set[str]]:
 def test_commands_in_code_and_manifest_match(bot) -> None:
     registered = _registered(bot)
     assert registered["command"] == {c["command"] for c in MANIFEST["features"]["slash_commands"]}
+    assert registered["shortcut"] == {s["callback_id"] for s in MANIFEST["features"]["shortcuts"]}
     assert registered["event"] == set(MANIFEST["settings"]["event_subscriptions"]["bot_events"])
 
 

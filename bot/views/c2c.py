@@ -25,6 +25,9 @@ REDIAL_BLOCK = "c2c_redial"
 REDIAL_CONFIRM = "c2c_redial_confirm"
 REDIAL_CANCEL = "c2c_redial_cancel"
 CALL_STATUS_REFRESH = "c2c_status_refresh"
+REGISTER_BUTTON = "c2c_register_open"
+REGISTER_MODAL = "c2c_register_modal"
+REGISTER_BLOCK, REGISTER_INPUT = "reg_number", "number"
 LOG_PAGE_SIZE = 20
 
 HELP = """*Click-to-call* bridges your agent phone and a customer: your phone rings first, then the customer's.
@@ -265,3 +268,24 @@ def not_registered_message(*, sandbox: bool = False) -> dict[str, Any]:
         "Register it once with `/c2c register 9876543210`, then `/c2c <customer>` dials."
     )
     return message([section(text)], "Register your agent number first", sandbox=sandbox)
+
+
+def register_modal(number: str | None) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": REGISTER_INPUT}
+    if number:
+        element["initial_value"] = number
+    return {
+        "type": "modal",
+        "callback_id": REGISTER_MODAL,
+        "title": {"type": "plain_text", "text": "My agent number"},
+        "submit": {"type": "plain_text", "text": "Save"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": REGISTER_BLOCK,
+                "label": {"type": "plain_text", "text": "The phone that rings first when you call"},
+                "element": element,
+            }
+        ],
+    }

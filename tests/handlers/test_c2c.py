@@ -61,7 +61,7 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
 
     call = bot.deps.store.recent_calls(AGENT)[0]
     assert call.state == "placed" and call.kaleyra_id.startswith("c2c_")
-    assert (call.channel, call.message_ts) == ("D0AGENT", "1700000002.000100")
+    assert call.channel == "D0AGENT" and call.message_ts
 
     clock.advance(seconds=2)
     assert bot.run(bot.deps.calls.poll_once(call.id)) is False
@@ -77,7 +77,7 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
     assert "*Duration* 21 s, talk time 16 s" in final
     assert "<https://play.solutionsinfini.com/?id=00000001|listen>" in final
     every_update = bot.fake.of("chat.update")
-    assert {(u["channel"], u["ts"]) for u in every_update} == {("D0AGENT", "1700000002.000100")}
+    assert {(u["channel"], u["ts"]) for u in every_update} == {(call.channel, call.message_ts)}
     row = bot.deps.store.get_call(call.id)
     assert (row.state, row.status1, row.status2, row.duration, row.billsec) == (
         "final",
