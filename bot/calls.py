@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -203,6 +203,23 @@ class ClickToCall:
                 kaleyra_ids=[call.kaleyra_id] if call.kaleyra_id else [],
             )
         return final
+
+    async def poll_open(self) -> None:
+        """The scheduler's job: follow every open call, and give up on one after a bounded time."""
+        now = self.deps.clock()
+        for call in self.deps.store.open_calls():
+            if not call.kaleyra_id:
+                continue
+            age = (now - datetime.fromisoformat(call.created_at)).total_seconds()
+            if age > self.deps.track_for_seconds:
+                call = self.deps.store.update_call(
+                    call.id,
+                    state="untracked",
+                    error=f"No final status after {self.deps.track_for_seconds / 60:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
+                )
+                await self.render(call)
+                continue
+            await self.poll_once(call.id)
 
     async def track(self, call_id: int) -> None:
         """Poll until a final status, or give up after `track_for_seconds`."""

@@ -28,6 +28,7 @@ CONSOLE_USER = "U0CONSOLE"
 HELP = """Type slash commands as in Slack, e.g. /c2c register 9876543210 then /c2c 9123456789.
   /c2c help, /voicehealth help   usage of each command
   press N                        click button N of the last message
+  home                           open your App Home tab
   as U0SOMEONE                   act as another Slack user (you are an admin by default)
   quit                           leave (piped input leaves when it ends, once calls finish)"""
 
@@ -100,6 +101,7 @@ class Console:
         self.app_server = ServerThread(create_asgi(self.deps)).start()
         self.driver = SlackDriver(self.app_server.url, secret, self.slack_server.url)
         self.user = CONSOLE_USER
+        self.show_home = False  # App Home refreshes print only when you open it
         self.buttons: list[dict[str, Any]] = []
         self.events: queue.Queue[SlackCall] = queue.Queue()
         self.gate = threading.Lock()  # the ack prints before what followed it
@@ -133,6 +135,9 @@ class Console:
             "response_url": "[reply, only you can see this]",
             "views.publish": "[App Home]",
         }
+        if call.method == "views.publish" and not self.show_home:
+            return
+        self.show_home = self.show_home and call.method != "views.publish"
         if call.method in titles:
             body = p.get("view", p)
             self.say(titles[call.method], *self._message_lines(body), "")
@@ -164,6 +169,17 @@ class Console:
         elif line.startswith("as "):
             self.user = line.split()[1]
             self.say(f"(you are now {self.user})")
+        elif line == "home":
+            self.show_home = True
+            self.driver.event(
+                {
+                    "type": "app_home_opened",
+                    "user": self.user,
+                    "channel": "D0CONSOLE",
+                    "tab": "home",
+                }
+            )
+            self.settle(timeout=5)
         elif line.startswith("press "):
             self._press(line.split()[1])
         elif line.startswith("/"):

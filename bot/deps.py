@@ -18,8 +18,11 @@ from bot.store import Store
 if TYPE_CHECKING:
     from bot.calls import ClickToCall
     from bot.followups import Followups
+    from bot.health import HealthWatch
     from bot.obd import Broadcasts
+    from bot.reminders import Reminders
     from bot.sandbox import Sandbox
+    from bot.scheduler import Scheduler
 
 
 def utc_now() -> datetime:
@@ -42,15 +45,24 @@ class Deps:
     calls: ClickToCall = field(init=False)
     broadcasts: Broadcasts = field(init=False)
     followups: Followups = field(init=False)
+    health: HealthWatch = field(init=False)
+    reminders: Reminders = field(init=False)
+    scheduler: Scheduler = field(init=False)
 
     def __post_init__(self) -> None:
         from bot.calls import ClickToCall
         from bot.followups import Followups
+        from bot.health import HealthWatch
         from bot.obd import Broadcasts
+        from bot.reminders import Reminders
+        from bot.scheduler import Scheduler
 
         self.calls = ClickToCall(self)
         self.broadcasts = Broadcasts(self)
         self.followups = Followups(self)
+        self.health = HealthWatch(self)
+        self.reminders = Reminders(self)
+        self.scheduler = Scheduler(self)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -99,5 +111,6 @@ def build_deps(settings: Settings, **overrides: object) -> Deps:
         store=Store(settings.database_path),
         slack=slack,
         sandbox=sandbox,
-        **overrides,  # type: ignore[arg-type]
+        # With the scheduler on, its jobs follow calls; without it, one task per call does.
+        **{"auto_track": not settings.scheduler_enabled, **overrides},  # type: ignore[arg-type]
     )

@@ -90,6 +90,7 @@ class Followups:
                 "ontime": aware.astimezone(UTC).isoformat(),
                 "notes": notes,
                 "autocall": int(autocall),
+                "remind_at": None,  # an edit moves the reminder along with the new time
             }
         )
         self.deps.store.audit(
@@ -114,7 +115,7 @@ class Followups:
             return followup_from_row(row)
         for record in await self.deps.kaleyra.followup_report():
             if record.id == followup_id:
-                return self._from_report(record)
+                return self.from_report(record)
         return None
 
     async def delete(self, user_id: str, followup: Followup) -> None:
@@ -141,12 +142,12 @@ class Followups:
             item = (
                 followup_from_row(stored[record.id])
                 if record.id in stored
-                else self._from_report(record)
+                else self.from_report(record)
             )
             merged.append(item)
         return sorted(merged, key=lambda f: f.ontime)
 
-    def _from_report(self, record: Any) -> Followup:
+    def from_report(self, record: Any) -> Followup:
         region = self.deps.settings.default_region
         local = record.ontime_local() or datetime(1970, 1, 1)
         return Followup(

@@ -317,6 +317,11 @@ class Broadcasts:
         self.deps.store.update_job(job_id, result=result, state="done" if final else "tracking")
         return final
 
+    async def poll_tracking(self) -> None:
+        """The scheduler's job: follow every broadcast whose calls are still in progress."""
+        for job in self.deps.store.jobs_in_state("tracking"):
+            await self.poll_once(job["id"])
+
     async def track(self, job_id: int, every: float = 15.0, limit: float = 3 * 3600) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit

@@ -56,12 +56,15 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # One pooled session for every Web API call; without it slack_sdk opens one per call.
         deps.slack.session = aiohttp.ClientSession()
+        if deps.settings.scheduler_enabled:
+            deps.scheduler.start()
         resumed = deps.calls.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
         ready["value"] = True
         yield
         ready["value"] = False
+        deps.scheduler.shutdown()
         await deps.background.cancel_all()
         await deps.slack.session.close()
 

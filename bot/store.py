@@ -16,7 +16,7 @@ import sqlite_utils
 
 from bot.phones import mask
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 Clock = Callable[[], datetime]
 
 
@@ -186,6 +186,23 @@ class Store:
                 if_not_exists=True,
             )
             self.db["followups"].create_index(["follower", "ontime"], if_not_exists=True)
+        if version < 3:
+            self.db["sent_log"].create(
+                {
+                    "key": str,
+                    "kind": str,
+                    "due_at": str,
+                    "state": str,
+                    "late": int,
+                    "at": str,
+                    "detail": str,
+                },
+                pk="key",
+                if_not_exists=True,
+            )
+            self.db["sent_log"].create_index(["kind", "state"], if_not_exists=True)
+            if "remind_at" not in self.db["followups"].columns_dict:
+                self.db["followups"].add_column("remind_at", str)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _now(self) -> str:
@@ -477,3 +494,68 @@ class Store:
             "UPDATE followups SET state = 'deleted', updated_at = ? WHERE id = ?",
             [self._now(), followup_id],
         )
+
+    def set_followup_state(self, followup_id: str, state: str) -> None:
+        self._write(
+            "UPDATE followups SET state = ?, updated_at = ? WHERE id = ?",
+            [state, self._now(), followup_id],
+        )
+
+    def snooze_followup(self, followup_id: str, remind_at: datetime) -> None:
+        self._write(
+            "UPDATE followups SET remind_at = ?, updated_at = ? WHERE id = ?",
+            [_iso(remind_at), self._now(), followup_id],
+        )
+
+    # ------------------------------------------------------------------ exactly-once sent log
+
+    def claim(self, key: str, kind: str, due_at: datetime, *, late: bool = False) -> bool:
+        """Claim `key` (a job and its due time) for sending: True once, ever, for each key."""
+        try:
+            self._write(
+                "INSERT INTO sent_log (key, kind, due_at, state, late, at) VALUES (?, ?, ?, 'claimed', ?, ?)",
+                [key, kind, _iso(due_at), int(late), self._now()],
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def mark_sent(self, key: str) -> None:
+        self._write("UPDATE sent_log SET state = 'sent', at = ? WHERE key = ?", [self._now(), key])
+
+    def release(self, key: str) -> None:
+        """Sending failed: let the next run try again."""
+        self._write("DELETE FROM sent_log WHERE key = ? AND state = 'claimed'", [key])
+
+    def mark_missed(self, key: str, kind: str, due_at: datetime, detail: str) -> bool:
+        try:
+            self._write(
+                "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail) VALUES (?, ?, ?, 'missed', 1, ?, ?)",
+                [key, kind, _iso(due_at), self._now(), detail],
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def sent_entries(
+        self, kind: str | None = None, state: str | None = None
+    ) -> list[dict[str, Any]]:
+        clauses, params = [], []
+        if kind:
+            clauses.append("kind = ?")
+            params.append(kind)
+        if state:
+            clauses.append("state = ?")
+            params.append(state)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._all(f"SELECT * FROM sent_log{where} ORDER BY due_at", params)
+
+    def take_missed(self) -> list[dict[str, Any]]:
+        """Missed items not yet reported in a digest; marks them reported."""
+        rows = self.sent_entries(state="missed")
+        for row in rows:
+            self._write("UPDATE sent_log SET state = 'reported' WHERE key = ?", [row["key"]])
+        return rows
+
+    def jobs_in_state(self, state: str) -> list[dict[str, Any]]:
+        return self._all("SELECT id, kind, user_id FROM jobs WHERE state = ? ORDER BY id", [state])

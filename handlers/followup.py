@@ -284,9 +284,33 @@ class FollowupHandlers:
             return
         await self.deps.calls.dial(user_id, mine, Phone(item.phone, ""))
 
+    async def snooze(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
+        await ack()
+        until = self.deps.reminders.snooze(action["value"]).astimezone(self.deps.settings.tz)
+        await respond(
+            replace_original=True,
+            **info_message(
+                f":zzz: Snoozed: I'll remind you again at {until:%H:%M} {self.deps.settings.timezone}.",
+                sandbox=self.sandbox,
+            ),
+        )
+
+    async def done(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
+        await ack()
+        self.deps.reminders.done(action["value"])
+        await respond(
+            replace_original=True,
+            **info_message(
+                f":white_check_mark: Follow-up `#{action['value']}` is done. No more reminders.",
+                sandbox=self.sandbox,
+            ),
+        )
+
 
 def register(app: AsyncApp, deps: Deps) -> None:
     h = FollowupHandlers(deps)
+    app.action(views.FOLLOWUP_SNOOZE)(h.snooze)
+    app.action(views.FOLLOWUP_DONE)(h.done)
     app.command("/followup")(h.command)
     app.view(views.FOLLOWUP_MODAL)(h.submit)
     app.action(views.FOLLOWUP_CALL)(h.call_now)

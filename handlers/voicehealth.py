@@ -69,6 +69,7 @@ class VoiceHealthHandlers:
             detail={"channel": change.channel_id, "at": at},
         )
         refresh_home_later(self.deps, user_id)
+        self.deps.scheduler.reschedule_digest()  # takes effect without a restart
         return views.digest_set_message(
             change.channel_id, f"{at} {self.deps.settings.timezone}", sandbox=self.sandbox
         )

@@ -155,6 +155,7 @@ def call_card(
         "placed": ":telephone_receiver: Call in progress",
         "unknown": ":grey_question: Outcome unknown",
         "failed": ":x: Call not placed",
+        "untracked": ":grey_question: No final status yet",
         "final": (
             ":white_check_mark: Call completed"
             if status1 == "ANSWER" and status2 == "ANSWER"

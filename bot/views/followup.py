@@ -169,3 +169,37 @@ def call_now_actions(followup_id: str) -> dict[str, Any]:
     return actions(
         f"fu_actions_{followup_id}", button("Call now", FOLLOWUP_CALL, followup_id, style="primary")
     )
+
+
+FOLLOWUP_SNOOZE = "followup_snooze"
+FOLLOWUP_DONE = "followup_done"
+
+
+def reminder_message(
+    item: Any, *, tz: ZoneInfo, tz_name: str, late: bool, sandbox: bool = False
+) -> dict[str, Any]:
+    local = item.ontime.astimezone(tz)
+    lead = ":alarm_clock: *Follow-up reminder*" + (
+        " (late: the bot was down when it was due)" if late else ""
+    )
+    lines = [
+        lead,
+        f"Call *{escape(item.name)}* on {escape(Phone(item.phone, '').pretty)} at {local:%H:%M} {tz_name} ({local:%a %d %b}).",
+    ]
+    if item.notes:
+        lines.append(f"Notes: _{escape(item.notes[:500])}_")
+    if item.autocall:
+        lines.append("Kaleyra will ring you both at that time.")
+    return message(
+        [
+            section("\n".join(lines)),
+            actions(
+                f"fu_reminder_{item.id}",
+                button("Call now", FOLLOWUP_CALL, item.id, style="primary"),
+                button("Snooze 10 min", FOLLOWUP_SNOOZE, item.id),
+                button("Done", FOLLOWUP_DONE, item.id),
+            ),
+        ],
+        f"Reminder: call {item.name} at {local:%H:%M}",
+        sandbox=sandbox,
+    )

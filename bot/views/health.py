@@ -59,3 +59,76 @@ def digest_set_message(channel_id: str, at: str, *, sandbox: bool = False) -> di
 def digest_off_message(*, sandbox: bool = False) -> dict[str, Any]:
     text = ":no_bell: The daily health digest is off."
     return message([section(text)], text, sandbox=sandbox)
+
+
+def _incident_line(incident: dict[str, Any]) -> str:
+    icon = ICONS.get(incident["type"], ":white_circle:")
+    numbers = ", ".join(escape(n) for n in incident.get("numbers", [])) or "all numbers"
+    return f"{icon} *{escape(incident['region'])}* ({escape(incident['region_code'])}) {escape(incident['type'])} · {escape(incident['service'])} · {numbers}"
+
+
+def changes_lines(changes: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for change in changes:
+        if change["kind"] == "new":
+            lines.append("New: " + _incident_line(change["now"]))
+        elif change["kind"] == "cleared":
+            lines.append("Cleared: " + _incident_line(change["before"]))
+        else:
+            lines.append(f"{escape(change['before']['type'])} → " + _incident_line(change["now"]))
+    return lines
+
+
+def alert_message(changes: list[dict[str, Any]], *, sandbox: bool = False) -> dict[str, Any]:
+    body = "\n".join(changes_lines(changes))
+    return message(
+        [section(":rotating_light: *Voice network changed*\n" + body)],
+        "Voice network changed",
+        sandbox=sandbox,
+    )
+
+
+def outage_message(
+    problem: str, *, recovered: bool = False, sandbox: bool = False
+) -> dict[str, Any]:
+    if recovered:
+        text = ":large_green_circle: Kaleyra's health status answers again; alerts resume."
+    else:
+        text = f":warning: Kaleyra's health status cannot be read: {escape(problem)} I'll say when it answers again."
+    return message([section(text)], text, sandbox=sandbox)
+
+
+def digest_message(
+    report: HealthReport | None,
+    changes: list[dict[str, Any]],
+    missed: list[dict[str, Any]],
+    *,
+    late: bool = False,
+    problem: str | None = None,
+    sandbox: bool = False,
+) -> dict[str, Any]:
+    title = "Daily voice health digest" + (
+        " (late: the bot was down at the usual time)" if late else ""
+    )
+    blocks: list[dict[str, Any]] = [header(title)]
+    if report is None:
+        blocks.append(
+            section(f":warning: Kaleyra's health status could not be read: {escape(problem or '')}")
+        )
+    else:
+        blocks.extend(health_message(report)["blocks"][1 if report.incidents else 0 :])
+    blocks.append(
+        section(
+            "*Since the last digest*: "
+            + ("no changes." if not changes else "\n" + "\n".join(changes_lines(changes)))
+        )
+    )
+    if missed:
+        lines = [
+            f"• {escape(m['kind'])} due {escape(m['due_at'][:16].replace('T', ' '))} UTC: {escape(m.get('detail') or '')}"
+            for m in missed[:20]
+        ]
+        blocks.append(
+            section("*Missed while the bot was down* (too old to send late):\n" + "\n".join(lines))
+        )
+    return message(blocks, title, sandbox=sandbox)
