@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError
 from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraAPIError, KaleyraError
 from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
+from bot.logs import CALL_ID
 from bot.phones import Phone
 from bot.store import CallRow
 from bot.views.c2c import call_card
@@ -61,6 +62,7 @@ class ClickToCall:
         call = deps.store.create_call(
             kind="c2c", user_id=user_id, agent_number=agent.e164, customer_number=customer.e164
         )
+        CALL_ID.set(call.id)
         call = deps.store.update_call(call.id, callback_token=self.callback_token(call.id))
         request = ClickToCallRequest(
             caller=agent.national,

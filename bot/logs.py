@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import re
+from contextvars import ContextVar
 
 from bot.phones import mask_text
 from bot.settings import Settings
+
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
+CALL_ID: ContextVar[int | None] = ContextVar("call_id", default=None)
 
 _TOKENS = re.compile(r"\b(xox[abpr]-[A-Za-z0-9-]+|xapp-[A-Za-z0-9-]+)")
 
@@ -27,6 +31,11 @@ class PrivacyFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = self.clean(record.getMessage())
         record.args = ()
+        # Asyncio tasks copy the context, so work that follows an ack keeps its request id.
+        if REQUEST_ID.get() is not None:
+            record.request_id = REQUEST_ID.get()
+        if CALL_ID.get() is not None:
+            record.call_id = CALL_ID.get()
         return True
 
 

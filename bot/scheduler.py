@@ -7,9 +7,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobExecutionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.metrics import JOBS
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -35,6 +43,13 @@ class Scheduler:
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         )
 
+    @staticmethod
+    def _count(event: JobExecutionEvent) -> None:
+        outcome = (
+            "failed" if event.exception else "missed" if event.code == EVENT_JOB_MISSED else "ok"
+        )
+        JOBS.labels(event.job_id, outcome).inc()
+
     def add_jobs(self) -> None:
         deps, settings = self.deps, self.deps.settings
         jobs = [
@@ -55,6 +70,9 @@ class Scheduler:
     def start(self) -> None:
         self.add_jobs()
         if not self.aps.running:
+            self.aps.add_listener(
+                self._count, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+            )
             self.aps.start()
         # What fell due while we were down: reminders within their grace window, the digest.
         self.deps.background.spawn(self.catch_up(), name="scheduler-catch-up")

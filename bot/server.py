@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from urllib.parse import parse_qs
 
 import aiohttp
 import uvicorn
@@ -18,10 +21,45 @@ from starlette.routing import Route
 
 from bot.app import build_app
 from bot.deps import Deps, build_deps
-from bot.logs import configure_logging
+from bot.logs import REQUEST_ID, configure_logging
+from bot.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from bot.settings import Settings
 
 log = logging.getLogger("voicebot.server")
+
+
+def listener_name(body: bytes, headers: Mapping[str, str]) -> str:
+    """What a Slack request is for, for the metrics: a command, action, form, shortcut or event."""
+    try:
+        if headers.get("content-type", "").startswith("application/json"):
+            payload = json.loads(body)
+        else:
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            payload = json.loads(form["payload"]) if "payload" in form else form
+    except (ValueError, KeyError):
+        return "unreadable"
+    if payload.get("command"):
+        return str(payload["command"])[:40]
+    if payload.get("actions"):
+        return "action:" + str(payload["actions"][0].get("action_id"))[:60]
+    if payload.get("view"):
+        return "view:" + str(payload["view"].get("callback_id"))[:60]
+    if payload.get("callback_id"):
+        return "shortcut:" + str(payload["callback_id"])[:60]
+    if isinstance(payload.get("event"), dict):
+        return "event:" + str(payload["event"].get("type"))[:60]
+    return "other"
+
+
+def outcome(response: Response) -> str:
+    if response.status_code != 200:
+        return "rejected" if response.status_code in (401, 403) else "failed"
+    body = bytes(response.body)
+    return (
+        "refused"
+        if b":warning:" in body or b'"response_action":"errors"' in body.replace(b" ", b"")
+        else "ok"
+    )
 
 
 def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool = True) -> Starlette:
@@ -30,7 +68,15 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     ready = {"value": False}
 
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        # Work spawned by the listener copies this context, so its logs keep the request id.
+        REQUEST_ID.set(uuid.uuid4().hex[:12])
+        response = await handler.handle(request)
+        # Unverified requests get no name of their own: made-up names must not grow the labels.
+        name = "unverified"
+        if response.status_code != 401:
+            name = listener_name(await request.body(), request.headers)
+        COMMANDS.labels(name, outcome(response)).inc()
+        return response
 
     async def healthz(_request: Request) -> Response:
         if not ready["value"]:
@@ -52,6 +98,9 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         )
         return PlainTextResponse("ok")
 
+    async def metrics(_request: Request) -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         # One pooled session for every Web API call; without it slack_sdk opens one per call.
@@ -70,6 +119,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
         Route("/kaleyra/callback/{token}", kaleyra_callback, methods=["GET"]),
     ]
     if slack_routes:

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 
+from bot.metrics import SENDS
 from bot.phones import mask
 
 SCHEMA_VERSION = 3
@@ -521,7 +522,10 @@ class Store:
         return True
 
     def mark_sent(self, key: str) -> None:
+        row = self._one("SELECT kind, late FROM sent_log WHERE key = ?", [key])
         self._write("UPDATE sent_log SET state = 'sent', at = ? WHERE key = ?", [self._now(), key])
+        if row:
+            SENDS.labels(row["kind"], "late" if row["late"] else "on_time").inc()
 
     def release(self, key: str) -> None:
         """Sending failed: let the next run try again."""
@@ -535,6 +539,7 @@ class Store:
             )
         except sqlite3.IntegrityError:
             return False
+        SENDS.labels(kind, "missed").inc()
         return True
 
     def sent_entries(

@@ -57,4 +57,8 @@ def test_every_command_has_a_hint_and_escapes_mentions() -> None:
 
 
 def test_scopes_are_only_what_the_app_calls() -> None:
-    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == ["chat:write", "commands", "im:write"]
+    assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == [
+        "chat:write",
+        "commands",
+        "im:write",
+    ]

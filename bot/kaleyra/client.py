@@ -42,6 +42,7 @@ from bot.kaleyra.models import (
     OutboundResult,
     rows_from_keyed,
 )
+from bot.metrics import KALEYRA_LATENCY, KALEYRA_REQUESTS
 from bot.phones import mask
 
 log = logging.getLogger("voicebot.kaleyra")
@@ -181,6 +182,37 @@ class KaleyraClient:
             url, headers = f"{self.io_url}{self.sid}/voice/outbound", {"api-key": self._api_key}
         started = time.perf_counter()
         try:
+            return await self._send_timed(
+                operation, url, headers, form, params, body, places_call, api, started
+            )
+        except KaleyraAPIError as exc:
+            KALEYRA_REQUESTS.labels(operation, exc.code).inc()
+            raise
+        except KaleyraTimeout:
+            KALEYRA_REQUESTS.labels(operation, "timeout").inc()
+            raise
+        except KaleyraConnectionError:
+            KALEYRA_REQUESTS.labels(operation, "connect_error").inc()
+            raise
+        except KaleyraServerError as exc:
+            KALEYRA_REQUESTS.labels(operation, str(exc.http_status or "bad_response")).inc()
+            raise
+        finally:
+            KALEYRA_LATENCY.labels(operation).observe(time.perf_counter() - started)
+
+    async def _send_timed(
+        self,
+        operation: str,
+        url: str,
+        headers: dict[str, str],
+        form: dict[str, str] | None,
+        params: dict[str, str] | None,
+        body: Any,
+        places_call: bool,
+        api: Literal["legacy", "io"],
+        started: float,
+    ) -> LegacyEnvelope | OutboundResult:
+        try:
             async with self._in_flight:
                 response = await self._http.post(
                     url, data=form, params=params, json=body, headers=headers
@@ -208,7 +240,9 @@ class KaleyraClient:
             elapsed_ms,
             extra={"kaleyra_operation": operation, "latency_ms": round(elapsed_ms, 1)},
         )
-        return self._decode(operation, response, api, places_call)
+        result = self._decode(operation, response, api, places_call)
+        KALEYRA_REQUESTS.labels(operation, "ok").inc()
+        return result
 
     @staticmethod
     def _decode(
