@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
-_PHONE_RUN = re.compile(r"\+?\(?\d[\d\s().\-]{6,}\d")
+_PHONE_RUN = re.compile(r"\+?\(?\d[\d\s()\-]{6,}\d")  # no dots: 127.0.0.1 is not a phone
 
 
 class InvalidNumber(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.views.common import error_message
 
 Responder = Callable[..., Awaitable[Any]]
+log = logging.getLogger("voicebot.slack")
 
 
 async def open_modal(
@@ -33,6 +35,16 @@ async def open_modal(
         return False
 
 
+async def reply(respond: Responder, **message: Any) -> bool:
+    """Reply without letting a failed reply (expired response_url, Slack down) abort the work."""
+    try:
+        await respond(**message)
+        return True
+    except Exception as exc:  # aiohttp and Slack errors alike: log, don't raise
+        log.warning("reply failed: %s", type(exc).__name__)
+        return False
+
+
 def dm_responder(client: AsyncWebClient, user_id: str) -> Responder:
     """A `respond` for work that has no response_url (a submitted form): reply in the DM."""
 
@@ -42,3 +54,8 @@ def dm_responder(client: AsyncWebClient, user_id: str) -> Responder:
         await client.chat_postMessage(channel=user_id, **message)
 
     return respond
+
+
+def later(deps: Any, respond: Responder, **message: Any) -> None:
+    """Reply after the ack has gone: the HTTP response to Slack never waits for a reply."""
+    deps.background.spawn(reply(respond, **message), name="reply")

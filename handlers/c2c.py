@@ -26,7 +26,7 @@ from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraError
 from bot.kaleyra.models import LogQuery
 from bot.phones import InvalidNumber, Phone, parse_phone
-from bot.slackio import open_modal
+from bot.slackio import later, open_modal
 from bot.store import StoreError
 from bot.views import c2c as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
@@ -39,7 +39,7 @@ class C2CHandlers:
         self.deps = deps
         self.sandbox = deps.uses_sandbox
 
-    def _refuse(self, ack_or_respond: Any, user_id: str, what: str):
+    def _refuse(self, ack_or_respond: Any, user_id: str, what: str) -> Any:
         self.deps.store.audit(
             user_id=user_id, action="c2c.refused", outcome="not admin", detail={"what": what}
         )
@@ -247,38 +247,34 @@ class C2CHandlers:
         if not self.deps.store.first_time(f"redial:{user_id}:{action.get('action_ts')}"):
             return
         value = json.loads(action["value"])
-        if value["a"] != getattr(
-            self.deps.store.get_agent(user_id), "number", None
-        ) and not self.deps.is_admin(user_id):
-            await self._refuse(respond, user_id, "choose the first leg of a call")
+        mine = getattr(self.deps.store.get_agent(user_id), "number", None)
+        if value["a"] != mine and not self.deps.is_admin(user_id):
+            self.deps.background.spawn(
+                self._refuse(respond, user_id, "choose the first leg of a call")
+            )
             return
-        await respond(
-            replace_original=True,
-            **info_message(
-                ":telephone_receiver: Dialling again. I'll keep you posted in our DM.",
-                sandbox=self.sandbox,
-            ),
+        agent, customer = Phone(value["a"], ""), Phone(value["c"], "")
+        dial = self.deps.calls.dial(
+            user_id, agent, customer, retry=value.get("r"), delay=value.get("d")
         )
-        self.deps.background.spawn(
-            self.deps.calls.dial(
-                user_id,
-                Phone(value["a"], ""),
-                Phone(value["c"], ""),
-                retry=value.get("r"),
-                delay=value.get("d"),
-            ),
-            name="c2c-redial",
-        )
+        self.deps.background.spawn(dial, name="c2c-redial")
+        text = ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
+        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 
     async def cancel_redial(self, ack: AsyncAck, respond: AsyncRespond) -> None:
         await ack()
-        await respond(replace_original=True, **info_message("Not dialled.", sandbox=self.sandbox))
+        later(
+            self.deps,
+            respond,
+            replace_original=True,
+            **info_message("Not dialled.", sandbox=self.sandbox),
+        )
 
     async def refresh(self, ack: AsyncAck, body: dict, action: dict) -> None:
         await ack()
         for call in self.deps.store.recent_calls(body["user"]["id"], limit=20):
             if call.kaleyra_id == action["value"]:
-                await self.deps.calls.poll_once(call.id)
+                self.deps.background.spawn(self.deps.calls.poll_once(call.id), name="c2c-refresh")
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -20,7 +20,7 @@ from bot.grammar import (
 )
 from bot.kaleyra import KaleyraError
 from bot.phones import InvalidNumber, Phone, parse_phone
-from bot.slackio import Responder, dm_responder, open_modal
+from bot.slackio import Responder, dm_responder, later, open_modal
 from bot.views import followup as views
 from bot.views.c2c import not_registered_message
 from bot.views.common import describe_kaleyra_error, error_message, info_message
@@ -269,42 +269,34 @@ class FollowupHandlers:
         self, ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
     ) -> None:
         await ack()
-        user_id = body["user"]["id"]
-        item = await self.service.find(action["value"])
+        self.deps.background.spawn(
+            self._call_now(body["user"]["id"], action["value"], client), name="followup-call"
+        )
+
+    async def _call_now(self, user_id: str, followup_id: str, client: AsyncWebClient) -> None:
+        item = await self.service.find(followup_id)
         mine = self._my_number(user_id)
         respond = dm_responder(client, user_id)
-        if item is None or mine is None:
-            await respond(
-                **(
-                    not_registered_message(sandbox=self.sandbox)
-                    if mine is None
-                    else error_message("That follow-up no longer exists.", sandbox=self.sandbox)
-                )
-            )
-            return
-        await self.deps.calls.dial(user_id, mine, Phone(item.phone, ""))
+        if mine is None:
+            await respond(**not_registered_message(sandbox=self.sandbox))
+        elif item is None:
+            await respond(**error_message("That follow-up no longer exists.", sandbox=self.sandbox))
+        else:
+            await self.deps.calls.dial(user_id, mine, Phone(item.phone, ""))
 
     async def snooze(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
         await ack()
         until = self.deps.reminders.snooze(action["value"]).astimezone(self.deps.settings.tz)
-        await respond(
-            replace_original=True,
-            **info_message(
-                f":zzz: Snoozed: I'll remind you again at {until:%H:%M} {self.deps.settings.timezone}.",
-                sandbox=self.sandbox,
-            ),
+        text = (
+            f":zzz: Snoozed: I'll remind you again at {until:%H:%M} {self.deps.settings.timezone}."
         )
+        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 
     async def done(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
         await ack()
         self.deps.reminders.done(action["value"])
-        await respond(
-            replace_original=True,
-            **info_message(
-                f":white_check_mark: Follow-up `#{action['value']}` is done. No more reminders.",
-                sandbox=self.sandbox,
-            ),
-        )
+        text = f":white_check_mark: Follow-up `#{action['value']}` is done. No more reminders."
+        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

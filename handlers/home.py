@@ -23,8 +23,10 @@ class HomeHandlers:
         self.deps = deps
 
     async def opened(self, event: dict, client: AsyncWebClient) -> None:
-        if event.get("tab", "home") == "home":
-            await publish_home(self.deps, client, event["user"])
+        if event.get("tab", "home") == "home":  # events are acked only when this returns
+            self.deps.background.spawn(
+                publish_home(self.deps, client, event["user"]), name="home-open"
+            )
 
     async def open_register(self, ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
         await ack()
@@ -52,7 +54,7 @@ class HomeHandlers:
             numbers=[phone.e164],
             detail={"target": user_id},
         )
-        await publish_home(self.deps, client, user_id)
+        self.deps.background.spawn(publish_home(self.deps, client, user_id), name="home-register")
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

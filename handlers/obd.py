@@ -10,7 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.deps import Deps
 from bot.grammar import DialerUpload, Help, ObdStart, ObdStatus, OpenModal, UsageError, parse_obd
 from bot.kaleyra import KaleyraError
-from bot.slackio import dm_responder, open_modal
+from bot.slackio import dm_responder, later, open_modal
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
 
@@ -86,28 +86,27 @@ class ObdHandlers:
         await ack()
         user_id, job_id = body["user"]["id"], int(action["value"])
         if not self.deps.is_admin(user_id):
-            await respond(**self._refuse(user_id))
+            later(self.deps, respond, **self._refuse(user_id))
             return
         # Double clicks and Slack retries find the job already claimed: nothing is sent twice.
         if not self.deps.store.claim_job(job_id, user_id):
             return
-        await respond(
-            replace_original=True,
-            **info_message(
-                f":rocket: Job #{job_id} started. Progress is in our DM.", sandbox=self.sandbox
-            ),
-        )
         self.deps.background.spawn(
             self.deps.broadcasts.start(job_id, user_id), name=f"obd-{job_id}"
         )
+        text = f":rocket: Job #{job_id} started. Progress is in our DM."
+        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 
     async def cancel(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
         job_id = int(action["value"])
         if self.deps.store.claim_job(job_id, body["user"]["id"]):
             self.deps.store.update_job(job_id, state="cancelled")
-            await respond(
-                replace_original=True, **views.cancelled_message(job_id, sandbox=self.sandbox)
+            later(
+                self.deps,
+                respond,
+                replace_original=True,
+                **views.cancelled_message(job_id, sandbox=self.sandbox),
             )
 
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
@@ -160,7 +159,7 @@ class ObdHandlers:
             await ack(response_action="errors", errors={block: str(exc)[:150]})
             return
         await ack()
-        await dm_responder(client, user_id)(**confirmation)
+        later(self.deps, dm_responder(client, user_id), **confirmation)
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.phones import Phone, find_numbers
-from bot.slackio import Responder, dm_responder, open_modal
+from bot.slackio import Responder, dm_responder, later, open_modal
 from bot.views import c2c as c2c_views
 from bot.views import shortcut as views
 from bot.views.common import error_message, info_message
@@ -26,22 +26,17 @@ class ShortcutHandlers:
         await ack()
         user_id = shortcut["user"]["id"]
         agent = self.deps.store.get_agent(user_id)
-        if agent is None:
-            await respond(**c2c_views.not_registered_message(sandbox=self.sandbox))
-            return
         numbers = find_numbers(
             shortcut.get("message", {}).get("text", ""), self.deps.settings.default_region
         )
-        if not numbers:
-            await respond(
-                **error_message(
-                    "I found no phone number in that message. Type it instead: `/c2c 9876543210`.",
-                    sandbox=self.sandbox,
-                )
-            )
+        if agent is None:
+            later(self.deps, respond, **c2c_views.not_registered_message(sandbox=self.sandbox))
+        elif not numbers:
+            problem = "I found no phone number in that message. Type it instead: `/c2c 9876543210`."
+            later(self.deps, respond, **error_message(problem, sandbox=self.sandbox))
         elif len(numbers) == 1:
-            await self._dial(respond, user_id, Phone(agent.number, ""), numbers[0])
-        else:
+            self._dial(respond, user_id, Phone(agent.number, ""), numbers[0])
+        else:  # the form must open within the trigger's 3 seconds, so not in the background
             await open_modal(
                 client,
                 shortcut["trigger_id"],
@@ -51,21 +46,19 @@ class ShortcutHandlers:
                 sandbox=self.sandbox,
             )
 
-    async def _dial(self, respond: Responder, user_id: str, agent: Phone, customer: Phone) -> None:
+    def _dial(self, respond: Responder, user_id: str, agent: Phone, customer: Phone) -> None:
         if self.deps.calls.recent_repeat(user_id, agent, customer):
             value = json.dumps({"a": agent.e164, "c": customer.e164, "r": None, "d": None})
-            await respond(
+            later(
+                self.deps,
+                respond,
                 **c2c_views.redial_confirm(
                     agent.pretty, customer.pretty, value, sandbox=self.sandbox
-                )
+                ),
             )
             return
-        await respond(
-            **info_message(
-                f":telephone_receiver: Dialling {customer.pretty}: your phone {agent.pretty} rings first.",
-                sandbox=self.sandbox,
-            )
-        )
+        text = f":telephone_receiver: Dialling {customer.pretty}: your phone {agent.pretty} rings first."
+        later(self.deps, respond, **info_message(text, sandbox=self.sandbox))
         self.deps.background.spawn(
             self.deps.calls.dial(user_id, agent, customer), name="shortcut-dial"
         )
@@ -79,9 +72,9 @@ class ShortcutHandlers:
         ]
         respond = dm_responder(client, user_id)
         if agent is None:
-            await respond(**c2c_views.not_registered_message(sandbox=self.sandbox))
+            later(self.deps, respond, **c2c_views.not_registered_message(sandbox=self.sandbox))
             return
-        await self._dial(respond, user_id, Phone(agent.number, ""), Phone(choice, ""))
+        self._dial(respond, user_id, Phone(agent.number, ""), Phone(choice, ""))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

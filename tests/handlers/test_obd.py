@@ -263,3 +263,31 @@ class TestKaleyraIo:
     def test_groups_need_the_legacy_api(self, bot) -> None:
         response = bot.command("/obd", "group 4477 play 13.sound", user_id=ADMIN)
         assert "Contact groups work with the legacy Voice API only" in text_of(response.json())
+
+
+def test_job_starts_even_when_the_reply_to_the_click_fails(bot) -> None:
+    """A dead response_url must not leave a confirmed job claimed but never sent."""
+    response = bot.command("/obd", "9876543210 play 123.sound", user_id=ADMIN)
+    value = start_button(response)["value"]
+    bot.slack.interactive(
+        {
+            "type": "block_actions",
+            "team": {"id": "T0VOICE"},
+            "user": {"id": ADMIN},
+            "api_app_id": "A0VOICE",
+            "trigger_id": "9.trigger",
+            "response_url": "http://127.0.0.1:9/unreachable",
+            "actions": [
+                {
+                    "action_id": views.OBD_CONFIRM,
+                    "block_id": "b",
+                    "value": value,
+                    "type": "button",
+                    "action_ts": "1.1",
+                }
+            ],
+        }
+    )
+    bot.settle()
+    assert len(bot.sandbox.state.recorded("voice.call")) == 1
+    assert "accepted 1" in progress(bot)
