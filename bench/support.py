@@ -83,6 +83,7 @@ def fake_slack():
     )
     with process([PY, "-c", code]):
         url = f"http://127.0.0.1:{port}"
+        RESPONSE_BASE["url"] = url
         deadline = time.time() + 20
         while time.time() < deadline:
             try:
@@ -132,6 +133,9 @@ def signed(body: str, verifier: SignatureVerifier) -> dict[str, str]:
     }
 
 
+RESPONSE_BASE = {"url": "http://127.0.0.1:9"}  # set to the fake Slack once it runs
+
+
 def command_body(command: str, text: str, user_id: str, n: int) -> str:
     return urlencode(
         {
@@ -141,7 +145,7 @@ def command_body(command: str, text: str, user_id: str, n: int) -> str:
             "command": command,
             "text": text,
             "api_app_id": "A0VOICE",
-            "response_url": f"http://127.0.0.1:9/response/{n}",
+            "response_url": f"{RESPONSE_BASE['url']}/response/{n}",
             "trigger_id": f"{n}.t",
         }
     )

@@ -13,7 +13,18 @@ from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
-from support import SECRET, command_body, fake_slack, load, rss_mb, sandbox, signed, table, voicebot
+from support import (
+    RESPONSE_BASE,
+    SECRET,
+    command_body,
+    fake_slack,
+    load,
+    rss_mb,
+    sandbox,
+    signed,
+    table,
+    voicebot,
+)
 
 ADMIN = "U0ADMIN"
 
@@ -37,7 +48,7 @@ def start_job(url: str, numbers: list[str], n: int) -> int:
         "team": {"id": "T0VOICE"},
         "api_app_id": "A0VOICE",
         "trigger_id": f"{n}.t",
-        "response_url": "http://127.0.0.1:9/r",
+        "response_url": f"{RESPONSE_BASE['url']}/response/click-{n}",
         "actions": [
             {
                 "action_id": "obd_confirm",

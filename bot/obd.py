@@ -45,6 +45,7 @@ class Broadcasts:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self._last_update: dict[int, float] = {}
+        self._message: dict[int, tuple[str, str]] = {}  # job id -> (channel, ts) of its progress
 
     @property
     def via_io(self) -> bool:
@@ -273,6 +274,7 @@ class Broadcasts:
             log.warning("could not post progress of job %s: %s", job_id, exc.response.get("error"))
             return
         self.deps.store.update_job(job_id, channel=response["channel"], message_ts=response["ts"])
+        self._message[job_id] = (response["channel"], response["ts"])
 
     async def _update(
         self, job_id: int, payload: dict[str, Any], result: dict[str, Any], force: bool = False
@@ -281,13 +283,16 @@ class Broadcasts:
         if not force and now - self._last_update.get(job_id, 0.0) < self.deps.progress_interval:
             return  # Slack allows about one update a second per message
         self._last_update[job_id] = now
-        job = self.deps.store.get_job(job_id)
-        if not job or not job["channel"]:
-            return
+        where = self._message.get(job_id)
+        if where is None:  # after a restart: read it back from the store once
+            job = self.deps.store.get_job(job_id)
+            if not job or not job["channel"]:
+                return
+            where = self._message[job_id] = (job["channel"], job["message_ts"])
         try:
             await self.deps.slack.chat_update(
-                channel=job["channel"],
-                ts=job["message_ts"],
+                channel=where[0],
+                ts=where[1],
                 **views.progress_message(job_id, payload, result, sandbox=self.deps.uses_sandbox),
             )
         except SlackApiError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -23,7 +24,7 @@ class Phone:
     e164: str
     region: str = field(compare=False)
 
-    @property
+    @cached_property
     def national(self) -> str:
         """The legacy Voice API form: the national significant number (10 digits in India)."""
         return str(phonenumbers.parse(self.e164).national_number)
@@ -37,7 +38,7 @@ class Phone:
     def masked(self) -> str:
         return mask(self.national)
 
-    @property
+    @cached_property
     def pretty(self) -> str:
         return phonenumbers.format_number(
             phonenumbers.parse(self.e164), PhoneNumberFormat.INTERNATIONAL
