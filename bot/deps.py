@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import Background
 from bot.kaleyra import KaleyraClient
 from bot.settings import Settings
+from bot.slackclient import PacedWebClient
 from bot.store import Store
 
 if TYPE_CHECKING:
@@ -71,8 +72,7 @@ class Deps:
     def is_admin(self, user_id: str) -> bool:
         if user_id in self.settings.admins:
             return True
-        agent = self.store.get_agent(user_id)
-        return agent is not None and agent.role == "admin"
+        return self.store.is_admin(user_id)
 
     async def aclose(self) -> None:
         await self.background.cancel_all()
@@ -104,7 +104,7 @@ def build_deps(settings: Settings, **overrides: object) -> Deps:
         transport=transport,
     )
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    slack = AsyncWebClient(token=token, base_url=settings.slack_api_url)
+    slack = PacedWebClient(token=token, base_url=settings.slack_api_url)
     return Deps(
         settings=settings,
         kaleyra=kaleyra,

@@ -49,9 +49,12 @@ class FakeSlack:
                 Route("/api/{method}", self.api, methods=["POST", "GET"]),
                 Route("/response/{ident}", self.response_url, methods=["POST"]),
                 WebSocketRoute("/socket", self.socket),
+                Route("/files/{file_id}", self.file, methods=["GET"]),
             ]
         )
         self.sockets: list[WebSocket] = []
+        self.files: dict[str, bytes] = {}
+        self.base_url = ""  # set by whoever serves this app (tests, console)
         self.socket_connected = threading.Event()
         self.socket_replies: dict[str, threading.Event] = {}
 
@@ -160,6 +163,32 @@ class FakeSlack:
         """Deliver an envelope to the connected app, as Slack does in Socket Mode."""
         self.socket_replies.setdefault(str(envelope["envelope_id"]), threading.Event())
         await self.sockets[-1].send_json(envelope)
+
+    def upload(self, file_id: str, content: bytes, name: str = "numbers.csv") -> dict[str, Any]:
+        """Put a file where a form's file_input would have it; returns the payload's file object."""
+        self.files[file_id] = content
+        return {
+            "id": file_id,
+            "name": name,
+            "url_private_download": f"{self.base_url}/files/{file_id}",
+        }
+
+    async def file(self, request: Request) -> Response:
+        self._record(
+            SlackCall(
+                "file_download",
+                {
+                    "id": request.path_params["file_id"],
+                    "auth": request.headers.get("authorization", ""),
+                },
+            )
+        )
+        if not request.headers.get("authorization", "").startswith("Bearer xoxb-"):
+            return PlainTextResponse("not authorised", status_code=403)
+        content = self.files.get(request.path_params["file_id"])
+        if content is None:
+            return PlainTextResponse("no such file", status_code=404)
+        return Response(content, media_type="text/csv")
 
     async def response_url(self, request: Request) -> Response:
         payload = await _payload(request)

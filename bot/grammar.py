@@ -94,7 +94,15 @@ class OpenModal:
     pass
 
 
-C2CCommand = Dial | CallStatus | CallLog | Register | Unregister | WhoAmI | Help | OpenModal
+@dataclass(frozen=True)
+class AdminChange:
+    action: str  # grant | revoke | list
+    user_id: str | None = None
+
+
+C2CCommand = (
+    Dial | CallStatus | CallLog | Register | Unregister | WhoAmI | Help | OpenModal | AdminChange
+)
 
 _CALL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -130,6 +138,19 @@ def parse_c2c(text: str, region: str) -> C2CCommand:
                 raise UsageError("Give the number too: `/c2c register @someone 9876543210`.")
             return Register(_phone(" ".join(rest[1:]), region, "agent"), user_id)
         return Register(_phone(" ".join(rest), region, "agent"))
+    if head == "admin":
+        if rest == ["list"]:
+            return AdminChange("list")
+        user_id = (
+            parse_user(rest[1])
+            if len(rest) == 2 and rest[0].lower() in {"grant", "revoke"}
+            else None
+        )
+        if not user_id:
+            raise UsageError(
+                "Use `/c2c admin grant @someone`, `/c2c admin revoke @someone` or `/c2c admin list`."
+            )
+        return AdminChange(rest[0].lower(), user_id)
     if head == "unregister":
         if not rest:
             return Unregister()

@@ -12,10 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.csvnumbers import CsvResult
 from bot.grammar import DialerUpload, ObdStart, UsageError
 from bot.kaleyra import BulkResult, ChunkOutcome, KaleyraAPIError, KaleyraError
-from bot.kaleyra.client import DIALER_IMPORT_LIMIT, OUTBOUND_TO_LIMIT, VOICE_CALL_LIMIT
-from bot.kaleyra.models import DialerRow, ObdRequest, OutboundRequest, OutboundTarget
+from bot.kaleyra.client import DIALER_IMPORT_LIMIT, OUTBOUND_TO_LIMIT, VOICE_CALL_LIMIT, chunked
+from bot.kaleyra.models import (
+    DialerRow,
+    ObdJsonCall,
+    ObdJsonRequest,
+    ObdRequest,
+    OutboundRequest,
+    OutboundTarget,
+)
 from bot.phones import Phone, parse_number_list
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error
@@ -24,6 +32,7 @@ if TYPE_CHECKING:
     from bot.deps import Deps
 
 log = logging.getLogger("voicebot.obd")
+JSON_CALL_GROUPS = 5  # call groups per voice.json request
 FINAL_OBD = {
     "COMPLETED",
     "ANSWER",
@@ -95,7 +104,7 @@ class Broadcasts:
             )
         return when, (f"{when:%Y-%m-%d %H:%M} {settings.timezone}" if when else None)
 
-    def plan(self, start: ObdStart) -> dict[str, Any]:
+    def plan(self, start: ObdStart, numbers: dict[str, Any] | None = None) -> dict[str, Any]:
         if start.group and self.via_io:
             raise UsageError(
                 "Contact groups work with the legacy Voice API only; list the numbers instead."
@@ -115,7 +124,7 @@ class Broadcasts:
         if start.group:
             payload.update(numbers=[], invalid=[], duplicates=[], blacklisted=[], requests=1)
         else:
-            payload.update(self._numbers(start.numbers_text))
+            payload.update(numbers or self._numbers(start.numbers_text))
             if not payload["numbers"]:
                 raise UsageError(
                     "No number is left to call: "
@@ -136,11 +145,13 @@ class Broadcasts:
         )
         return payload
 
-    def plan_dialer(self, upload: DialerUpload) -> dict[str, Any]:
+    def plan_dialer(
+        self, upload: DialerUpload, numbers: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "kind": "dialer",
             "campaign": upload.campaign,
-            **self._numbers(upload.numbers_text),
+            **(numbers or self._numbers(upload.numbers_text)),
         }
         if not payload["numbers"]:
             raise UsageError(
@@ -152,6 +163,83 @@ class Broadcasts:
         payload["requests"] = 1 if count == 1 else math.ceil(count / DIALER_IMPORT_LIMIT)
         payload["api_name"] = "autodial.add" if count == 1 else "autodial.import"
         return payload
+
+    def plan_rows(self, result: CsvResult, start: ObdStart, dialer: str | None) -> dict[str, Any]:
+        """A plan from an uploaded CSV: every row called, skipped with its reason, or uploaded."""
+        listed = self.deps.store.blacklisted(r.phone.e164 for r in result.rows)
+        keep = [r for r in result.rows if r.phone.e164 not in listed]
+        numbers = {
+            "numbers": [r.phone.e164 for r in keep],
+            "invalid": result.errors,
+            "duplicates": result.duplicates,
+            "blacklisted": [Phone(n, "").pretty for n in sorted(listed)],
+        }
+        if dialer:
+            payload = self.plan_dialer(DialerUpload(dialer, ""), numbers)
+            payload["fields"] = {r.phone.e164: r.fields for r in keep}
+            return payload
+        column = next((k for r in keep for k in r.fields if k.lower() == "message"), None)
+        messages = {r.phone.e164: r.fields[column] for r in keep if column and r.fields.get(column)}
+        if messages and self.via_io:
+            raise UsageError(
+                "A message per row needs the legacy Voice API (voice.json); KALEYRA_SID routes broadcasts to kaleyra.io."
+            )
+        if len(messages) < len(keep) and not (start.play or start.say):
+            raise UsageError(
+                f"{len(keep) - len(messages)} rows have no message: give a sound or a message for them in the form."
+            )
+        payload = self.plan(start, numbers)
+        if messages:
+            payload["messages"] = messages
+            payload["requests"] = len(self._json_requests(payload))
+            payload["api_name"] = "the Voice API (voice.json, a message per row)"
+        return payload
+
+    @staticmethod
+    def _json_requests(payload: dict[str, Any]) -> list[ObdJsonRequest]:
+        """Numbers grouped by message, 200 to a call group, five call groups to a request."""
+        by_message: dict[str | None, list[str]] = {}
+        for number in payload["numbers"]:
+            by_message.setdefault(payload["messages"].get(number), []).append(
+                Phone(number, "").national
+            )
+        calls = [
+            ObdJsonCall(
+                to=",".join(part),
+                message=message or payload.get("say"),
+                play=None if message else payload.get("play"),
+            )
+            for message, numbers in by_message.items()
+            for part in chunked(numbers, VOICE_CALL_LIMIT)
+        ]
+        when = payload.get("at") and datetime.fromisoformat(payload["at"]).strftime(
+            "%Y-%m-%d %H:%M:%S"
+        )
+        return [
+            ObdJsonRequest(
+                call=group,
+                campaign=payload.get("campaign"),
+                retries=payload.get("retries"),
+                scheduletime=when or None,
+            )
+            for group in chunked(calls, JSON_CALL_GROUPS)
+        ]
+
+    async def _send_json(self, payload: dict[str, Any], on_chunk: Any) -> BulkResult:
+        outcomes = []
+        for index, request in enumerate(self._json_requests(payload)):
+            numbers = [n for call in request.call for n in (call.to or "").split(",")]
+            try:
+                outcome = ChunkOutcome(
+                    index, numbers, "accepted", result=await self.deps.kaleyra.obd_json(request)
+                )
+            except KaleyraError as exc:
+                outcome = ChunkOutcome(
+                    index, numbers, "unknown" if exc.outcome_unknown else "rejected", error=exc
+                )
+            await on_chunk(outcome)
+            outcomes.append(outcome)
+        return BulkResult(outcomes)
 
     # ------------------------------------------------------------------ running
 
@@ -221,8 +309,14 @@ class Broadcasts:
                     )
                 await on_chunk(outcome)
                 return BulkResult([outcome])
-            rows = [DialerRow(number=p.national) for p in phones]
+            fields = payload.get("fields") or {}
+            rows = [
+                DialerRow.model_validate({**fields.get(p.e164, {}), "number": p.national})
+                for p in phones
+            ]
             return await kaleyra.dialer_import(payload["campaign"], rows, on_chunk)
+        if payload.get("messages"):
+            return await self._send_json(payload, on_chunk)
         if self.via_io:
             target = (
                 OutboundTarget.for_text(payload["say"])

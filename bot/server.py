@@ -8,6 +8,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import timedelta
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -70,6 +71,11 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     async def slack_events(request: Request) -> Response:
         # Work spawned by the listener copies this context, so its logs keep the request id.
         REQUEST_ID.set(uuid.uuid4().hex[:12])
+        signature = request.headers.get("x-slack-signature", "")
+        if signature and not deps.store.first_time(f"slack-sig:{signature}", timedelta(minutes=6)):
+            # The same signed request again (a replay inside Slack's 5-minute window): no effect.
+            COMMANDS.labels("replayed", "rejected").inc()
+            return PlainTextResponse("", status_code=200)
         response = await handler.handle(request)
         # Unverified requests get no name of their own: made-up names must not grow the labels.
         name = "unverified"

@@ -59,3 +59,24 @@ def dm_responder(client: AsyncWebClient, user_id: str) -> Responder:
 def later(deps: Any, respond: Responder, **message: Any) -> None:
     """Reply after the ack has gone: the HTTP response to Slack never waits for a reply."""
     deps.background.spawn(reply(respond, **message), name="reply")
+
+
+async def download(client: AsyncWebClient, file: dict[str, Any], limit: int) -> bytes:
+    """A file a user uploaded in a form, read with the bot token (needs files:read)."""
+    import httpx
+
+    url = file.get("url_private_download") or file.get("url_private")
+    if not url:
+        info = await client.files_info(file=file["id"])
+        url = info["file"].get("url_private_download") or info["file"]["url_private"]
+    async with (
+        httpx.AsyncClient(timeout=30, follow_redirects=True) as http,
+        http.stream("GET", url, headers={"Authorization": f"Bearer {client.token}"}) as response,
+    ):
+        response.raise_for_status()
+        data = bytearray()
+        async for chunk in response.aiter_bytes():
+            data.extend(chunk)
+            if len(data) > limit:
+                raise ValueError(f"the file is larger than {limit // 1024 // 1024} MB")
+        return bytes(data)

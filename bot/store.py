@@ -17,7 +17,7 @@ import sqlite_utils
 from bot.metrics import SENDS
 from bot.phones import mask
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 Clock = Callable[[], datetime]
 
 
@@ -204,6 +204,12 @@ class Store:
             self.db["sent_log"].create_index(["kind", "state"], if_not_exists=True)
             if "remind_at" not in self.db["followups"].columns_dict:
                 self.db["followups"].add_column("remind_at", str)
+        if version < 4:
+            self.db["roles"].create(
+                {"user_id": str, "role": str, "granted_by": str, "at": str},
+                pk="user_id",
+                if_not_exists=True,
+            )
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _now(self) -> str:
@@ -278,8 +284,23 @@ class Store:
             )
 
     def admins(self) -> set[str]:
-        with self._lock:
-            return {r["user_id"] for r in self.db["agents"].rows_where("role = 'admin'")}
+        return {r["user_id"] for r in self._all("SELECT user_id FROM roles WHERE role = 'admin'")}
+
+    def grant_admin(self, user_id: str, granted_by: str) -> None:
+        self._write(
+            "INSERT INTO roles (user_id, role, granted_by, at) VALUES (?, 'admin', ?, ?)"
+            " ON CONFLICT(user_id) DO UPDATE SET role = 'admin', granted_by = excluded.granted_by, at = excluded.at",
+            [user_id, granted_by, self._now()],
+        )
+
+    def revoke_admin(self, user_id: str) -> bool:
+        return self._write("DELETE FROM roles WHERE user_id = ?", [user_id]).rowcount > 0
+
+    def is_admin(self, user_id: str) -> bool:
+        return (
+            self._one("SELECT 1 AS yes FROM roles WHERE user_id = ? AND role = 'admin'", [user_id])
+            is not None
+        )
 
     # ------------------------------------------------------------------ calls
 

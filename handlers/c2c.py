@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.grammar import (
+    AdminChange,
     CallLog,
     CallStatus,
     Dial,
@@ -68,6 +69,8 @@ class C2CHandlers:
                 self.deps.background.spawn(self._log(respond, parsed), name="c2c-log")
             case Register() | Unregister():
                 await self._registration(ack, user_id, parsed)
+            case AdminChange():
+                await ack(**self._admins(user_id, parsed))
             case WhoAmI():
                 agent = self.deps.store.get_agent(user_id)
                 role = "admin" if self.deps.is_admin(user_id) else "agent"
@@ -163,6 +166,51 @@ class C2CHandlers:
         await respond(
             **views.log_message(title, rows[: views.LOG_PAGE_SIZE], more=more, sandbox=self.sandbox)
         )
+
+    def _admins(self, user_id: str, change: AdminChange) -> dict:
+        store, env_admins = self.deps.store, self.deps.settings.admins
+        if not self.deps.is_admin(user_id):
+            store.audit(
+                user_id=user_id, action=f"admin.{change.action}", outcome="refused: not admin"
+            )
+            return error_message(
+                "Only admins can see or change who is an admin.", sandbox=self.sandbox
+            )
+        if change.action == "list":
+            everyone = sorted(env_admins | store.admins())
+            return info_message(
+                "Admins: "
+                + ", ".join(
+                    f"<@{u}>" + (" (ADMIN_USER_IDS)" if u in env_admins else "") for u in everyone
+                ),
+                sandbox=self.sandbox,
+            )
+        target = change.user_id or ""
+        if change.action == "grant":
+            store.grant_admin(target, user_id)
+            text = f":key: <@{target}> is now an admin."
+        elif target in env_admins:
+            return error_message(
+                "That admin comes from ADMIN_USER_IDS; remove them there and restart.",
+                sandbox=self.sandbox,
+            )
+        elif target == user_id:
+            return error_message(
+                "You cannot revoke your own admin rights; ask another admin.", sandbox=self.sandbox
+            )
+        else:
+            text = (
+                f"<@{target}> is no longer an admin."
+                if store.revoke_admin(target)
+                else f"<@{target}> was not an admin."
+            )
+        store.audit(
+            user_id=user_id,
+            action=f"admin.{change.action}",
+            outcome="ok",
+            detail={"target": target},
+        )
+        return info_message(text, sandbox=self.sandbox)
 
     async def _registration(
         self, ack: AsyncAck, user_id: str, change: Register | Unregister

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from datetime import datetime
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.csvnumbers import MAX_BYTES, CsvError, parse_csv
 from bot.deps import Deps
 from bot.grammar import DialerUpload, Help, ObdStart, ObdStatus, OpenModal, UsageError, parse_obd
 from bot.kaleyra import KaleyraError
-from bot.slackio import dm_responder, later, open_modal
+from bot.slackio import Responder, dm_responder, download, later, open_modal
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
 
@@ -110,8 +113,7 @@ class ObdHandlers:
             )
 
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
-        user_id = body["user"]["id"]
-        values = view["state"]["values"]
+        user_id, values = body["user"]["id"], view["state"]["values"]
 
         def value(block: str, action: str) -> str:
             return (values.get(block, {}).get(action, {}).get("value") or "").strip()
@@ -130,36 +132,81 @@ class ObdHandlers:
             value(views.PLAY_BLOCK, views.PLAY_INPUT).lower() or None,
             value(views.SAY_BLOCK, views.SAY_INPUT) or None,
         )
-        if not (play or say) or (play and say):
-            await ack(
-                response_action="errors",
-                errors={
-                    views.PLAY_BLOCK: "Give a sound or IVR to play, or a message to say (not both)."
-                },
-            )
+        files = values.get(views.FILE_BLOCK, {}).get(views.FILE_INPUT, {}).get("files") or []
+        dialer = value(views.DIALER_BLOCK, views.DIALER_INPUT) or None
+        typed = value(views.NUMBERS_BLOCK, views.NUMBERS_INPUT)
+        errors = {}
+        if not self.deps.is_admin(user_id):
+            errors[views.NUMBERS_BLOCK] = ADMINS_ONLY[:150]
+        elif not typed and not files:
+            errors[views.NUMBERS_BLOCK] = "Paste the numbers, or upload a CSV below."
+        elif play and say:
+            errors[views.PLAY_BLOCK] = "Give a sound or IVR to play, or a message to say, not both."
+        elif not (play or say or dialer or files):
+            errors[views.PLAY_BLOCK] = "Give a sound or IVR to play, or a message to say."
+        elif dialer and not re.fullmatch(r"[\w.-]{1,64}", dialer):
+            errors[views.DIALER_BLOCK] = "Letters, digits, _ . and - only."
+        if errors:
+            await ack(response_action="errors", errors=errors)
             return
         start = ObdStart(
-            numbers_text=value(views.NUMBERS_BLOCK, views.NUMBERS_INPUT),
+            numbers_text=typed,
             play=play,
             say=say,
             at=at,
             campaign=value(views.CAMPAIGN_BLOCK, views.CAMPAIGN_INPUT) or None,
             retries=int(retries) if retries else None,
         )
-        try:
-            if not self.deps.is_admin(user_id):
-                raise UsageError(ADMINS_ONLY)
-            confirmation = self._confirm(user_id, start)
-        except UsageError as exc:
-            block = (
-                views.AT_BLOCK
-                if "time" in str(exc) or "between" in str(exc)
-                else views.NUMBERS_BLOCK
-            )
-            await ack(response_action="errors", errors={block: str(exc)[:150]})
-            return
         await ack()
-        later(self.deps, dm_responder(client, user_id), **confirmation)
+        respond = dm_responder(client, user_id)
+        self.deps.background.spawn(
+            self._review(respond, client, user_id, start, files[:1], dialer), name="obd-form"
+        )
+
+    async def _review(
+        self,
+        respond: Responder,
+        client: AsyncWebClient,
+        user_id: str,
+        start: ObdStart,
+        files: list[dict],
+        dialer: str | None,
+    ) -> None:
+        """Plan the job off the ack path (a 100 000-row file takes seconds) and post the confirmation."""
+        region = self.deps.settings.default_region
+        broadcasts = self.deps.broadcasts
+        try:
+            if files:
+                data = await download(client, files[0], MAX_BYTES)
+                result = await asyncio.to_thread(parse_csv, data, region)
+                if start.numbers_text:
+                    typed = await asyncio.to_thread(
+                        parse_csv, start.numbers_text.replace(",", "\n").encode(), region
+                    )
+                    result.rows += [
+                        r
+                        for r in typed.rows
+                        if r.phone.e164 not in {x.phone.e164 for x in result.rows}
+                    ]
+                    result.errors += typed.errors
+                payload = await asyncio.to_thread(broadcasts.plan_rows, result, start, dialer)
+            elif dialer:
+                payload = broadcasts.plan_dialer(DialerUpload(dialer, start.numbers_text))
+            else:
+                payload = await asyncio.to_thread(broadcasts.plan, start)
+        except (UsageError, CsvError, ValueError) as exc:
+            await respond(**error_message(f"{exc} Nothing was sent.", sandbox=self.sandbox))
+            return
+        except Exception as exc:  # a download that failed: say so, without a stack trace
+            await respond(
+                **error_message(
+                    f"I could not read the uploaded file ({type(exc).__name__}). Nothing was sent.",
+                    sandbox=self.sandbox,
+                )
+            )
+            return
+        job_id = self.deps.store.create_job(payload["kind"], user_id, payload)
+        await respond(**views.confirm_message(job_id, payload, sandbox=self.sandbox))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

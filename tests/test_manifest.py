@@ -57,8 +57,11 @@ def test_every_command_has_a_hint_and_escapes_mentions() -> None:
 
 
 def test_scopes_are_only_what_the_app_calls() -> None:
+    # commands: slash commands and the shortcut; chat:write: messages; im:write: reminder DMs;
+    # files:read: CSV files uploaded in the /obd form.
     assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == [
         "chat:write",
         "commands",
+        "files:read",
         "im:write",
     ]

@@ -41,6 +41,7 @@ HELP = """*Click-to-call* bridges your agent phone and a customer: your phone ri
 • `/c2c register @someone 9876543210` map someone else (admins)
 • `/c2c unregister [@someone]` remove a mapping
 • `/c2c whoami` your number and role
+• `/c2c admin grant @someone`, `admin revoke @someone`, `admin list` (admins)
 Numbers may be typed as 9876543210, 09876543210 or +91 98765 43210."""
 
 

@@ -25,6 +25,8 @@ SAY_BLOCK, SAY_INPUT = "obd_say", "say"
 AT_BLOCK, AT_INPUT = "obd_at", "at"
 CAMPAIGN_BLOCK, CAMPAIGN_INPUT = "obd_campaign", "campaign"
 RETRIES_BLOCK, RETRIES_INPUT = "obd_retries", "retries"
+FILE_BLOCK, FILE_INPUT = "obd_file", "csv"
+DIALER_BLOCK, DIALER_INPUT = "obd_dialer", "dialer_campaign"
 
 HELP = """*Outbound voice broadcasts* (admins). Every job shows what it will do and waits for your click.
 • `/obd 9876543210, 9123456789 play 123.sound` play a sound (or `ivr:1234`, `1234.ivr`)
@@ -193,27 +195,22 @@ def status_message(ident: str, rows: list[ObdCall], *, sandbox: bool = False) ->
     return message(blocks, f"OBD {ident}: {summary}", sandbox=sandbox)
 
 
-def obd_modal() -> dict[str, Any]:
-    def text_input(
-        block_id: str,
-        action_id: str,
-        label: str,
-        *,
-        optional: bool = False,
-        multiline: bool = False,
-        hint: str | None = None,
-    ) -> dict[str, Any]:
-        block: dict[str, Any] = {
-            "type": "input",
-            "block_id": block_id,
-            "optional": optional,
-            "label": {"type": "plain_text", "text": label},
-            "element": {"type": "plain_text_input", "action_id": action_id, "multiline": multiline},
-        }
-        if hint:
-            block["hint"] = {"type": "plain_text", "text": hint}
-        return block
+def _text_input(
+    block_id: str, action_id: str, label: str, *, multiline: bool = False, hint: str | None = None
+) -> dict[str, Any]:
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": True,
+        "label": {"type": "plain_text", "text": label},
+        "element": {"type": "plain_text_input", "action_id": action_id, "multiline": multiline},
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": hint}
+    return block
 
+
+def obd_modal() -> dict[str, Any]:
     retry_options = [
         {"text": {"type": "plain_text", "text": str(n)}, "value": str(n)} for n in range(3)
     ]
@@ -224,21 +221,36 @@ def obd_modal() -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Review"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            text_input(
+            _text_input(
                 NUMBERS_BLOCK,
                 NUMBERS_INPUT,
                 "Numbers",
                 multiline=True,
                 hint="Paste a column from a sheet, or separate with commas",
             ),
-            text_input(
+            {
+                "type": "input",
+                "block_id": FILE_BLOCK,
+                "optional": True,
+                "label": {"type": "plain_text", "text": "…or upload a CSV"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "A number column; a 'message' column speaks its own text per row; for the dialer, other columns become custom fields",
+                },
+                "element": {
+                    "type": "file_input",
+                    "action_id": FILE_INPUT,
+                    "filetypes": ["csv", "txt"],
+                    "max_files": 1,
+                },
+            },
+            _text_input(
                 PLAY_BLOCK,
                 PLAY_INPUT,
                 "Sound or IVR to play",
-                optional=True,
                 hint="123.sound, ivr:1234 or 1234.ivr",
             ),
-            text_input(SAY_BLOCK, SAY_INPUT, "…or a message to say", optional=True, multiline=True),
+            _text_input(SAY_BLOCK, SAY_INPUT, "…or a message to say", multiline=True),
             {
                 "type": "input",
                 "block_id": AT_BLOCK,
@@ -246,7 +258,7 @@ def obd_modal() -> dict[str, Any]:
                 "label": {"type": "plain_text", "text": "Schedule (your time zone)"},
                 "element": {"type": "datetimepicker", "action_id": AT_INPUT},
             },
-            text_input(CAMPAIGN_BLOCK, CAMPAIGN_INPUT, "Campaign", optional=True),
+            _text_input(CAMPAIGN_BLOCK, CAMPAIGN_INPUT, "Campaign"),
             {
                 "type": "input",
                 "block_id": RETRIES_BLOCK,
@@ -258,5 +270,8 @@ def obd_modal() -> dict[str, Any]:
                     "options": retry_options,
                 },
             },
+            _text_input(
+                DIALER_BLOCK, DIALER_INPUT, "Upload to this dialer campaign instead of calling"
+            ),
         ],
     }

@@ -7,14 +7,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from slack_sdk.web.async_client import AsyncWebClient
-
 from bot.deps import Deps
 from bot.fakeslack import FakeSlack, SlackDriver
 from bot.kaleyra import KaleyraClient
 from bot.sandbox import ServerThread
 from bot.server import create_asgi
 from bot.settings import Settings
+from bot.slackclient import PacedWebClient
 from bot.store import Store
 
 SIGNING_SECRET = "test-signing-secret"
@@ -26,6 +25,7 @@ class Harness:
         self.sandbox = sandbox
         self.fake = FakeSlack()
         self.slack_server = ServerThread(self.fake.app).start()
+        self.fake.base_url = self.slack_server.url
         self.settings = Settings(
             _env_file=None,
             slack_bot_token="xoxb-test-token",
@@ -50,7 +50,9 @@ class Harness:
                 backoff_seconds=0,
             ),
             store=Store(self.settings.database_path, clock=lambda: clock.now),
-            slack=AsyncWebClient(token="xoxb-test-token", base_url=self.settings.slack_api_url),
+            slack=PacedWebClient(
+                token="xoxb-test-token", base_url=self.settings.slack_api_url, pace_seconds=0
+            ),
             clock=lambda: clock.now,
             auto_track=False,
             progress_interval=0.0,
