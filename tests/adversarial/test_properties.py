@@ -1,0 +1,89 @@
+"""Property-based: the number list parser and the command grammar never raise anything but a
+clear UsageError, and what they accept round-trips."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.grammar import (
+    Dial,
+    UsageError,
+    parse_blacklist,
+    parse_c2c,
+    parse_followup,
+    parse_obd,
+    parse_voicehealth,
+)
+from bot.phones import parse_number_list, parse_phone, split_entries
+
+FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+noise = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200)
+digits_and_separators = st.text(alphabet="0123456789 +-,;()\n\t.", max_size=120)
+mobile = st.integers(min_value=6_000_000_000, max_value=9_999_999_999).map(str)
+styles = st.sampled_from(["{n}", "0{n}", "+91{n}", "+91 {a} {b}", "91{n}", "+91-{a}-{b}"])
+
+
+def styled(number: str, style: str) -> str:
+    return style.format(n=number, a=number[:5], b=number[5:])
+
+
+@FAST
+@given(st.one_of(noise, digits_and_separators))
+def test_number_list_never_raises_and_loses_nothing(text: str) -> None:
+    result = parse_number_list(text, "IN")
+    assert result.total_entries == len(split_entries(text))
+    for phone in result.valid:
+        assert parse_phone(phone.e164, "IN").e164 == phone.e164  # E.164 round-trips
+    assert len({p.e164 for p in result.valid}) == len(result.valid)  # de-duplicated
+
+
+@FAST
+@given(
+    st.lists(st.tuples(mobile, styles), min_size=1, max_size=30),
+    st.sampled_from([", ", "\n", " ", ";"]),
+)
+def test_valid_numbers_in_any_common_form_round_trip(
+    entries: list[tuple[str, str]], separator: str
+) -> None:
+    text = separator.join(styled(n, s) for n, s in entries)
+    result = parse_number_list(text, "IN")
+    expected = list(dict.fromkeys(n for n, _ in entries if parse_phone(n, "IN")))
+    assert [p.national for p in result.valid] == expected
+    assert result.invalid == []
+
+
+@FAST
+@given(st.one_of(noise, digits_and_separators))
+def test_grammar_never_raises_anything_but_usage_error(text: str) -> None:
+    for parse in (
+        lambda t: parse_c2c(t, "IN"),
+        parse_obd,
+        lambda t: parse_blacklist(t, "IN"),
+        lambda t: parse_followup(t, "IN"),
+        parse_voicehealth,
+    ):
+        try:
+            parse(text)
+        except UsageError as exc:
+            assert str(exc)  # says what is wrong
+
+
+@FAST
+@given(mobile, styles)
+def test_a_typed_customer_dials_that_number(number: str, style: str) -> None:
+    command = parse_c2c(styled(number, style), "IN")
+    assert (
+        isinstance(command, Dial) and command.customer.national == number and command.agent is None
+    )
+
+
+@FAST
+@given(
+    st.lists(mobile, min_size=1, max_size=20, unique=True),
+    st.sampled_from(["123.sound", "ivr:1234", "77.ivr"]),
+)
+def test_obd_numbers_and_sound_round_trip(numbers: list[str], sound: str) -> None:
+    command = parse_obd(", ".join(numbers) + f" play {sound} retries 2")
+    assert command.play == sound and command.retries == 2
+    assert [p.national for p in parse_number_list(command.numbers_text, "IN").valid] == numbers
