@@ -285,9 +285,10 @@ class Broadcasts:
         if payload.get("at"):
             result["note"] = f"Scheduled for {payload['at_text']}."
         self._audit(job, result, bulk)
-        await self._update(job_id, payload, result, force=True)
+        # The record first: the Slack update below may wait for the channel's pacing slot.
         state = "tracking" if result["group_ids"] and not payload.get("at") else "done"
         self.deps.store.update_job(job_id, state=state, result=result)
+        await self._update(job_id, payload, result, force=True)
         if state == "tracking" and self.deps.auto_track:
             self.deps.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
 
