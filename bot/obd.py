@@ -68,6 +68,7 @@ class Broadcasts:
         keep = [p for p in parsed.valid if p.e164 not in listed]
         return {
             "numbers": [p.e164 for p in keep],
+            "national": [p.national for p in keep],  # parsed once here, not again at the click
             "invalid": [str(b) for b in parsed.invalid],
             "duplicates": [str(b) for b in parsed.duplicates],
             "blacklisted": [Phone(n, "").pretty for n in sorted(listed)],
@@ -170,6 +171,7 @@ class Broadcasts:
         keep = [r for r in result.rows if r.phone.e164 not in listed]
         numbers = {
             "numbers": [r.phone.e164 for r in keep],
+            "national": [r.phone.national for r in keep],
             "invalid": result.errors,
             "duplicates": result.duplicates,
             "blacklisted": [Phone(n, "").pretty for n in sorted(listed)],
@@ -270,7 +272,10 @@ class Broadcasts:
             group_id = getattr(outcome.result, "group_id", None)
             if group_id:
                 result["group_ids"].append(group_id)
-            await self._update(job_id, payload, result)
+            # Not awaited: a paced Slack update must not hold up the next chunk or the job's end.
+            self.deps.background.spawn(
+                self._update(job_id, payload, result), name=f"obd-progress-{job_id}"
+            )
 
         try:
             bulk = await self._send(payload, on_chunk)
@@ -294,7 +299,11 @@ class Broadcasts:
 
     async def _send(self, payload: dict[str, Any], on_chunk) -> BulkResult:
         kaleyra, settings = self.deps.kaleyra, self.deps.settings
-        phones = [Phone(n, "") for n in payload["numbers"]]
+        nationals = payload.get("national") or [Phone(n, "").national for n in payload["numbers"]]
+        phones = [
+            _Known(e164, national)
+            for e164, national in zip(payload["numbers"], nationals, strict=True)
+        ]
         when = datetime.fromisoformat(payload["at"]) if payload.get("at") else None
         if payload["kind"] == "dialer":
             if len(phones) == 1:
@@ -435,3 +444,16 @@ def _io_target(play: str) -> OutboundTarget:
     if play.endswith(".sound"):
         return OutboundTarget.for_sounds(int(play.removesuffix(".sound")))
     return OutboundTarget.for_ivr(play.removeprefix("ivr:").removesuffix(".ivr"))
+
+
+class _Known:
+    """A number already validated at planning: its forms, without parsing it again."""
+
+    __slots__ = ("e164", "national")
+
+    def __init__(self, e164: str, national: str) -> None:
+        self.e164, self.national = e164, national
+
+    @property
+    def international(self) -> str:
+        return self.e164

@@ -6,6 +6,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,8 @@ import sqlite_utils
 from bot.metrics import SENDS
 from bot.phones import mask
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
+SEEN_KEEP = timedelta(hours=2)  # longer than any de-duplication window
 Clock = Callable[[], datetime]
 
 
@@ -78,6 +80,7 @@ class Store:
         self.db = sqlite_utils.Database(connection)
         self.clock = clock
         self._lock = threading.RLock()
+        self._last_prune = 0.0
         with self._lock:
             self.db.execute("PRAGMA busy_timeout = 10000")
             if self.path != ":memory:":
@@ -210,6 +213,8 @@ class Store:
                 pk="user_id",
                 if_not_exists=True,
             )
+        if version < 5:
+            self.db["seen_requests"].create_index(["at"], if_not_exists=True)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _now(self) -> str:
@@ -411,17 +416,18 @@ class Store:
     # ------------------------------------------------------------------ de-duplication
 
     def first_time(self, key: str, within: timedelta = timedelta(hours=1)) -> bool:
-        """True the first time `key` is seen (Slack retries, double clicks); prunes old keys."""
+        """True the first time `key` is seen within `within` (Slack retries, replays, double clicks)."""
         now = self.clock()
         with self._lock, self.db.conn:
-            self.db.execute("DELETE FROM seen_requests WHERE at < ?", [_iso(now - within)])
-            try:
-                self.db.execute(
-                    "INSERT INTO seen_requests (key, at) VALUES (?, ?)", [key, _iso(now)]
-                )
-            except sqlite3.IntegrityError:
-                return False
-        return True
+            if time.monotonic() - self._last_prune > 30:  # indexed, and not on every request
+                self._last_prune = time.monotonic()
+                self.db.execute("DELETE FROM seen_requests WHERE at < ?", [_iso(now - SEEN_KEEP)])
+            cursor = self.db.execute(
+                "INSERT INTO seen_requests (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                " SET at = excluded.at WHERE seen_requests.at < ?",
+                [key, _iso(now), _iso(now - within)],
+            )
+            return cursor.rowcount == 1
 
     # ------------------------------------------------------------------ blacklist
 
