@@ -79,7 +79,9 @@ def test_concurrent_writes_from_threads(store: Store) -> None:
 def test_first_time_honours_its_window(tmp_path) -> None:
     now = [datetime(2026, 11, 23, 5, 30, tzinfo=UTC)]
     store = Store(tmp_path / "s.db", clock=lambda: now[0])
-    assert store.first_time("sig", timedelta(minutes=6)) and not store.first_time("sig", timedelta(minutes=6))
+    assert store.first_time("sig", timedelta(minutes=6)) and not store.first_time(
+        "sig", timedelta(minutes=6)
+    )
     now[0] += timedelta(minutes=7)
     assert store.first_time("sig", timedelta(minutes=6))  # outside the window: new again
     assert not store.first_time("sig", timedelta(minutes=6))
