@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("voicebot.calls")
 
 REPEAT_WINDOW = timedelta(seconds=60)
+TRACK_CONCURRENCY = 20  # status reads in flight at once, however many calls are open
+DIALS_IN_FLIGHT = 20  # dial workflows running at once; more wait their turn
 CALLBACK_VARIABLES = {
     "status1": "{status1}",
     "status2": "{status2}",
@@ -40,6 +42,8 @@ CALLBACK_VARIABLES = {
 class ClickToCall:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self._poller: asyncio.Task | None = None
+        self._dialling = asyncio.Semaphore(DIALS_IN_FLIGHT)
 
     # ------------------------------------------------------------------ placing
 
@@ -59,11 +63,20 @@ class ClickToCall:
     ) -> CallRow:
         """Create the row, show the card, send dial.click2call exactly once, then follow it."""
         deps = self.deps
+        # The row first, so the 60-second repeat check sees this call even while it waits below.
         call = deps.store.create_call(
             kind="c2c", user_id=user_id, agent_number=agent.e164, customer_number=customer.e164
         )
         CALL_ID.set(call.id)
         call = deps.store.update_call(call.id, callback_token=self.callback_token(call.id))
+        # A burst of dials queues here, so the work after each ack never crowds out the acks.
+        async with self._dialling:
+            return await self._place(call, agent, customer, retry=retry, delay=delay)
+
+    async def _place(
+        self, call: CallRow, agent: Phone, customer: Phone, *, retry: int | None, delay: int | None
+    ) -> CallRow:
+        deps, user_id = self.deps, call.user_id
         request = ClickToCallRequest(
             caller=agent.national,
             receiver=customer.national,
@@ -85,8 +98,8 @@ class ClickToCall:
         refresh_home_later(deps, user_id)
         # The ack already said "Dialling"; the card appears once Kaleyra has answered.
         call = await self._post_card(call)
-        if result.id and not deps.settings.public_url and deps.auto_track:
-            deps.background.spawn(self.track(call.id), name=f"track-call-{call.id}")
+        if result.id:
+            self.ensure_poller()
         return call
 
     def _audit(self, call: CallRow, outcome: str, error: KaleyraError | None = None) -> None:
@@ -207,39 +220,49 @@ class ClickToCall:
         return final
 
     async def poll_open(self) -> None:
-        """The scheduler's job: follow every open call, and give up on one after a bounded time."""
-        now = self.deps.clock()
+        """Follow every open call (a bounded number at a time); give up on one after a while."""
+        if self.deps.settings.public_url:
+            return  # Kaleyra's callbacks report progress instead
+        now, due = self.deps.clock(), []
         for call in self.deps.store.open_calls():
             if not call.kaleyra_id:
                 continue
             age = (now - datetime.fromisoformat(call.created_at)).total_seconds()
-            if age > self.deps.track_for_seconds:
-                call = self.deps.store.update_call(
-                    call.id,
-                    state="untracked",
-                    error=f"No final status after {self.deps.track_for_seconds / 60:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
-                )
-                await self.render(call)
+            if age <= self.deps.track_for_seconds:
+                due.append(call.id)
                 continue
-            await self.poll_once(call.id)
+            minutes = self.deps.track_for_seconds / 60
+            call = self.deps.store.update_call(
+                call.id,
+                state="untracked",
+                error=f"No final status after {minutes:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
+            )
+            await self.render(call)
+        gate = asyncio.Semaphore(TRACK_CONCURRENCY)
 
-    async def track(self, call_id: int) -> None:
-        """Poll until a final status, or give up after `track_for_seconds`."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.deps.track_for_seconds
-        while loop.time() < deadline:
+        async def one(call_id: int) -> None:
+            async with gate:
+                await self.poll_once(call_id)
+
+        await asyncio.gather(*(one(call_id) for call_id in due))
+
+    def ensure_poller(self) -> None:
+        """Without the scheduler: one loop follows all open calls (not a task per call)."""
+        if not self.deps.auto_track or self.deps.settings.public_url:
+            return
+        if self._poller is None or self._poller.done():
+            self._poller = self.deps.background.spawn(self._poll_loop(), name="track-calls")
+
+    async def _poll_loop(self) -> None:
+        while self.deps.store.open_calls():
             await asyncio.sleep(self.deps.poll_seconds)
-            if await self.poll_once(call_id):
-                return
-        log.info("stopped tracking call %s: no final status in time", call_id)
+            await self.poll_open()
 
     def resume_tracking(self) -> int:
         """After a restart: follow every call that had not reached a final status."""
         calls = [c for c in self.deps.store.open_calls() if c.kaleyra_id]
-        if self.deps.settings.public_url or not self.deps.auto_track:
-            return 0
-        for call in calls:
-            self.deps.background.spawn(self.track(call.id), name=f"track-call-{call.id}")
+        if calls:
+            self.ensure_poller()
         return len(calls)
 
     # ------------------------------------------------------------------ callbacks
