@@ -38,11 +38,25 @@ def post(url: str, body: str) -> httpx.Response:
     )
 
 
-def start_job(url: str, numbers: list[str], n: int) -> tuple[int, float]:
+def pending_job(db: Path, after: int) -> int:
+    """Long lists are confirmed after the ack: wait for the planned job to appear."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        with sqlite3.connect(db) as conn:
+            row = conn.execute(
+                "SELECT max(id) FROM jobs WHERE state = 'pending' AND id > ?", [after]
+            ).fetchone()
+        if row and row[0]:
+            return int(row[0])
+        time.sleep(0.01)
+    raise RuntimeError("the job was not planned")
+
+
+def start_job(url: str, db: Path, numbers: list[str], n: int, after: int = 0) -> tuple[int, float]:
     """Plan the job with /obd, then click Start; returns the job id and when the click went."""
     text = ", ".join(numbers) + " play 123.sound"
-    confirmation = post(url, command_body("/obd", text, ADMIN, n)).json()
-    button = next(b for b in confirmation["blocks"] if b["type"] == "actions")["elements"][0]
+    assert post(url, command_body("/obd", text, ADMIN, n)).status_code == 200
+    button = {"value": str(pending_job(db, after))}
     payload = {
         "type": "block_actions",
         "user": {"id": ADMIN},
@@ -94,8 +108,12 @@ async def main() -> None:
             baseline = await load(
                 url, [command_body("/voicehealth", "", "U1", n) for n in range(2000)], 20
             )
+            last = 0
             for j in range(20):
-                start_job(url, [str(9100000000 + j * 1000 + i) for i in range(1000)], 10_000 + j)
+                numbers = [str(9100000000 + j * 1000 + i) for i in range(1000)]
+                last, _ = start_job(
+                    url, Path(tmp) / "b" / "bench.db", numbers, 10_000 + j, after=last
+                )
             busy = await load(
                 url, [command_body("/voicehealth", "", "U1", n) for n in range(2000)], 20
             )
@@ -110,8 +128,8 @@ async def main() -> None:
             voicebot(kaleyra, slack, Path(tmp) / "c", **env) as (url, proc, _),
         ):
             numbers = [str(9100000000 + i) for i in range(10_000)]
-            job, started = start_job(url, numbers, 1)
             db = Path(tmp) / "c" / "bench.db"
+            job, started = start_job(url, db, numbers, 1)
             while not jobs_done(db, [job]):
                 await asyncio.sleep(0.02)
             wall = time.perf_counter() - started

@@ -17,6 +17,7 @@ from bot.slackio import Responder, dm_responder, download, later, open_modal
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
 
+INLINE_PLAN_CHARS = 2000  # about 150 numbers: checked within the ack; longer lists after it
 ADMINS_ONLY = (
     "Only admins can start broadcasts or dialer uploads. `/obd status <id>` is open to everyone."
 )
@@ -58,7 +59,18 @@ class ObdHandlers:
                     sandbox=self.sandbox,
                 )
                 return
-            await ack(**self._confirm(user_id, parsed))
+            if len(command.get("text", "")) <= INLINE_PLAN_CHARS:
+                await ack(**self._confirm(user_id, parsed))
+                return
+            # A long list takes a while to check: ack now, confirm by response_url from a thread.
+            await ack(
+                **info_message(
+                    ":hourglass_flowing_sand: Checking the numbers…", sandbox=self.sandbox
+                )
+            )
+            self.deps.background.spawn(
+                self._confirm_later(respond, user_id, parsed), name="obd-plan"
+            )
         except UsageError as exc:
             await ack(**error_message(str(exc), sandbox=self.sandbox))
 
@@ -71,6 +83,15 @@ class ObdHandlers:
         )
         job_id = self.deps.store.create_job(payload["kind"], user_id, payload)
         return views.confirm_message(job_id, payload, sandbox=self.sandbox)
+
+    async def _confirm_later(
+        self, respond: AsyncRespond, user_id: str, parsed: ObdStart | DialerUpload
+    ) -> None:
+        try:
+            confirmation = await asyncio.to_thread(self._confirm, user_id, parsed)
+        except UsageError as exc:
+            confirmation = error_message(str(exc), sandbox=self.sandbox)
+        await respond(**confirmation)
 
     async def _status(self, respond: AsyncRespond, status: ObdStatus) -> None:
         kaleyra = self.deps.kaleyra

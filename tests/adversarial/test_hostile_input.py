@@ -62,13 +62,15 @@ def test_ten_thousand_numbers_to_c2c(bot) -> None:
 
 
 def test_ten_thousand_numbers_to_obd_are_confirmed_first_not_sent(bot) -> None:
-    text = said(
+    ack = said(
         bot.command(
             "/obd",
             ", ".join(str(9100000000 + i) for i in range(10_000)) + " play 123.sound",
             user_id=ADMIN,
         )
     )
+    assert "Checking the numbers" in ack  # acked at once; checked after
+    text = text_of(bot.replies()[-1])
     assert "call *10000* numbers" in text and "Cost: 50 Kaleyra requests" in text
     assert bot.sandbox.state.recorded() == []
 
