@@ -17,6 +17,7 @@ from bot.grammar import DialerUpload, ObdStart, UsageError
 from bot.kaleyra import BulkResult, ChunkOutcome, KaleyraAPIError, KaleyraError
 from bot.kaleyra.client import DIALER_IMPORT_LIMIT, OUTBOUND_TO_LIMIT, VOICE_CALL_LIMIT, chunked
 from bot.kaleyra.models import (
+    FINAL_STATUSES,
     DialerRow,
     ObdJsonCall,
     ObdJsonRequest,
@@ -33,21 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("voicebot.obd")
 JSON_CALL_GROUPS = 5  # call groups per voice.json request
-FINAL_OBD = {
-    "COMPLETED",
-    "ANSWER",
-    "BUSY",
-    "CANCEL",
-    "FAILED",
-    "CONGESTION",
-    "NOANSWER",
-    "CHANUNAVAIL",
-    "DND",
-    "BLOCKED",
-    "MAX-USE",
-    "OFF-HOUR",
-    "NOTALLOWED",
-}
 
 
 class Broadcasts:
@@ -421,7 +407,7 @@ class Broadcasts:
             log.warning("status of job %s not read: %s", job_id, exc)
             return False
         result["statuses"] = dict(counts)
-        final = bool(counts) and all(status in FINAL_OBD for status in counts)
+        final = bool(counts) and all(status in FINAL_STATUSES for status in counts)
         await self._update(job_id, job["payload"], result, force=True)
         self.deps.store.update_job(job_id, result=result, state="done" if final else "tracking")
         return final

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.phones import Phone, mask
-from bot.views.common import context, escape, header, message, section
+from bot.views.common import context, escape, header, input_block, message, section, text_element
 
 BLACKLIST_MODAL = "blacklist_modal"
 NUMBERS_BLOCK, NUMBERS_INPUT = "bl_numbers", "numbers"
@@ -31,28 +31,15 @@ def modal() -> dict[str, Any]:
         "submit": {"type": "plain_text", "text": "Blacklist"},
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
-            {
-                "type": "input",
-                "block_id": NUMBERS_BLOCK,
-                "label": {"type": "plain_text", "text": "Numbers"},
-                "hint": {"type": "plain_text", "text": "Separated by commas, spaces or new lines"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": NUMBERS_INPUT,
-                    "multiline": True,
-                },
-            },
-            {
-                "type": "input",
-                "block_id": REASON_BLOCK,
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Reason"},
-                "element": {
-                    "type": "plain_text_input",
-                    "action_id": REASON_INPUT,
-                    "max_length": 200,
-                },
-            },
+            input_block(
+                NUMBERS_BLOCK,
+                "Numbers",
+                text_element(NUMBERS_INPUT, multiline=True),
+                hint="Separated by commas, spaces or new lines",
+            ),
+            input_block(
+                REASON_BLOCK, "Reason", text_element(REASON_INPUT, max_length=200), optional=True
+            ),
         ],
     }
 

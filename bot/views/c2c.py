@@ -11,6 +11,7 @@ from bot.views.common import (
     context,
     escape,
     header,
+    input_block,
     message,
     section,
     status_words,
@@ -57,16 +58,7 @@ def _input(
     optional: bool = False,
     hint: str | None = None,
 ) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "label": {"type": "plain_text", "text": label},
-        "element": element,
-        "optional": optional,
-    }
-    if hint:
-        block["hint"] = {"type": "plain_text", "text": hint}
-    return block
+    return input_block(block_id, label, element, optional=optional, hint=hint)
 
 
 def dial_modal(agent_number: str | None, *, can_change_agent: bool) -> dict[str, Any]:

@@ -67,6 +67,49 @@ def button(text: str, action_id: str, value: str = "", style: str | None = None)
     return element
 
 
+def text_element(
+    action_id: str,
+    *,
+    initial: str | None = None,
+    multiline: bool = False,
+    max_length: int | None = None,
+    placeholder: str | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": action_id,
+        "multiline": multiline,
+    }
+    if initial:
+        element["initial_value"] = initial
+    if max_length:
+        element["max_length"] = max_length
+    if placeholder:
+        element["placeholder"] = {"type": "plain_text", "text": placeholder}
+    return element
+
+
+def input_block(
+    block_id: str,
+    label: str,
+    element: dict[str, Any],
+    *,
+    optional: bool = False,
+    hint: str | None = None,
+) -> dict[str, Any]:
+    """An input block of a form; `hint` is the grey line under it."""
+    block: dict[str, Any] = {
+        "type": "input",
+        "block_id": block_id,
+        "optional": optional,
+        "label": {"type": "plain_text", "text": clip(label, 2000)},
+        "element": element,
+    }
+    if hint:
+        block["hint"] = {"type": "plain_text", "text": clip(hint, 2000)}
+    return block
+
+
 def actions(block_id: str, *elements: dict[str, Any]) -> dict[str, Any]:
     return {"type": "actions", "block_id": block_id, "elements": list(elements)}
 

@@ -7,7 +7,17 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.phones import Phone
-from bot.views.common import actions, button, context, escape, header, message, section
+from bot.views.common import (
+    actions,
+    button,
+    context,
+    escape,
+    header,
+    input_block,
+    message,
+    section,
+    text_element,
+)
 
 FOLLOWUP_MODAL = "followup_modal"
 PHONE_BLOCK, PHONE_INPUT = "fu_phone", "phone"
@@ -39,20 +49,12 @@ def _text(
     optional: bool = False,
     multiline: bool = False,
 ) -> dict[str, Any]:
-    element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": action_id,
-        "multiline": multiline,
-    }
-    if initial:
-        element["initial_value"] = initial
-    return {
-        "type": "input",
-        "block_id": block_id,
-        "optional": optional,
-        "label": {"type": "plain_text", "text": label},
-        "element": element,
-    }
+    return input_block(
+        block_id,
+        label,
+        text_element(action_id, initial=initial, multiline=multiline),
+        optional=optional,
+    )
 
 
 def modal(

@@ -12,9 +12,11 @@ from bot.views.common import (
     context,
     escape,
     header,
+    input_block,
     message,
     section,
     status_words,
+    text_element,
 )
 
 OBD_CONFIRM, OBD_CANCEL, OBD_BLOCK = "obd_confirm", "obd_cancel", "obd_confirm_block"
@@ -198,16 +200,9 @@ def status_message(ident: str, rows: list[ObdCall], *, sandbox: bool = False) ->
 def _text_input(
     block_id: str, action_id: str, label: str, *, multiline: bool = False, hint: str | None = None
 ) -> dict[str, Any]:
-    block: dict[str, Any] = {
-        "type": "input",
-        "block_id": block_id,
-        "optional": True,
-        "label": {"type": "plain_text", "text": label},
-        "element": {"type": "plain_text_input", "action_id": action_id, "multiline": multiline},
-    }
-    if hint:
-        block["hint"] = {"type": "plain_text", "text": hint}
-    return block
+    return input_block(
+        block_id, label, text_element(action_id, multiline=multiline), optional=True, hint=hint
+    )
 
 
 def obd_modal() -> dict[str, Any]:
