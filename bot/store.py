@@ -281,13 +281,6 @@ class Store:
             cursor = self.db.execute("DELETE FROM agents WHERE user_id = ?", [user_id])
             return cursor.rowcount > 0
 
-    def set_role(self, user_id: str, role: str) -> None:
-        with self._lock, self.db.conn:
-            self.db.execute(
-                "UPDATE agents SET role = ?, updated_at = ? WHERE user_id = ?",
-                [role, self._now(), user_id],
-            )
-
     def admins(self) -> set[str]:
         return {r["user_id"] for r in self._all("SELECT user_id FROM roles WHERE role = 'admin'")}
 

@@ -43,7 +43,6 @@ from bot.kaleyra.models import (
     rows_from_keyed,
 )
 from bot.metrics import KALEYRA_LATENCY, KALEYRA_REQUESTS
-from bot.phones import mask
 
 log = logging.getLogger("voicebot.kaleyra")
 
@@ -448,7 +447,3 @@ def _field_errors(error: Any) -> dict[str, str]:
     if isinstance(error, dict):
         return {str(k): str(v) for k, v in error.items()}
     return {}
-
-
-def masked_numbers(numbers: Sequence[str]) -> str:
-    return ",".join(mask(n) for n in numbers)

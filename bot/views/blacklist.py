@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from bot.phones import Phone, mask
-from bot.views.common import context, escape, header, input_block, message, section, text_element
+from bot.views.common import (
+    context,
+    escape,
+    form,
+    header,
+    input_block,
+    message,
+    section,
+    text_element,
+)
 
 BLACKLIST_MODAL = "blacklist_modal"
 NUMBERS_BLOCK, NUMBERS_INPUT = "bl_numbers", "numbers"
@@ -24,13 +33,11 @@ def help_message(*, sandbox: bool = False) -> dict[str, Any]:
 
 
 def modal() -> dict[str, Any]:
-    return {
-        "type": "modal",
-        "callback_id": BLACKLIST_MODAL,
-        "title": {"type": "plain_text", "text": "Blacklist numbers"},
-        "submit": {"type": "plain_text", "text": "Blacklist"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return form(
+        BLACKLIST_MODAL,
+        "Blacklist numbers",
+        "Blacklist",
+        [
             input_block(
                 NUMBERS_BLOCK,
                 "Numbers",
@@ -41,7 +48,7 @@ def modal() -> dict[str, Any]:
                 REASON_BLOCK, "Reason", text_element(REASON_INPUT, max_length=200), optional=True
             ),
         ],
-    }
+    )
 
 
 def changed_message(verb: str, phones: list[Phone], *, sandbox: bool = False) -> dict[str, Any]:

@@ -10,11 +10,14 @@ from bot.views.common import (
     button,
     context,
     escape,
+    form,
     header,
     input_block,
     message,
+    retry_options,
     section,
     status_words,
+    text_element,
 )
 
 C2C_MODAL = "c2c_modal"
@@ -50,58 +53,30 @@ def help_message(*, sandbox: bool = False) -> dict[str, Any]:
     return message([section(HELP)], "Click-to-call help", sandbox=sandbox)
 
 
-def _input(
-    block_id: str,
-    label: str,
-    element: dict[str, Any],
-    *,
-    optional: bool = False,
-    hint: str | None = None,
-) -> dict[str, Any]:
-    return input_block(block_id, label, element, optional=optional, hint=hint)
-
-
 def dial_modal(agent_number: str | None, *, can_change_agent: bool) -> dict[str, Any]:
-    agent_element: dict[str, Any] = {
-        "type": "plain_text_input",
-        "action_id": AGENT_INPUT,
-        "placeholder": {"type": "plain_text", "text": "9876543210"},
-    }
-    if agent_number:
-        agent_element["initial_value"] = agent_number
     hint = "Your phone rings first." + ("" if can_change_agent else " Only admins may change it.")
-    retry_options = [
-        {"text": {"type": "plain_text", "text": str(n)}, "value": str(n)} for n in range(3)
-    ]
-    return {
-        "type": "modal",
-        "callback_id": C2C_MODAL,
-        "title": {"type": "plain_text", "text": "Click-to-call"},
-        "submit": {"type": "plain_text", "text": "Call"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            _input(AGENT_BLOCK, "Agent number (first leg)", agent_element, hint=hint),
-            _input(
-                CUSTOMER_BLOCK,
-                "Customer number (second leg)",
-                {
-                    "type": "plain_text_input",
-                    "action_id": CUSTOMER_INPUT,
-                    "placeholder": {"type": "plain_text", "text": "+91 98765 43210"},
-                },
-            ),
-            _input(
+    retries = retry_options()
+    agent = text_element(AGENT_INPUT, initial=agent_number, placeholder="9876543210")
+    customer = text_element(CUSTOMER_INPUT, placeholder="+91 98765 43210")
+    return form(
+        C2C_MODAL,
+        "Click-to-call",
+        "Call",
+        [
+            input_block(AGENT_BLOCK, "Agent number (first leg)", agent, hint=hint),
+            input_block(CUSTOMER_BLOCK, "Customer number (second leg)", customer),
+            input_block(
                 RETRY_BLOCK,
                 "Retries if the agent does not answer",
                 {
                     "type": "static_select",
                     "action_id": RETRY_INPUT,
-                    "options": retry_options,
-                    "initial_option": retry_options[0],
+                    "options": retries,
+                    "initial_option": retries[0],
                 },
                 optional=True,
             ),
-            _input(
+            input_block(
                 DELAY_BLOCK,
                 "Delay before dialling (seconds)",
                 {
@@ -115,7 +90,7 @@ def dial_modal(agent_number: str | None, *, can_change_agent: bool) -> dict[str,
                 hint="0 to 900",
             ),
         ],
-    }
+    )
 
 
 def _leg_line(label: str, number: str, status: str | None, waiting: str) -> str:
@@ -265,21 +240,15 @@ def not_registered_message(*, sandbox: bool = False) -> dict[str, Any]:
 
 
 def register_modal(number: str | None) -> dict[str, Any]:
-    element: dict[str, Any] = {"type": "plain_text_input", "action_id": REGISTER_INPUT}
-    if number:
-        element["initial_value"] = number
-    return {
-        "type": "modal",
-        "callback_id": REGISTER_MODAL,
-        "title": {"type": "plain_text", "text": "My agent number"},
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {
-                "type": "input",
-                "block_id": REGISTER_BLOCK,
-                "label": {"type": "plain_text", "text": "The phone that rings first when you call"},
-                "element": element,
-            }
+    return form(
+        REGISTER_MODAL,
+        "My agent number",
+        "Save",
+        [
+            input_block(
+                REGISTER_BLOCK,
+                "The phone that rings first when you call",
+                text_element(REGISTER_INPUT, initial=number),
+            )
         ],
-    }
+    )

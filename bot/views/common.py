@@ -89,6 +89,33 @@ def text_element(
     return element
 
 
+def form(
+    callback_id: str,
+    title: str,
+    submit: str,
+    blocks: list[dict[str, Any]],
+    *,
+    private_metadata: str = "",
+) -> dict[str, Any]:
+    """A modal with a submit and a Cancel button (titles are cut to Slack's 24 characters)."""
+    view: dict[str, Any] = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": {"type": "plain_text", "text": clip(title, 24)},
+        "submit": {"type": "plain_text", "text": clip(submit, 24)},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
+    }
+    if private_metadata:
+        view["private_metadata"] = private_metadata
+    return view
+
+
+def retry_options() -> list[dict[str, Any]]:
+    """0, 1 or 2 retries: the most either Kaleyra API allows."""
+    return [{"text": {"type": "plain_text", "text": str(n)}, "value": str(n)} for n in range(3)]
+
+
 def input_block(
     block_id: str,
     label: str,

@@ -12,6 +12,7 @@ from bot.views.common import (
     button,
     context,
     escape,
+    form,
     header,
     input_block,
     message,
@@ -88,36 +89,20 @@ def modal(
             "type": "plain_text",
             "text": "Your agent number; only admins may pick another.",
         }
-    return {
-        "type": "modal",
-        "callback_id": FOLLOWUP_MODAL,
-        "private_metadata": followup_id or "",
-        "title": {
-            "type": "plain_text",
-            "text": "Edit follow-up" if followup_id else "New follow-up",
-        },
-        "submit": {"type": "plain_text", "text": "Save"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return form(
+        FOLLOWUP_MODAL,
+        "Edit follow-up" if followup_id else "New follow-up",
+        "Save",
+        [
             _text(PHONE_BLOCK, PHONE_INPUT, "Customer number", phone),
             _text(NAME_BLOCK, NAME_INPUT, "Customer name", name),
             follower_block,
-            {
-                "type": "input",
-                "block_id": WHEN_BLOCK,
-                "label": {"type": "plain_text", "text": "When (your time zone)"},
-                "element": picker,
-            },
-            {
-                "type": "input",
-                "block_id": AUTOCALL_BLOCK,
-                "optional": True,
-                "label": {"type": "plain_text", "text": "Auto-call"},
-                "element": checkbox,
-            },
+            input_block(WHEN_BLOCK, "When (your time zone)", picker),
+            input_block(AUTOCALL_BLOCK, "Auto-call", checkbox, optional=True),
             _text(NOTES_BLOCK, NOTES_INPUT, "Notes", notes, optional=True, multiline=True),
         ],
-    }
+        private_metadata=followup_id or "",
+    )
 
 
 def _line(item: Any, tz: ZoneInfo, tz_name: str, now: datetime) -> str:

@@ -11,9 +11,11 @@ from bot.views.common import (
     button,
     context,
     escape,
+    form,
     header,
     input_block,
     message,
+    retry_options,
     section,
     status_words,
     text_element,
@@ -206,16 +208,11 @@ def _text_input(
 
 
 def obd_modal() -> dict[str, Any]:
-    retry_options = [
-        {"text": {"type": "plain_text", "text": str(n)}, "value": str(n)} for n in range(3)
-    ]
-    return {
-        "type": "modal",
-        "callback_id": OBD_MODAL,
-        "title": {"type": "plain_text", "text": "Voice broadcast"},
-        "submit": {"type": "plain_text", "text": "Review"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return form(
+        OBD_MODAL,
+        "Voice broadcast",
+        "Review",
+        [
             _text_input(
                 NUMBERS_BLOCK,
                 NUMBERS_INPUT,
@@ -262,11 +259,11 @@ def obd_modal() -> dict[str, Any]:
                 "element": {
                     "type": "static_select",
                     "action_id": RETRIES_INPUT,
-                    "options": retry_options,
+                    "options": retry_options(),
                 },
             },
             _text_input(
                 DIALER_BLOCK, DIALER_INPUT, "Upload to this dialer campaign instead of calling"
             ),
         ],
-    }
+    )

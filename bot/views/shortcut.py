@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.phones import Phone
-from bot.views.common import section
+from bot.views.common import form, section
 
 CALL_SHORTCUT = "call_this_number"
 PICK_MODAL = "call_pick_modal"
@@ -18,13 +18,11 @@ def pick_modal(numbers: list[Phone]) -> dict[str, Any]:
         {"text": {"type": "plain_text", "text": p.pretty}, "value": p.e164}
         for p in numbers[:MAX_CHOICES]
     ]
-    return {
-        "type": "modal",
-        "callback_id": PICK_MODAL,
-        "title": {"type": "plain_text", "text": "Call this number"},
-        "submit": {"type": "plain_text", "text": "Call"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
+    return form(
+        PICK_MODAL,
+        "Call this number",
+        "Call",
+        [
             section("Your phone rings first, then the number you pick."),
             {
                 "type": "input",
@@ -38,4 +36,4 @@ def pick_modal(numbers: list[Phone]) -> dict[str, Any]:
                 },
             },
         ],
-    }
+    )
