@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
-from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
 from handlers import register_all
 
 log = logging.getLogger("voicebot.app")
-
-
-async def skip_slack_retries(req: Any, next_: Any) -> BoltResponse | None:
-    """Slack re-sends what it thinks timed out. The first delivery did the work: answer 200."""
-    if req.headers.get("x-slack-retry-num"):
-        return BoltResponse(status=200, body="")
-    return await next_()
 
 
 async def on_error(error: Exception, body: dict) -> None:
@@ -41,7 +32,6 @@ def build_app(deps: Deps) -> AsyncApp:
         process_before_response=True,
         logger=logging.getLogger("voicebot.bolt"),
     )
-    app.use(skip_slack_retries)
     app.error(on_error)
     register_all(app, deps)
     return app

@@ -44,6 +44,7 @@ class ClickToCall:
         self.deps = deps
         self._poller: asyncio.Task | None = None
         self._dialling = asyncio.Semaphore(DIALS_IN_FLIGHT)
+        self._secret: bytes | None = None  # read once from the store
 
     # ------------------------------------------------------------------ placing
 
@@ -65,10 +66,13 @@ class ClickToCall:
         deps = self.deps
         # The row first, so the 60-second repeat check sees this call even while it waits below.
         call = deps.store.create_call(
-            kind="c2c", user_id=user_id, agent_number=agent.e164, customer_number=customer.e164
+            kind="c2c",
+            user_id=user_id,
+            agent_number=agent.e164,
+            customer_number=customer.e164,
+            token_for=self.callback_token,
         )
         CALL_ID.set(call.id)
-        call = deps.store.update_call(call.id, callback_token=self.callback_token(call.id))
         # A burst of dials queues here, so the work after each ack never crowds out the acks.
         async with self._dialling:
             return await self._place(call, agent, customer, retry=retry, delay=delay)
@@ -268,8 +272,9 @@ class ClickToCall:
     # ------------------------------------------------------------------ callbacks
 
     def callback_token(self, call_id: int) -> str:
-        secret = self.deps.store.secret("callback_secret").encode()
-        digest = hmac.new(secret, f"c2c:{call_id}".encode(), hashlib.sha256).hexdigest()
+        if self._secret is None:
+            self._secret = self.deps.store.secret("callback_secret").encode()
+        digest = hmac.new(self._secret, f"c2c:{call_id}".encode(), hashlib.sha256).hexdigest()
         return f"{call_id}-{digest[:32]}"
 
     def call_for_token(self, token: str) -> CallRow | None:

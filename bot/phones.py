@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
@@ -23,11 +23,16 @@ class Phone:
 
     e164: str
     region: str = field(compare=False)
+    # The parsed form when this Phone came from parse_phone, so rendering need not parse again.
+    parsed: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
+
+    def _number(self) -> phonenumbers.PhoneNumber:
+        return self.parsed or _parse_e164(self.e164)
 
     @cached_property
     def national(self) -> str:
         """The legacy Voice API form: the national significant number (10 digits in India)."""
-        return str(phonenumbers.parse(self.e164).national_number)
+        return str(self._number().national_number)
 
     @property
     def international(self) -> str:
@@ -40,12 +45,22 @@ class Phone:
 
     @cached_property
     def pretty(self) -> str:
-        return phonenumbers.format_number(
-            phonenumbers.parse(self.e164), PhoneNumberFormat.INTERNATIONAL
-        )
+        if self.parsed is None:
+            return _pretty_e164(self.e164)
+        return phonenumbers.format_number(self.parsed, PhoneNumberFormat.INTERNATIONAL)
 
     def __str__(self) -> str:
         return self.e164
+
+
+@lru_cache(maxsize=4096)
+def _parse_e164(e164: str) -> phonenumbers.PhoneNumber:
+    return phonenumbers.parse(e164)
+
+
+@lru_cache(maxsize=4096)  # agents' numbers are rendered on every call they make
+def _pretty_e164(e164: str) -> str:
+    return phonenumbers.format_number(_parse_e164(e164), PhoneNumberFormat.INTERNATIONAL)
 
 
 def mask(number: str) -> str:
@@ -91,6 +106,7 @@ def parse_phone(text: str, region: str = "IN") -> Phone:
     return Phone(
         e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed) or region,
+        parsed=parsed,
     )
 
 

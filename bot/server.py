@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator, Mapping
-from datetime import timedelta
-from urllib.parse import parse_qs
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
 import aiohttp
 import uvicorn
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import (
+    to_async_bolt_request,
+    to_starlette_response,
+)
 from slack_bolt.async_app import AsyncApp
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,27 +32,45 @@ from bot.settings import Settings
 log = logging.getLogger("voicebot.server")
 
 
-def listener_name(body: bytes, headers: Mapping[str, str]) -> str:
+def listener_name(payload: Mapping[str, Any]) -> str:
     """What a Slack request is for, for the metrics: a command, action, form, shortcut or event."""
-    try:
-        if headers.get("content-type", "").startswith("application/json"):
-            payload = json.loads(body)
-        else:
-            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
-            payload = json.loads(form["payload"]) if "payload" in form else form
-    except (ValueError, KeyError):
-        return "unreadable"
     if payload.get("command"):
         return str(payload["command"])[:40]
     if payload.get("actions"):
         return "action:" + str(payload["actions"][0].get("action_id"))[:60]
-    if payload.get("view"):
+    if isinstance(payload.get("view"), dict):
         return "view:" + str(payload["view"].get("callback_id"))[:60]
     if payload.get("callback_id"):
         return "shortcut:" + str(payload["callback_id"])[:60]
     if isinstance(payload.get("event"), dict):
         return "event:" + str(payload["event"].get("type"))[:60]
     return "other"
+
+
+class ReplayGuard:
+    """Signatures seen in the last few minutes: the same signed request twice has no effect.
+
+    Bolt refuses timestamps older than 5 minutes, so remembering a signature for 6 minutes covers
+    every replay Bolt would accept. Kept in memory: it is checked on every request, and a write to
+    SQLite per request was the largest cost of an ack.
+    """
+
+    def __init__(self, keep_seconds: float = 360.0, clock: Callable[[], float] = time.monotonic):
+        self.keep_seconds = keep_seconds
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()  # oldest first
+
+    def first_time(self, signature: str) -> bool:
+        now = self.clock()
+        while self._seen:
+            oldest, at = next(iter(self._seen.items()))
+            if now - at < self.keep_seconds:
+                break
+            del self._seen[oldest]
+        if signature in self._seen:
+            return False
+        self._seen[signature] = now
+        return True
 
 
 def outcome(response: Response) -> str:
@@ -65,22 +86,25 @@ def outcome(response: Response) -> str:
 
 def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool = True) -> Starlette:
     bolt = app or build_app(deps)
-    handler = AsyncSlackRequestHandler(bolt)
+    replays = ReplayGuard()
     ready = {"value": False}
 
     async def slack_events(request: Request) -> Response:
         # Work spawned by the listener copies this context, so its logs keep the request id.
         REQUEST_ID.set(uuid.uuid4().hex[:12])
         signature = request.headers.get("x-slack-signature", "")
-        if signature and not deps.store.first_time(f"slack-sig:{signature}", timedelta(minutes=6)):
+        if signature and not replays.first_time(signature):
             # The same signed request again (a replay inside Slack's 5-minute window): no effect.
             COMMANDS.labels("replayed", "rejected").inc()
             return PlainTextResponse("", status_code=200)
-        response = await handler.handle(request)
+        if request.headers.get("x-slack-retry-num"):
+            # Slack re-sends what it thinks timed out. The first delivery did the work.
+            COMMANDS.labels("retry", "ignored").inc()
+            return PlainTextResponse("", status_code=200)
+        bolt_request = to_async_bolt_request(request, await request.body())
+        response = to_starlette_response(await bolt.async_dispatch(bolt_request))
         # Unverified requests get no name of their own: made-up names must not grow the labels.
-        name = "unverified"
-        if response.status_code != 401:
-            name = listener_name(await request.body(), request.headers)
+        name = "unverified" if response.status_code == 401 else listener_name(bolt_request.body)
         COMMANDS.labels(name, outcome(response)).inc()
         return response
 

@@ -303,16 +303,43 @@ class Store:
     # ------------------------------------------------------------------ calls
 
     def create_call(
-        self, *, kind: str, user_id: str, agent_number: str, customer_number: str
+        self,
+        *,
+        kind: str,
+        user_id: str,
+        agent_number: str,
+        customer_number: str,
+        token_for: Callable[[int], str] | None = None,
     ) -> CallRow:
+        """Insert a call in state `placing`; `token_for(id)` mints its callback token in the
+        same transaction (the token needs the id)."""
         now = self._now()
-        cursor = self._write(
-            "INSERT INTO calls (kind, user_id, agent_number, customer_number, state, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, 'placing', ?, ?)",
-            [kind, user_id, agent_number, customer_number, now, now],
+        with self._lock, self.db.conn:
+            cursor = self.db.conn.execute(
+                "INSERT INTO calls (kind, user_id, agent_number, customer_number, state,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, 'placing', ?, ?)",
+                [kind, user_id, agent_number, customer_number, now, now],
+            )
+            call_id = cursor.lastrowid
+            assert call_id is not None
+            token = token_for(call_id) if token_for else None
+            if token:
+                self.db.conn.execute(
+                    "UPDATE calls SET callback_token = ? WHERE id = ?", [token, call_id]
+                )
+        fields = dict.fromkeys(CallRow.__dataclass_fields__)
+        fields.update(
+            id=call_id,
+            kind=kind,
+            user_id=user_id,
+            agent_number=agent_number,
+            customer_number=customer_number,
+            state="placing",
+            callback_token=token,
+            created_at=now,
+            updated_at=now,
         )
-        assert cursor.lastrowid is not None
-        return self.get_call(cursor.lastrowid)
+        return CallRow(**fields)
 
     def get_call(self, call_id: int) -> CallRow:
         row = self._one("SELECT * FROM calls WHERE id = ?", [call_id])
