@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
+from collections import deque
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -16,11 +19,11 @@ from slack_sdk.errors import SlackApiError
 from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraAPIError, KaleyraError
 from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
-from bot.logs import CALL_ID
+from bot.logs import CALL_ID, REQUEST_ID
 from bot.phones import Phone
 from bot.store import CallRow
 from bot.views.c2c import call_card
-from bot.views.common import describe_kaleyra_error
+from bot.views.common import describe_kaleyra_error, error_message
 
 if TYPE_CHECKING:
     from bot.deps import Deps
@@ -39,21 +42,45 @@ CALLBACK_VARIABLES = {
 }
 
 
+@dataclass(slots=True)
+class _Order:
+    """A dial acked to the user, waiting for its row (next batch) and then for a slot."""
+
+    user_id: str
+    agent: Phone
+    customer: Phone
+    retry: int | None
+    delay: int | None
+    request_id: str | None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.user_id, self.agent.e164, self.customer.e164)
+
+
 class ClickToCall:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self._poller: asyncio.Task | None = None
-        self._dialling = asyncio.Semaphore(DIALS_IN_FLIGHT)
         self._secret: bytes | None = None  # read once from the store
+        self._unrecorded: list[_Order] = []  # acked, row not yet written
+        self._unrecorded_keys: set[tuple[str, str, str]] = set()
+        self._recording: asyncio.Task | None = None
+        self._queue: deque[tuple[CallRow, _Order]] = deque()  # recorded, waiting for a slot
+        self._workers = 0
 
     # ------------------------------------------------------------------ placing
 
-    def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> CallRow | None:
-        return self.deps.store.recent_duplicate_call(
+    def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> bool:
+        """The same call placed (or about to be) in the last minute: ask before ringing again."""
+        if (user_id, agent.e164, customer.e164) in self._unrecorded_keys:
+            return True
+        call = self.deps.store.recent_duplicate_call(
             user_id, agent.e164, customer.e164, REPEAT_WINDOW
         )
+        return call is not None
 
-    async def dial(
+    def dial(
         self,
         user_id: str,
         agent: Phone,
@@ -61,21 +88,63 @@ class ClickToCall:
         *,
         retry: int | None = None,
         delay: int | None = None,
-    ) -> CallRow:
-        """Create the row, show the card, send dial.click2call exactly once, then follow it."""
-        deps = self.deps
-        # The row first, so the 60-second repeat check sees this call even while it waits below.
-        call = deps.store.create_call(
-            kind="c2c",
-            user_id=user_id,
-            agent_number=agent.e164,
-            customer_number=customer.e164,
-            token_for=self.callback_token,
+    ) -> None:
+        """Queue one click-to-call; it is recorded, placed exactly once, shown and followed.
+
+        Nothing here waits: a burst of dials is written to the store in one transaction on the
+        next turn of the loop, then DIALS_IN_FLIGHT workers place them in order, so the work
+        after each ack never crowds out the acks still coming in.
+        """
+        order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get())
+        self._unrecorded.append(order)
+        self._unrecorded_keys.add(order.key)
+        if self._recording is None or self._recording.done():
+            self._recording = self.deps.background.spawn(self._record(), name="c2c-record")
+
+    async def _record(self) -> None:
+        orders, self._unrecorded = self._unrecorded, []
+        try:
+            rows = self.deps.store.create_calls(
+                "c2c",
+                [(o.user_id, o.agent.e164, o.customer.e164) for o in orders],
+                token_for=self.callback_token,
+            )
+        except Exception:
+            log.exception("could not record %d dials", len(orders))
+            for order in orders:
+                self.deps.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
+            return
+        finally:
+            self._unrecorded_keys.difference_update(o.key for o in orders)
+        self._queue.extend(zip(rows, orders, strict=True))
+        while self._workers < min(DIALS_IN_FLIGHT, len(self._queue)):
+            self._workers += 1
+            self.deps.background.spawn(self._work(), name="c2c-dial")
+
+    async def _work(self) -> None:
+        try:
+            while self._queue:
+                call, order = self._queue.popleft()
+                REQUEST_ID.set(order.request_id)
+                CALL_ID.set(call.id)
+                try:
+                    await self._place(
+                        call, order.agent, order.customer, retry=order.retry, delay=order.delay
+                    )
+                except Exception:
+                    log.exception("dial of call %s failed", call.id)
+        finally:
+            self._workers -= 1
+
+    async def _not_recorded(self, order: _Order) -> None:
+        text = (
+            f"Could not place the call to {order.customer.pretty}: the bot could not record it."
+            " Nothing was dialled; try again in a minute."
         )
-        CALL_ID.set(call.id)
-        # A burst of dials queues here, so the work after each ack never crowds out the acks.
-        async with self._dialling:
-            return await self._place(call, agent, customer, retry=retry, delay=delay)
+        with contextlib.suppress(SlackApiError):
+            await self.deps.slack.chat_postMessage(
+                channel=order.user_id, **error_message(text, sandbox=self.deps.uses_sandbox)
+            )
 
     async def _place(
         self, call: CallRow, agent: Phone, customer: Phone, *, retry: int | None, delay: int | None

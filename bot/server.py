@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 import uuid
@@ -140,6 +141,10 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         resumed = deps.calls.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
+        # Everything built so far lives as long as the process: move it out of the collector's
+        # reach, so full collections under load do not walk it again (they were 20-55 ms pauses).
+        gc.collect()
+        gc.freeze()
         ready["value"] = True
         yield
         ready["value"] = False

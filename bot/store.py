@@ -311,35 +311,50 @@ class Store:
         customer_number: str,
         token_for: Callable[[int], str] | None = None,
     ) -> CallRow:
-        """Insert a call in state `placing`; `token_for(id)` mints its callback token in the
-        same transaction (the token needs the id)."""
+        """Insert a call in state `placing`; `token_for(id)` mints its callback token."""
+        return self.create_calls(kind, [(user_id, agent_number, customer_number)], token_for)[0]
+
+    def create_calls(
+        self,
+        kind: str,
+        calls: Iterable[tuple[str, str, str]],
+        token_for: Callable[[int], str] | None = None,
+    ) -> list[CallRow]:
+        """Insert (user_id, agent_number, customer_number) calls in one transaction.
+
+        A burst of dials is recorded with one commit; `token_for(id)` mints each callback token
+        in the same transaction (the token needs the id).
+        """
         now = self._now()
+        rows: list[CallRow] = []
         with self._lock, self.db.conn:
-            cursor = self.db.conn.execute(
-                "INSERT INTO calls (kind, user_id, agent_number, customer_number, state,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, 'placing', ?, ?)",
-                [kind, user_id, agent_number, customer_number, now, now],
-            )
-            call_id = cursor.lastrowid
-            assert call_id is not None
-            token = token_for(call_id) if token_for else None
-            if token:
-                self.db.conn.execute(
-                    "UPDATE calls SET callback_token = ? WHERE id = ?", [token, call_id]
+            for user_id, agent_number, customer_number in calls:
+                cursor = self.db.conn.execute(
+                    "INSERT INTO calls (kind, user_id, agent_number, customer_number, state,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'placing', ?, ?)",
+                    [kind, user_id, agent_number, customer_number, now, now],
                 )
-        fields = dict.fromkeys(CallRow.__dataclass_fields__)
-        fields.update(
-            id=call_id,
-            kind=kind,
-            user_id=user_id,
-            agent_number=agent_number,
-            customer_number=customer_number,
-            state="placing",
-            callback_token=token,
-            created_at=now,
-            updated_at=now,
-        )
-        return CallRow(**fields)
+                call_id = cursor.lastrowid
+                assert call_id is not None
+                token = token_for(call_id) if token_for else None
+                if token:
+                    self.db.conn.execute(
+                        "UPDATE calls SET callback_token = ? WHERE id = ?", [token, call_id]
+                    )
+                fields = dict.fromkeys(CallRow.__dataclass_fields__)
+                fields.update(
+                    id=call_id,
+                    kind=kind,
+                    user_id=user_id,
+                    agent_number=agent_number,
+                    customer_number=customer_number,
+                    state="placing",
+                    callback_token=token,
+                    created_at=now,
+                    updated_at=now,
+                )
+                rows.append(CallRow(**fields))
+        return rows
 
     def get_call(self, call_id: int) -> CallRow:
         row = self._one("SELECT * FROM calls WHERE id = ?", [call_id])

@@ -115,10 +115,7 @@ class C2CHandlers:
                 sandbox=self.sandbox,
             )
         )
-        self.deps.background.spawn(
-            self.deps.calls.dial(user_id, first_leg, dial.customer, retry=retry, delay=delay),
-            name="c2c-dial",
-        )
+        self.deps.calls.dial(user_id, first_leg, dial.customer, retry=retry, delay=delay)
 
     async def _open_modal(
         self, client: AsyncWebClient, trigger_id: str, user_id: str, respond: AsyncRespond
@@ -277,15 +274,12 @@ class C2CHandlers:
             or {}
         ).get("value")
         delay = values.get(views.DELAY_BLOCK, {}).get(views.DELAY_INPUT, {}).get("value")
-        self.deps.background.spawn(
-            self.deps.calls.dial(
-                user_id,
-                numbers["agent"],
-                numbers["customer"],
-                retry=int(retry) if retry else None,
-                delay=int(delay) if delay else None,
-            ),
-            name="c2c-dial-modal",
+        self.deps.calls.dial(
+            user_id,
+            numbers["agent"],
+            numbers["customer"],
+            retry=int(retry) if retry else None,
+            delay=int(delay) if delay else None,
         )
 
     async def redial(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
@@ -302,10 +296,7 @@ class C2CHandlers:
             )
             return
         agent, customer = Phone(value["a"], ""), Phone(value["c"], "")
-        dial = self.deps.calls.dial(
-            user_id, agent, customer, retry=value.get("r"), delay=value.get("d")
-        )
-        self.deps.background.spawn(dial, name="c2c-redial")
+        self.deps.calls.dial(user_id, agent, customer, retry=value.get("r"), delay=value.get("d"))
         text = ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
         later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 

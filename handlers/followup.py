@@ -282,7 +282,7 @@ class FollowupHandlers:
         elif item is None:
             await respond(**error_message("That follow-up no longer exists.", sandbox=self.sandbox))
         else:
-            await self.deps.calls.dial(user_id, mine, Phone(item.phone, ""))
+            self.deps.calls.dial(user_id, mine, Phone(item.phone, ""))
 
     async def snooze(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
         await ack()

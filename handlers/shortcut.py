@@ -59,9 +59,7 @@ class ShortcutHandlers:
             return
         text = f":telephone_receiver: Dialling {customer.pretty}: your phone {agent.pretty} rings first."
         later(self.deps, respond, **info_message(text, sandbox=self.sandbox))
-        self.deps.background.spawn(
-            self.deps.calls.dial(user_id, agent, customer), name="shortcut-dial"
-        )
+        self.deps.calls.dial(user_id, agent, customer)
 
     async def picked(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
         await ack()

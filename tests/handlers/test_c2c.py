@@ -365,3 +365,58 @@ def test_acks_do_not_wait_for_a_hanging_kaleyra(bot) -> None:
     assert {c.state for c in bot.deps.store.recent_calls(AGENT, limit=50)} <= {"placing"}
     bot.settle()
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 21
+
+
+def test_a_burst_of_dials_is_recorded_in_one_go_and_each_placed_exactly_once(bot) -> None:
+    """More dials than DIALS_IN_FLIGHT at once: one row each, one Kaleyra request each."""
+    from bot.calls import DIALS_IN_FLIGHT
+    from bot.phones import parse_phone
+
+    bot.register()
+    agent = parse_phone("9876543210")
+    customers = [parse_phone(f"91234{n:05d}") for n in range(DIALS_IN_FLIGHT * 2 + 5)]
+    batches: list[int] = []
+    create_calls = bot.deps.store.create_calls
+
+    def recording(kind, calls, token_for=None):
+        calls = list(calls)
+        batches.append(len(calls))
+        return create_calls(kind, calls, token_for)
+
+    async def burst() -> bool:
+        bot.deps.store.create_calls = recording
+        for customer in customers:
+            bot.deps.calls.dial(AGENT, agent, customer)
+        # Acked but not yet written: a second identical dial must still be caught.
+        return bot.deps.calls.recent_repeat(AGENT, agent, customers[0])
+
+    assert bot.run(burst()) is True
+    bot.settle()
+    assert batches == [len(customers)]  # one transaction for the whole burst
+    sent = bot.sandbox.state.recorded("dial.click2call")
+    assert sorted(s.form["receiver"] for s in sent) == [c.national for c in customers]
+    rows = bot.deps.store.recent_calls(AGENT, limit=100)
+    assert sorted(s.form["custom"] for s in sent) == sorted(f"voicebot-{r.id}" for r in rows)
+    assert {r.state for r in rows} == {"placed"} and len(rows) == len(customers)
+
+
+def test_a_dial_the_store_cannot_record_is_reported_not_lost(bot, monkeypatch) -> None:
+    from bot.phones import parse_phone
+
+    bot.register()
+
+    def broken(*_args, **_kwargs):
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(bot.deps.store, "create_calls", broken)
+
+    async def dial() -> None:
+        bot.deps.calls.dial(AGENT, parse_phone("9876543210"), parse_phone("9123456789"))
+
+    bot.run(dial())
+    bot.settle()
+    assert bot.sandbox.state.recorded("dial.click2call") == []
+    [told] = bot.fake.of("chat.postMessage")
+    assert told["channel"] == AGENT
+    assert "Could not place the call to +91 91234 56789" in text_of(told)
+    assert "Nothing was dialled" in text_of(told)
