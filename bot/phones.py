@@ -90,7 +90,9 @@ def parse_phone(text: str, region: str = "IN") -> Phone:
         parsed = phonenumbers.parse(raw, region)
     except NumberParseException:
         raise InvalidNumber(f'"{raw}" is not a phone number') from None
-    if not phonenumbers.is_valid_number(parsed):
+    # number_type is UNKNOWN exactly when is_valid_number is False; asking once saves a pass.
+    kind = phonenumbers.number_type(parsed)
+    if kind == PhoneNumberType.UNKNOWN:
         reason = phonenumbers.is_possible_number_with_reason(parsed)
         why = {
             phonenumbers.ValidationResult.TOO_SHORT: "is too short",
@@ -98,10 +100,7 @@ def parse_phone(text: str, region: str = "IN") -> Phone:
             phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
         }.get(reason, f"is not a valid number for {region}")
         raise InvalidNumber(f'"{raw}" {why}')
-    if phonenumbers.number_type(parsed) in (
-        PhoneNumberType.PREMIUM_RATE,
-        PhoneNumberType.SHARED_COST,
-    ):
+    if kind in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
         raise InvalidNumber(f'"{raw}" is a premium-rate number')
     return Phone(
         e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),

@@ -18,7 +18,7 @@ import sqlite_utils
 from bot.metrics import SENDS
 from bot.phones import mask
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 SEEN_KEEP = timedelta(hours=2)  # longer than any de-duplication window
 Clock = Callable[[], datetime]
 
@@ -80,6 +80,7 @@ class Store:
         self.db = sqlite_utils.Database(connection)
         self.clock = clock
         self._lock = threading.RLock()
+        self._agents: dict[str, Agent | None] = {}
         self._last_prune = 0.0
         with self._lock:
             self.db.execute("PRAGMA busy_timeout = 10000")
@@ -215,6 +216,8 @@ class Store:
             )
         if version < 5:
             self.db["seen_requests"].create_index(["at"], if_not_exists=True)
+        if version < 6:  # the repeat-call check reads the last minute's calls at start-up
+            self.db["calls"].create_index(["created_at"], if_not_exists=True)
         self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _now(self) -> str:
@@ -244,8 +247,13 @@ class Store:
             return self.db.execute(sql, list(params))
 
     def get_agent(self, user_id: str) -> Agent | None:
+        # Read on every dial; changed only through register/unregister below, so cached.
+        if user_id in self._agents:
+            return self._agents[user_id]
         row = self._one("SELECT * FROM agents WHERE user_id = ?", [user_id])
-        return Agent(**row) if row else None
+        agent = Agent(**row) if row else None
+        self._agents[user_id] = agent
+        return agent
 
     def agent_by_number(self, number: str) -> Agent | None:
         row = self._one("SELECT * FROM agents WHERE number = ?", [number])
@@ -254,6 +262,7 @@ class Store:
     def register_agent(self, user_id: str, number: str) -> Agent:
         """One number per user, one user per number: a number held by someone else is refused."""
         with self._lock, self.db.conn:
+            self._agents.pop(user_id, None)
             holder = self.agent_by_number(number)
             if holder and holder.user_id != user_id:
                 raise StoreError(
@@ -272,6 +281,7 @@ class Store:
                 },
                 pk="user_id",
             )
+            self._agents.pop(user_id, None)
         agent = self.get_agent(user_id)
         assert agent is not None
         return agent
@@ -279,6 +289,7 @@ class Store:
     def unregister_agent(self, user_id: str) -> bool:
         with self._lock, self.db.conn:
             cursor = self.db.execute("DELETE FROM agents WHERE user_id = ?", [user_id])
+            self._agents.pop(user_id, None)
             return cursor.rowcount > 0
 
     def admins(self) -> set[str]:
@@ -377,15 +388,16 @@ class Store:
         self._write(f"UPDATE calls SET {assignments} WHERE id = ?", [*fields.values(), call_id])
         return self.get_call(call_id)
 
-    def recent_duplicate_call(
-        self, user_id: str, agent_number: str, customer_number: str, within: timedelta
-    ) -> CallRow | None:
-        row = self._one(
-            "SELECT * FROM calls WHERE user_id = ? AND created_at >= ? AND agent_number = ?"
-            " AND customer_number = ? AND state != 'failed' ORDER BY id DESC LIMIT 1",
-            [user_id, _iso(self.clock() - within), agent_number, customer_number],
+    def recent_call_keys(self, within: timedelta) -> list[tuple[str, str, str, str]]:
+        """(user_id, agent, customer, created_at) of the calls not failed in the last `within`."""
+        rows = self._all(
+            "SELECT user_id, agent_number, customer_number, created_at FROM calls"
+            " WHERE created_at >= ? AND state != 'failed' ORDER BY created_at",
+            [_iso(self.clock() - within)],
         )
-        return CallRow.from_row(row) if row else None
+        return [
+            (r["user_id"], r["agent_number"], r["customer_number"], r["created_at"]) for r in rows
+        ]
 
     def open_calls(self) -> list[CallRow]:
         rows = self._all("SELECT * FROM calls WHERE state IN ('placed', 'unknown') ORDER BY id")

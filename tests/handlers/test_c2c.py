@@ -134,6 +134,29 @@ def test_repeat_within_a_minute_asks_first_and_double_click_dials_once(bot) -> N
     assert "Dialling again" in text_of(bot.replies()[-1])
 
 
+def test_repeat_check_survives_a_restart_and_ends_after_a_minute(bot, clock) -> None:
+    from bot.calls import ClickToCall
+
+    bot.register()
+    bot.command("/c2c", "9123456789")
+    bot.deps.calls = ClickToCall(bot.deps)  # a restart: nothing in memory, the store has it
+    assert "Dial again?" in text_of(bot.command("/c2c", "9123456789").json())
+    clock.advance(seconds=61)
+    assert "Dialling" in text_of(bot.command("/c2c", "9123456789").json())
+    assert len(bot.sandbox.state.recorded("dial.click2call")) == 2
+
+
+def test_a_call_kaleyra_refused_can_be_dialled_again_at_once(bot) -> None:
+    bot.register()
+    bot.sandbox.state.set_fault(
+        "dial.click2call", Fault(error_rate=1.0, api_error=("E104", "Invalid number"))
+    )
+    bot.command("/c2c", "9123456789")
+    assert bot.deps.store.recent_calls(AGENT, limit=1)[0].state == "failed"
+    bot.sandbox.state.set_fault("dial.click2call", None)
+    assert "Dialling" in text_of(bot.command("/c2c", "9123456789").json())
+
+
 def test_slack_retry_is_answered_without_a_second_side_effect(bot) -> None:
     bot.register()
     response = bot.command(
