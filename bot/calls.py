@@ -180,6 +180,7 @@ class ClickToCall:
         try:
             result = await deps.kaleyra.click_to_call(request)
         except KaleyraError as exc:
+            await deps.background.turn()
             state = "unknown" if exc.outcome_unknown else "failed"
             call = deps.store.update_call(call.id, state=state, error=describe_kaleyra_error(exc))
             if state == "failed":
@@ -187,6 +188,7 @@ class ClickToCall:
             self._audit(call, state, error=exc)
             await self._post_card(call)
             return call
+        await deps.background.turn()
         call = deps.store.update_call(call.id, state="placed", kaleyra_id=result.id)
         self._audit(call, "placed")
         refresh_home_later(deps, user_id)
@@ -237,6 +239,7 @@ class ClickToCall:
         except SlackApiError as exc:
             log.warning("could not post call card: %s", exc.response.get("error"))
             return call
+        await self.deps.background.turn()
         return self.deps.store.update_call(
             call.id, channel=response["channel"], message_ts=response["ts"]
         )
@@ -288,6 +291,7 @@ class ClickToCall:
         recording: str | None,
         final: bool,
     ) -> bool:
+        await self.deps.background.turn()  # polls and callbacks come back in bursts
         fields = {
             "status1": status1,
             "status2": status2,

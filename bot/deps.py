@@ -43,6 +43,7 @@ class Deps:
     track_for_seconds: float = 30 * 60  # stop tracking a call after this long
     auto_track: bool = True  # tests turn this off and drive calls.poll_once themselves
     progress_interval: float = 1.0  # at most one progress update a second per message
+    homes_to_refresh: set[str] = field(default_factory=set)  # App Home refreshes not yet built
     calls: ClickToCall = field(init=False)
     broadcasts: Broadcasts = field(init=False)
     followups: Followups = field(init=False)

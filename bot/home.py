@@ -19,6 +19,8 @@ DIGEST_CHANNEL, DIGEST_TIME = "digest_channel", "digest_time"
 
 
 async def publish_home(deps: Deps, client: AsyncWebClient, user_id: str) -> None:
+    await deps.background.turn()
+    deps.homes_to_refresh.discard(user_id)  # later changes need a refresh of their own
     agent = deps.store.get_agent(user_id)
     admin = deps.is_admin(user_id)
     now = deps.clock()
@@ -47,5 +49,12 @@ async def publish_home(deps: Deps, client: AsyncWebClient, user_id: str) -> None
 
 
 def refresh_home_later(deps: Deps, user_id: str) -> None:
-    """After an action of the user: refresh their Home tab without delaying anything."""
+    """After an action of the user: refresh their Home tab without delaying anything.
+
+    A refresh already waiting will read the store after this change, so it is not repeated:
+    a burst of calls publishes the tab once or twice, not once a call.
+    """
+    if user_id in deps.homes_to_refresh:
+        return
+    deps.homes_to_refresh.add(user_id)
     deps.background.spawn(publish_home(deps, deps.slack, user_id), name=f"home-{user_id}")

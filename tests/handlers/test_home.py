@@ -51,3 +51,23 @@ def test_set_my_number_from_home(bot) -> None:
     assert bot.deps.store.get_agent(AGENT).number == "+919876543210"
     latest = text_of([p for p in bot.fake.of("views.publish") if p["user_id"] == AGENT][-1]["view"])
     assert "Your agent number is *+91 98765 43210*" in latest
+
+
+def test_a_burst_of_calls_refreshes_home_a_few_times_and_ends_current(bot) -> None:
+    from bot.phones import parse_phone
+
+    bot.register()
+    before = len(bot.fake.of("views.publish"))
+    agent = parse_phone("9876543210")
+    customers = [parse_phone(f"91234567{n}0") for n in range(8)]
+
+    async def burst() -> None:
+        for customer in customers:
+            bot.deps.calls.dial(AGENT, agent, customer)
+
+    bot.run(burst())
+    bot.settle()
+    published = [p for p in bot.fake.of("views.publish")[before:] if p["user_id"] == AGENT]
+    assert 1 <= len(published) < len(customers)  # refreshes waiting together were built once
+    latest = text_of(published[-1]["view"])
+    assert all(c.pretty in latest for c in customers)  # the last one shows every call
