@@ -373,6 +373,7 @@ class Broadcasts:
         if not force and now - self._last_update.get(job_id, 0.0) < self.deps.progress_interval:
             return  # Slack allows about one update a second per message
         self._last_update[job_id] = now
+        await self.deps.background.turn()  # twenty jobs' chunks finish together
         where = self._message.get(job_id)
         if where is None:  # after a restart: read it back from the store once
             job = self.deps.store.get_job(job_id)

@@ -551,7 +551,8 @@ class ObdResult(BaseModel):
     @classmethod
     def from_data(cls, data: Any, message: str = "OK") -> ObdResult:
         rows, group_id = rows_from_keyed(data)
-        return cls(group_id=group_id, calls=[ObdCall(**r) for r in rows], message=message)
+        # One validation call for all rows (200 a request): far cheaper than a model per row.
+        return cls.model_validate({"group_id": group_id, "calls": rows, "message": message})
 
 
 class OutboundResult(BaseModel):
