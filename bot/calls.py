@@ -33,6 +33,10 @@ log = logging.getLogger("voicebot.calls")
 REPEAT_WINDOW = timedelta(seconds=60)
 TRACK_CONCURRENCY = 20  # status reads in flight at once, however many calls are open
 DIALS_IN_FLIGHT = 20  # dial workflows running at once; more wait their turn
+INTERRUPTED = (
+    "The bot restarted while placing this call, so whether it rang is unknown."
+    " Check `/c2c log` before dialling again."
+)
 CALLBACK_VARIABLES = {
     "status1": "{status1}",
     "status2": "{status2}",
@@ -357,7 +361,14 @@ class ClickToCall:
             await self.poll_open()
 
     def resume_tracking(self) -> int:
-        """After a restart: follow every call that had not reached a final status."""
+        """After a restart: follow every call that had not reached a final status.
+
+        Dials still queued or waiting for Kaleyra when the process stopped may or may not have
+        rung: they are marked unknown and their user is shown a card saying so.
+        """
+        for call in self.deps.store.calls_being_placed():
+            call = self.deps.store.update_call(call.id, state="unknown", error=INTERRUPTED)
+            self.deps.background.spawn(self._post_card(call), name="c2c-interrupted")
         calls = [c for c in self.deps.store.open_calls() if c.kaleyra_id]
         if calls:
             self.ensure_poller()

@@ -403,6 +403,10 @@ class Store:
         rows = self._all("SELECT * FROM calls WHERE state IN ('placed', 'unknown') ORDER BY id")
         return [CallRow.from_row(r) for r in rows]
 
+    def calls_being_placed(self) -> list[CallRow]:
+        rows = self._all("SELECT * FROM calls WHERE state = 'placing' ORDER BY id")
+        return [CallRow.from_row(r) for r in rows]
+
     def recent_calls(self, user_id: str, limit: int = 5) -> list[CallRow]:
         rows = self._all(
             "SELECT * FROM calls WHERE user_id = ? ORDER BY id DESC LIMIT ?", [user_id, limit]

@@ -443,3 +443,21 @@ def test_a_dial_the_store_cannot_record_is_reported_not_lost(bot, monkeypatch) -
     assert told["channel"] == AGENT
     assert "Could not place the call to +91 91234 56789" in text_of(told)
     assert "Nothing was dialled" in text_of(told)
+
+
+def test_dials_cut_short_by_a_restart_are_shown_as_unknown(bot) -> None:
+    bot.register()
+    call = bot.deps.store.create_call(
+        kind="c2c", user_id=AGENT, agent_number="+919876543210", customer_number="+919123456789"
+    )
+
+    async def restart() -> int:
+        return bot.deps.calls.resume_tracking()
+
+    bot.run(restart())
+    bot.settle()
+    assert bot.deps.store.get_call(call.id).state == "unknown"
+    [card] = bot.fake.of("chat.postMessage")
+    assert card["channel"] == AGENT
+    assert "Outcome unknown" in text_of(card) and "restarted while placing" in text_of(card)
+    assert bot.sandbox.state.recorded("dial.click2call") == []  # never re-sent
