@@ -7,15 +7,19 @@ import asyncio
 from bot.background import Background
 
 
-async def test_waiting_steps_resume_one_per_turn_of_the_loop_in_order() -> None:
-    background = Background()
-    resumed: list[str] = []
+def start_steps(background: Background, names: str, resumed: list[str]) -> list[asyncio.Task]:
+    """One task per name: each waits for its turn, then says it resumed."""
 
     async def step(name: str) -> None:
         await background.turn()
         resumed.append(name)
 
-    tasks = [asyncio.create_task(step(name)) for name in "abcd"]
+    return [asyncio.create_task(step(name)) for name in names]
+
+
+async def test_waiting_steps_resume_one_per_turn_of_the_loop_in_order() -> None:
+    resumed: list[str] = []
+    tasks = start_steps(Background(), "abcd", resumed)
     seen_per_turn = []
     for _ in range(8):
         await asyncio.sleep(0)  # one turn of the loop
@@ -27,14 +31,8 @@ async def test_waiting_steps_resume_one_per_turn_of_the_loop_in_order() -> None:
 
 
 async def test_a_cancelled_waiter_gives_up_its_turn() -> None:
-    background = Background()
     resumed: list[str] = []
-
-    async def step(name: str) -> None:
-        await background.turn()
-        resumed.append(name)
-
-    first, second, third = (asyncio.create_task(step(n)) for n in "xyz")
+    first, second, third = start_steps(Background(), "xyz", resumed)
     await asyncio.sleep(0)  # all three are waiting now
     second.cancel()
     await asyncio.gather(first, third)
