@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from slack_bolt.async_app import AsyncApp
+from slack_bolt import BoltResponse
+from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 
 from bot.deps import Deps
+from bot.metrics import count_request
 from handlers import register_all
 
 log = logging.getLogger("voicebot.app")
@@ -17,12 +19,21 @@ async def on_error(error: Exception, body: dict) -> None:
     log.error("unhandled error in %s: %r", body.get("type") or body.get("command"), error)
 
 
+class VoicebotApp(AsyncApp):
+    """Bolt's AsyncApp, counting each request it handles, over HTTP and Socket Mode alike."""
+
+    async def async_dispatch(self, req: AsyncBoltRequest) -> BoltResponse:
+        response = await super().async_dispatch(req)
+        count_request(req.body, response.status, response.body)
+        return response
+
+
 def build_app(deps: Deps) -> AsyncApp:
     settings = deps.settings
     signing_secret = (
         settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     )
-    app = AsyncApp(
+    app = VoicebotApp(
         client=deps.slack,
         signing_secret=signing_secret,
         # Socket Mode frames are authenticated by the app token, not signed.

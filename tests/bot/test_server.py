@@ -1,6 +1,7 @@
 """The HTTP front: replay protection kept in memory, and the metrics names of requests."""
 
-from bot.server import ReplayGuard, listener_name
+from bot.metrics import listener_name, outcome
+from bot.server import ReplayGuard
 
 
 def test_a_signature_is_refused_the_second_time_until_it_expires() -> None:
@@ -23,3 +24,10 @@ def test_requests_are_named_by_what_they_are_for() -> None:
     assert listener_name({"callback_id": "call_this_number"}) == "shortcut:call_this_number"
     assert listener_name({"event": {"type": "app_home_opened"}}) == "event:app_home_opened"
     assert listener_name({"type": "url_verification"}) == "other"
+
+
+def test_outcomes_say_how_a_request_ended() -> None:
+    assert outcome(200, '{"text": "Dialling"}') == "ok"
+    assert outcome(200, '{"text": ":warning: Only admins can"}') == "refused"
+    assert outcome(200, '{"response_action": "errors", "errors": {}}') == "refused"
+    assert outcome(401, "") == "rejected" and outcome(500, "") == "failed"

@@ -11,6 +11,7 @@ from bot.app import build_app
 from bot.deps import Deps
 from bot.fakeslack import FakeSlack
 from bot.kaleyra import KaleyraClient
+from bot.metrics import REGISTRY
 from bot.sandbox import ServerThread
 from bot.server import create_asgi
 from bot.settings import Settings
@@ -47,6 +48,11 @@ def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
                 await handler.connect_async()
                 return handler
 
+            def counted() -> float:
+                labels = {"name": "/c2c", "outcome": "ok"}
+                return REGISTRY.get_sample_value("voicebot_commands_total", labels) or 0.0
+
+            before = counted()
             handler = run(connect())
             assert fake.socket_connected.wait(10)
             assert fake.of("apps.connections.open")  # went to SLACK_API_URL, not slack.com
@@ -71,5 +77,6 @@ def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
             assert ack["envelope_id"] == "env-1"
             assert "now calls from +91 98765 43210" in ack["payload"]["text"]
             assert deps.store.get_agent("U0AGENT").number == "+919876543210"
+            assert counted() == before + 1  # /metrics counts Socket Mode requests too
             run(handler.close_async())
         deps.store.close()
