@@ -48,11 +48,11 @@ class Turns:
 class Background:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.turns = Turns()
+        self._turns = Turns()
 
     async def turn(self) -> None:
         """Wait for this step's turn; call before a burst-prone piece of work after an await."""
-        await self.turns.take()
+        await self._turns.take()
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work") -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +21,7 @@ from bot.kaleyra import KaleyraAPIError, KaleyraError
 from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
 from bot.logs import CALL_ID, REQUEST_ID
 from bot.phones import Phone
+from bot.recent import RecentKeys
 from bot.store import CallRow
 from bot.views.c2c import call_card
 from bot.views.common import describe_kaleyra_error, error_message
@@ -68,9 +69,9 @@ class ClickToCall:
         self._poller: asyncio.Task | None = None
         self._secret: bytes | None = None  # read once from the store
         self._unrecorded: list[_Order] = []  # acked, row not yet written
-        # (user, agent, customer) -> when, for the calls of the last REPEAT_WINDOW, oldest
-        # first: the repeat check runs on every dial, so it is answered from memory.
-        self._recent: OrderedDict[tuple[str, str, str], datetime] | None = None
+        # (user, agent, customer) of the calls of the last REPEAT_WINDOW: the repeat check
+        # runs on every dial, so it is answered from memory.
+        self._recent: RecentKeys | None = None
         self._recording: asyncio.Task | None = None
         self._queue: deque[tuple[CallRow, _Order]] = deque()  # recorded, waiting for a slot
         self._workers = 0
@@ -79,30 +80,14 @@ class ClickToCall:
 
     def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> bool:
         """The same call placed (or about to be) in the last minute: ask before ringing again."""
-        recent = self._recent_calls()
-        return (user_id, agent.e164, customer.e164) in recent
+        return (user_id, agent.e164, customer.e164) in self._recent_calls()
 
-    def _recent_calls(self) -> OrderedDict[tuple[str, str, str], datetime]:
-        now = self.deps.clock()
+    def _recent_calls(self) -> RecentKeys:
         if self._recent is None:  # after a start: the calls the store holds from the last minute
-            self._recent = OrderedDict()
+            self._recent = RecentKeys(REPEAT_WINDOW, self.deps.clock)
             for user_id, agent, customer, at in self.deps.store.recent_call_keys(REPEAT_WINDOW):
-                self._recent[(user_id, agent, customer)] = datetime.fromisoformat(at)
-        while self._recent:
-            key, at = next(iter(self._recent.items()))
-            if now - at < REPEAT_WINDOW:
-                break
-            del self._recent[key]
+                self._recent.add((user_id, agent, customer), datetime.fromisoformat(at))
         return self._recent
-
-    def _remember(self, key: tuple[str, str, str]) -> None:
-        recent = self._recent_calls()
-        recent[key] = self.deps.clock()
-        recent.move_to_end(key)
-
-    def _forget(self, key: tuple[str, str, str]) -> None:
-        """A call that failed outright rang nobody: dialling it again needs no confirmation."""
-        self._recent_calls().pop(key, None)
 
     def dial(
         self,
@@ -121,7 +106,7 @@ class ClickToCall:
         """
         order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get())
         self._unrecorded.append(order)
-        self._remember(order.key)
+        self._recent_calls().add(order.key)
         if self._recording is None or self._recording.done():
             self._recording = self.deps.background.spawn(self._record(), name="c2c-record")
 
@@ -136,7 +121,7 @@ class ClickToCall:
         except Exception:
             log.exception("could not record %d dials", len(orders))
             for order in orders:
-                self._forget(order.key)
+                self._recent_calls().discard(order.key)
                 self.deps.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
             return
         self._queue.extend(zip(rows, orders, strict=True))
@@ -187,8 +172,10 @@ class ClickToCall:
             await deps.background.turn()
             state = "unknown" if exc.outcome_unknown else "failed"
             call = deps.store.update_call(call.id, state=state, error=describe_kaleyra_error(exc))
-            if state == "failed":
-                self._forget((call.user_id, call.agent_number, call.customer_number))
+            if state == "failed":  # it rang nobody: dialling again needs no confirmation
+                self._recent_calls().discard(
+                    (call.user_id, call.agent_number, call.customer_number)
+                )
             self._audit(call, state, error=exc)
             await self._post_card(call)
             return call

@@ -8,8 +8,7 @@ import gc
 import logging
 import os
 import time
-from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import aiohttp
 import uvicorn
@@ -27,40 +26,19 @@ from bot.app import build_app
 from bot.deps import Deps, build_deps
 from bot.logs import REQUEST_ID, configure_logging
 from bot.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from bot.recent import RecentKeys
 from bot.settings import Settings
 
 log = logging.getLogger("voicebot.server")
-
-
-class ReplayGuard:
-    """Signatures seen in the last few minutes: the same signed request twice has no effect.
-
-    Bolt refuses timestamps older than 5 minutes, so remembering a signature for 6 minutes covers
-    every replay Bolt would accept. Kept in memory: it is checked on every request, and a write to
-    SQLite per request was the largest cost of an ack.
-    """
-
-    def __init__(self, keep_seconds: float = 360.0, clock: Callable[[], float] = time.monotonic):
-        self.keep_seconds = keep_seconds
-        self.clock = clock
-        self._seen: OrderedDict[str, float] = OrderedDict()  # oldest first
-
-    def first_time(self, signature: str) -> bool:
-        now = self.clock()
-        while self._seen:
-            oldest, at = next(iter(self._seen.items()))
-            if now - at < self.keep_seconds:
-                break
-            del self._seen[oldest]
-        if signature in self._seen:
-            return False
-        self._seen[signature] = now
-        return True
+REPLAY_WINDOW_SECONDS = 360
 
 
 def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool = True) -> Starlette:
     bolt = app or build_app(deps)
-    replays = ReplayGuard()
+    # Bolt refuses timestamps older than 5 minutes, so remembering a signature for 6 covers
+    # every replay Bolt would accept. In memory: a SQLite write per request was the largest
+    # cost of an ack.
+    replays = RecentKeys(REPLAY_WINDOW_SECONDS, time.monotonic)
     ready = {"value": False}
 
     async def slack_events(request: Request) -> Response:

@@ -313,18 +313,6 @@ class Store:
 
     # ------------------------------------------------------------------ calls
 
-    def create_call(
-        self,
-        *,
-        kind: str,
-        user_id: str,
-        agent_number: str,
-        customer_number: str,
-        token_for: Callable[[int], str] | None = None,
-    ) -> CallRow:
-        """Insert a call in state `placing`; `token_for(id)` mints its callback token."""
-        return self.create_calls(kind, [(user_id, agent_number, customer_number)], token_for)[0]
-
     def create_calls(
         self,
         kind: str,

@@ -1,12 +1,14 @@
 """The HTTP front: replay protection kept in memory, and the metrics names of requests."""
 
 from bot.metrics import listener_name, outcome
-from bot.server import ReplayGuard
+from bot.recent import RecentKeys
+from bot.server import REPLAY_WINDOW_SECONDS
 
 
 def test_a_signature_is_refused_the_second_time_until_it_expires() -> None:
     now = [1000.0]
-    guard = ReplayGuard(keep_seconds=360, clock=lambda: now[0])
+    assert REPLAY_WINDOW_SECONDS == 360
+    guard = RecentKeys(REPLAY_WINDOW_SECONDS, clock=lambda: now[0])
     assert guard.first_time("v0=aa")
     assert not guard.first_time("v0=aa")
     assert guard.first_time("v0=bb")

@@ -53,9 +53,8 @@ def test_audit_masks_numbers(store: Store) -> None:
 def test_recent_duplicate_window(tmp_path) -> None:
     now = [datetime(2026, 11, 23, 5, 30, tzinfo=UTC)]
     store = Store(tmp_path / "d.db", clock=lambda: now[0])
-    call = store.create_call(kind="c2c", user_id="U1", agent_number="+91A", customer_number="+91C")
-    store.create_call(kind="c2c", user_id="U1", agent_number="+91A", customer_number="+91F")
-    store.update_call(call.id + 1, state="failed")  # rang nobody: not a repeat
+    call, refused = store.create_calls("c2c", [("U1", "+91A", "+91C"), ("U1", "+91A", "+91F")])
+    store.update_call(refused.id, state="failed")  # rang nobody: not a repeat
     keys = store.recent_call_keys(timedelta(seconds=60))
     assert keys == [("U1", "+91A", "+91C", call.created_at)]
     now[0] += timedelta(seconds=61)

@@ -447,9 +447,7 @@ def test_a_dial_the_store_cannot_record_is_reported_not_lost(bot, monkeypatch) -
 
 def test_dials_cut_short_by_a_restart_are_shown_as_unknown(bot) -> None:
     bot.register()
-    call = bot.deps.store.create_call(
-        kind="c2c", user_id=AGENT, agent_number="+919876543210", customer_number="+919123456789"
-    )
+    [call] = bot.deps.store.create_calls("c2c", [(AGENT, "+919876543210", "+919123456789")])
 
     async def restart() -> int:
         return bot.deps.calls.resume_tracking()
