@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 from support import SECRET, command_body, signed
 
-from bot.fakeslack import FakeSlack
-from bot.sandbox.server import ServerThread
+from bot.local.fakeslack import FakeSlack
+from bot.local.serverthread import ServerThread
 from bot.settings import Settings
 
 USERS = 50

@@ -78,7 +78,7 @@ def sandbox(latency: float = 0.0):
 def fake_slack():
     port = free_port()
     code = (
-        "import uvicorn; from bot.fakeslack import FakeSlack; "
+        "import uvicorn; from bot.local.fakeslack import FakeSlack; "
         f"uvicorn.run(FakeSlack().app, host='127.0.0.1', port={port}, log_level='warning')"
     )
     with process([PY, "-c", code]):

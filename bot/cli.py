@@ -40,7 +40,7 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 
 
 def cmd_console(_args: argparse.Namespace) -> int:
-    from bot.console import run_console
+    from bot.local.console import run_console
 
     return run_console(_settings_or_exit())
 

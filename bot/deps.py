@@ -10,20 +10,20 @@ from typing import TYPE_CHECKING
 import httpx
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.background import Background
 from bot.kaleyra import KaleyraClient
+from bot.runtime.background import Background
 from bot.settings import Settings
-from bot.slackclient import PacedWebClient
+from bot.slack.client import PacedWebClient
 from bot.store import Store
 
 if TYPE_CHECKING:
-    from bot.calls import ClickToCall
-    from bot.followups import Followups
-    from bot.health import HealthWatch
-    from bot.obd import Broadcasts
-    from bot.reminders import Reminders
+    from bot.runtime.scheduler import Scheduler
     from bot.sandbox import Sandbox
-    from bot.scheduler import Scheduler
+    from bot.services.c2c import ClickToCall
+    from bot.services.followup import Followups
+    from bot.services.obd import Broadcasts
+    from bot.services.reminders import Reminders
+    from bot.services.voicehealth import HealthWatch
 
 
 def utc_now() -> datetime:
@@ -52,12 +52,12 @@ class Deps:
     scheduler: Scheduler = field(init=False)
 
     def __post_init__(self) -> None:
-        from bot.calls import ClickToCall
-        from bot.followups import Followups
-        from bot.health import HealthWatch
-        from bot.obd import Broadcasts
-        from bot.reminders import Reminders
-        from bot.scheduler import Scheduler
+        from bot.runtime.scheduler import Scheduler
+        from bot.services.c2c import ClickToCall
+        from bot.services.followup import Followups
+        from bot.services.obd import Broadcasts
+        from bot.services.reminders import Reminders
+        from bot.services.voicehealth import HealthWatch
 
         self.calls = ClickToCall(self)
         self.broadcasts = Broadcasts(self)

@@ -22,12 +22,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from bot.app import build_app
 from bot.deps import Deps, build_deps
-from bot.logs import REQUEST_ID, configure_logging
-from bot.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from bot.recent import RecentKeys
+from bot.runtime.logs import REQUEST_ID, configure_logging
+from bot.runtime.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from bot.runtime.recent import RecentKeys
 from bot.settings import Settings
+from bot.slack.app import build_app
 
 log = logging.getLogger("voicebot.server")
 REPLAY_WINDOW_SECONDS = 360

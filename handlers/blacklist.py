@@ -6,18 +6,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.grammar import (
-    BlacklistAdd,
-    BlacklistList,
-    BlacklistRemove,
-    Help,
-    OpenModal,
-    UsageError,
-    parse_blacklist,
-    strict_numbers,
-)
+from bot.grammar import Help, OpenModal, UsageError, strict_numbers
+from bot.grammar.blacklist import BlacklistAdd, BlacklistList, BlacklistRemove, parse_blacklist
 from bot.kaleyra import KaleyraError
-from bot.slackio import dm_responder, open_modal
+from bot.slack.replies import dm_responder, open_modal
 from bot.views import blacklist as views
 from bot.views.common import describe_kaleyra_error, error_message
 

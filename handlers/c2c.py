@@ -10,24 +10,22 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.grammar import (
+from bot.grammar import Help, OpenModal, UsageError
+from bot.grammar.c2c import (
     AdminChange,
     CallLog,
     CallStatus,
     Dial,
-    Help,
-    OpenModal,
     Register,
     Unregister,
-    UsageError,
     WhoAmI,
     parse_c2c,
 )
-from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraError
 from bot.kaleyra.models import LogQuery
 from bot.phones import InvalidNumber, Phone, parse_phone
-from bot.slackio import later, open_modal
+from bot.services.home import refresh_home_later
+from bot.slack.replies import later, open_modal
 from bot.store import StoreError
 from bot.views import c2c as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message

@@ -8,19 +8,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.grammar import (
+from bot.grammar import Help, OpenModal, UsageError
+from bot.grammar.followup import (
     FollowupAdd,
     FollowupDelete,
     FollowupEdit,
     FollowupList,
-    Help,
-    OpenModal,
-    UsageError,
     parse_followup,
 )
 from bot.kaleyra import KaleyraError
 from bot.phones import InvalidNumber, Phone, parse_phone
-from bot.slackio import Responder, dm_responder, later, open_modal
+from bot.slack.replies import Responder, dm_responder, later, open_modal
 from bot.views import followup as views
 from bot.views.c2c import not_registered_message
 from bot.views.common import describe_kaleyra_error, error_message, info_message

@@ -6,8 +6,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
-from bot.home import publish_home
 from bot.phones import InvalidNumber, parse_phone
+from bot.services.home import publish_home
 from bot.store import StoreError
 from bot.views.c2c import (
     REGISTER_BLOCK,

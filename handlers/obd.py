@@ -9,11 +9,12 @@ from datetime import datetime
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.csvnumbers import MAX_BYTES, CsvError, parse_csv
 from bot.deps import Deps
-from bot.grammar import DialerUpload, Help, ObdStart, ObdStatus, OpenModal, UsageError, parse_obd
+from bot.grammar import Help, OpenModal, UsageError
+from bot.grammar.csvnumbers import MAX_BYTES, CsvError, parse_csv
+from bot.grammar.obd import DialerUpload, ObdStart, ObdStatus, parse_obd
 from bot.kaleyra import KaleyraError
-from bot.slackio import Responder, dm_responder, download, later, open_modal
+from bot.slack.replies import Responder, dm_responder, download, later, open_modal
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
 

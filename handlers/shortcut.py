@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.phones import Phone, find_numbers
-from bot.slackio import Responder, dm_responder, later, open_modal
+from bot.slack.replies import Responder, dm_responder, later, open_modal
 from bot.views import c2c as c2c_views
 from bot.views import shortcut as views
 from bot.views.common import error_message, info_message

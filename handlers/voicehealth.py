@@ -5,9 +5,10 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.deps import Deps
-from bot.grammar import DigestOff, DigestSet, HealthNow, Help, UsageError, parse_voicehealth
-from bot.home import DIGEST_CHANNEL, DIGEST_TIME, refresh_home_later
+from bot.grammar import Help, UsageError
+from bot.grammar.voicehealth import DigestOff, DigestSet, HealthNow, parse_voicehealth
 from bot.kaleyra import KaleyraError
+from bot.services.home import DIGEST_CHANNEL, DIGEST_TIME, refresh_home_later
 from bot.views import health as views
 from bot.views.common import describe_kaleyra_error, error_message
 

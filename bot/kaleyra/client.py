@@ -42,7 +42,7 @@ from bot.kaleyra.models import (
     OutboundResult,
     rows_from_keyed,
 )
-from bot.metrics import KALEYRA_LATENCY, KALEYRA_REQUESTS
+from bot.runtime.metrics import KALEYRA_LATENCY, KALEYRA_REQUESTS
 
 log = logging.getLogger("voicebot.kaleyra")
 

@@ -1,7 +1,6 @@
 """The Kaleyra sandbox: a faithful, stateful stand-in for both Kaleyra APIs."""
 
 from bot.sandbox.app import LEGACY_ERRORS, Sandbox, create_sandbox
-from bot.sandbox.server import ServerThread
 from bot.sandbox.state import Fault, SandboxState
 
-__all__ = ["LEGACY_ERRORS", "Fault", "Sandbox", "SandboxState", "ServerThread", "create_sandbox"]
+__all__ = ["LEGACY_ERRORS", "Fault", "Sandbox", "SandboxState", "create_sandbox"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.models import CallRow
 from bot.phones import Phone
-from bot.store import CallRow
 from bot.views.c2c import REGISTER_BUTTON
 from bot.views.common import SANDBOX_NOTICE, button, context, escape, header, section, status_words
 from bot.views.followup import FOLLOWUP_CALL

@@ -6,15 +6,12 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.grammar import (
-    Dial,
-    UsageError,
-    parse_blacklist,
-    parse_c2c,
-    parse_followup,
-    parse_obd,
-    parse_voicehealth,
-)
+from bot.grammar import UsageError
+from bot.grammar.blacklist import parse_blacklist
+from bot.grammar.c2c import Dial, parse_c2c
+from bot.grammar.followup import parse_followup
+from bot.grammar.obd import parse_obd
+from bot.grammar.voicehealth import parse_voicehealth
 from bot.phones import parse_number_list, parse_phone, split_entries
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

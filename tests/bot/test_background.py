@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.background import Background
+from bot.runtime.background import Background
 
 
 def start_steps(background: Background, names: str, resumed: list[str]) -> list[asyncio.Task]:

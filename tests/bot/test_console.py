@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.console import render_mrkdwn, run_console
+from bot.local.console import render_mrkdwn, run_console
 from bot.settings import Settings
 
 

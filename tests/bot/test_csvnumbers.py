@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.csvnumbers import MAX_ROWS, CsvError, decode, neutralise, parse_csv
+from bot.grammar.csvnumbers import MAX_ROWS, CsvError, decode, neutralise, parse_csv
 
 
 def test_header_blank_lines_formulas_and_bad_rows_are_reported_by_row() -> None:

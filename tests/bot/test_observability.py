@@ -9,7 +9,7 @@ import logging
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.logs import REQUEST_ID, JsonFormatter, PrivacyFilter
+from bot.runtime.logs import REQUEST_ID, JsonFormatter, PrivacyFilter
 
 
 def sample(text: str, metric: str, **labels: str) -> float:

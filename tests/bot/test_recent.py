@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from bot.recent import RecentKeys
+from bot.runtime.recent import RecentKeys
 
 
 def test_keys_expire_with_a_datetime_clock_and_can_be_seeded_and_dropped() -> None:

@@ -10,8 +10,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.kaleyra import KaleyraClient
+from bot.runtime.scheduler import JOB_IDS, Scheduler, digest_trigger
 from bot.sandbox import Fault
-from bot.scheduler import JOB_IDS, Scheduler, digest_trigger
 from bot.store import Store
 from tests.support.harness import AGENT, text_of
 

@@ -1,7 +1,7 @@
 """The HTTP front: replay protection kept in memory, and the metrics names of requests."""
 
-from bot.metrics import listener_name, outcome
-from bot.recent import RecentKeys
+from bot.runtime.metrics import listener_name, outcome
+from bot.runtime.recent import RecentKeys
 from bot.server import REPLAY_WINDOW_SECONDS
 
 

@@ -7,14 +7,14 @@ import asyncio
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import build_app
 from bot.deps import Deps
-from bot.fakeslack import FakeSlack
 from bot.kaleyra import KaleyraClient
-from bot.metrics import REGISTRY
-from bot.sandbox import ServerThread
+from bot.local.fakeslack import FakeSlack
+from bot.local.serverthread import ServerThread
+from bot.runtime.metrics import REGISTRY
 from bot.server import create_asgi
 from bot.settings import Settings
+from bot.slack.app import build_app
 from bot.store import Store
 
 

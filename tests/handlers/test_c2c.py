@@ -135,7 +135,7 @@ def test_repeat_within_a_minute_asks_first_and_double_click_dials_once(bot) -> N
 
 
 def test_repeat_check_survives_a_restart_and_ends_after_a_minute(bot, clock) -> None:
-    from bot.calls import ClickToCall
+    from bot.services.c2c import ClickToCall
 
     bot.register()
     bot.command("/c2c", "9123456789")
@@ -392,8 +392,8 @@ def test_acks_do_not_wait_for_a_hanging_kaleyra(bot) -> None:
 
 def test_a_burst_of_dials_is_recorded_in_one_go_and_each_placed_exactly_once(bot) -> None:
     """More dials than DIALS_IN_FLIGHT at once: one row each, one Kaleyra request each."""
-    from bot.calls import DIALS_IN_FLIGHT
     from bot.phones import parse_phone
+    from bot.services.c2c import DIALS_IN_FLIGHT
 
     bot.register()
     agent = parse_phone("9876543210")

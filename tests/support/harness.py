@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.deps import Deps
-from bot.fakeslack import FakeSlack, SlackDriver
 from bot.kaleyra import KaleyraClient
-from bot.sandbox import ServerThread
+from bot.local.fakeslack import FakeSlack, SlackDriver
+from bot.local.serverthread import ServerThread
 from bot.server import create_asgi
 from bot.settings import Settings
-from bot.slackclient import PacedWebClient
+from bot.slack.client import PacedWebClient
 from bot.store import Store
 
 SIGNING_SECRET = "test-signing-secret"

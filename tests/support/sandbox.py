@@ -6,7 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.sandbox import Sandbox, SandboxState, ServerThread
+from bot.local.serverthread import ServerThread
+from bot.sandbox import Sandbox, SandboxState
 
 IST = ZoneInfo("Asia/Kolkata")
 

@@ -8,7 +8,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 
 from bot.deps import Deps
-from bot.metrics import count_request
+from bot.runtime.metrics import count_request
 from handlers import register_all
 
 log = logging.getLogger("voicebot.app")

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.home import DIGEST_CHANNEL, DIGEST_TIME
 from bot.kaleyra import KaleyraError
 from bot.kaleyra.models import HealthReport
+from bot.services.home import DIGEST_CHANNEL, DIGEST_TIME
 from bot.views import health as views
 from bot.views.common import describe_kaleyra_error
 

@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 
 from slack_sdk.errors import SlackApiError
 
-from bot.home import refresh_home_later
 from bot.kaleyra import KaleyraAPIError, KaleyraError
 from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
-from bot.logs import CALL_ID, REQUEST_ID
+from bot.models import CallRow
 from bot.phones import Phone
-from bot.recent import RecentKeys
-from bot.store import CallRow
+from bot.runtime.logs import CALL_ID, REQUEST_ID
+from bot.runtime.recent import RecentKeys
+from bot.services.home import refresh_home_later
 from bot.views.c2c import call_card
 from bot.views.common import describe_kaleyra_error, error_message
 

@@ -183,6 +183,6 @@ def _e164(number: str, region: str) -> str:
 
 
 def _refresh_home(deps: Deps, user_id: str) -> None:
-    from bot.home import refresh_home_later  # bot.home imports this module
+    from bot.services.home import refresh_home_later  # bot.services.home imports this module
 
     refresh_home_later(deps, user_id)

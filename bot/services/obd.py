@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.csvnumbers import CsvResult
-from bot.grammar import DialerUpload, ObdStart, UsageError
+from bot.grammar import UsageError
+from bot.grammar.csvnumbers import CsvResult
+from bot.grammar.obd import DialerUpload, ObdStart
 from bot.kaleyra import BulkResult, ChunkOutcome, KaleyraAPIError, KaleyraError
 from bot.kaleyra.client import DIALER_IMPORT_LIMIT, OUTBOUND_TO_LIMIT, VOICE_CALL_LIMIT, chunked
 from bot.kaleyra.models import (

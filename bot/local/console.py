@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bot.deps import build_deps
-from bot.fakeslack import FakeSlack, SlackCall, SlackDriver
-from bot.sandbox import ServerThread
+from bot.local.fakeslack import FakeSlack, SlackCall, SlackDriver
+from bot.local.serverthread import ServerThread
 from bot.server import create_asgi
 from bot.settings import Settings
 

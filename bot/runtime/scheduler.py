@@ -17,7 +17,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.metrics import JOBS
+from bot.runtime.metrics import JOBS
 
 if TYPE_CHECKING:
     from bot.deps import Deps

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.followups import followup_from_row
+from bot.services.followup import followup_from_row
 from bot.views.home import home_view
 
 if TYPE_CHECKING:

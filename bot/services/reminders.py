@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.errors import SlackApiError
 
-from bot.followups import Followup, followup_from_row
 from bot.kaleyra import KaleyraError
+from bot.services.followup import Followup, followup_from_row
 from bot.views import followup as views
 
 if TYPE_CHECKING:

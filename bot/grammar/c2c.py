@@ -1,0 +1,135 @@
+"""/c2c text: dialling, lookups, registration and admin changes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from bot.grammar import (
+    Help,
+    OpenModal,
+    UsageError,
+    parse_date,
+    parse_number,
+    parse_user,
+)
+from bot.phones import Phone
+
+
+@dataclass(frozen=True)
+class Dial:
+    customer: Phone
+    agent: Phone | None = None  # explicit first leg: admins only
+
+
+@dataclass(frozen=True)
+class CallStatus:
+    call_id: str
+
+
+@dataclass(frozen=True)
+class CallLog:
+    kind: str  # "log" (click-to-call) or "calls" (incoming forwarded to agents)
+    from_date: date | None = None
+    to_date: date | None = None
+
+
+@dataclass(frozen=True)
+class Register:
+    number: Phone
+    user_id: str | None = None  # someone else: admins only
+
+
+@dataclass(frozen=True)
+class Unregister:
+    user_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WhoAmI:
+    pass
+
+
+@dataclass(frozen=True)
+class AdminChange:
+    action: str  # grant | revoke | list
+    user_id: str | None = None
+
+
+C2CCommand = (
+    Dial | CallStatus | CallLog | Register | Unregister | WhoAmI | Help | OpenModal | AdminChange
+)
+
+_CALL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+def parse_c2c(text: str, region: str) -> C2CCommand:
+    words = text.split()
+    if not words:
+        return OpenModal()
+    head, rest = words[0].lower(), words[1:]
+    if head == "help":
+        return Help()
+    if head == "whoami":
+        if rest:
+            raise UsageError("`/c2c whoami` takes nothing after it.")
+        return WhoAmI()
+    if head == "status":
+        if len(rest) != 1 or not _CALL_ID.match(rest[0]):
+            raise UsageError("Give one call id: `/c2c status c2c_5a7d85903dd7`.")
+        return CallStatus(rest[0])
+    if head in {"log", "calls"}:
+        if len(rest) > 2:
+            raise UsageError(f"Use `/c2c {head} [from-date [to-date]]`, dates as YYYY-MM-DD.")
+        dates = [parse_date(w) for w in rest]
+        if len(dates) == 2 and dates[0] > dates[1]:
+            raise UsageError("The from-date is after the to-date.")
+        return CallLog(head, *dates)
+    if head == "register":
+        if not rest:
+            raise UsageError("Give your agent number: `/c2c register 9876543210`.")
+        user_id = parse_user(rest[0])
+        if user_id:
+            if len(rest) < 2:
+                raise UsageError("Give the number too: `/c2c register @someone 9876543210`.")
+            return Register(parse_number(" ".join(rest[1:]), region, "agent"), user_id)
+        return Register(parse_number(" ".join(rest), region, "agent"))
+    if head == "admin":
+        if rest == ["list"]:
+            return AdminChange("list")
+        user_id = (
+            parse_user(rest[1])
+            if len(rest) == 2 and rest[0].lower() in {"grant", "revoke"}
+            else None
+        )
+        if not user_id:
+            raise UsageError(
+                "Use `/c2c admin grant @someone`, `/c2c admin revoke @someone` or `/c2c admin list`."
+            )
+        return AdminChange(rest[0].lower(), user_id)
+    if head == "unregister":
+        if not rest:
+            return Unregister()
+        user_id = parse_user(rest[0])
+        if not user_id or len(rest) > 1:
+            raise UsageError("Use `/c2c unregister` for yourself or `/c2c unregister @someone`.")
+        return Unregister(user_id)
+    return _parse_dial(text, region)
+
+
+def _parse_dial(text: str, region: str) -> Dial:
+    from bot.phones import split_entries
+
+    entries = split_entries(text)
+    if len(entries) == 1:
+        return Dial(parse_number(entries[0], region, "customer"))
+    if len(entries) == 2:
+        return Dial(
+            customer=parse_number(entries[1], region, "customer"),
+            agent=parse_number(entries[0], region, "agent"),
+        )
+    raise UsageError(
+        f"I could not read `{text.strip()[:80]}`: use `/c2c <customer>` or, as an admin, "
+        "`/c2c <agent> <customer>`. Type `/c2c help` for everything else."
+    )

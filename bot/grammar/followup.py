@@ -1,0 +1,87 @@
+"""/followup text: add, list, edit, delete."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.grammar import (
+    Help,
+    OpenModal,
+    UsageError,
+    parse_date,
+    parse_number,
+    parse_time,
+)
+from bot.phones import Phone
+
+
+@dataclass(frozen=True)
+class FollowupAdd:
+    phone: Phone
+    when: datetime  # naive, in the account time zone
+    name: str
+
+
+@dataclass(frozen=True)
+class FollowupList:
+    scope: str = "mine"  # mine | all
+
+
+@dataclass(frozen=True)
+class FollowupEdit:
+    followup_id: str
+
+
+@dataclass(frozen=True)
+class FollowupDelete:
+    followup_id: str
+
+
+FollowupCommand = FollowupAdd | FollowupList | FollowupEdit | FollowupDelete | Help | OpenModal
+_FOLLOWUP_ID = re.compile(r"^#?(\d{1,12})$")
+
+
+def _followup_id(words: list[str], verb: str) -> str:
+    match = _FOLLOWUP_ID.match(words[0]) if len(words) == 1 else None
+    if not match:
+        raise UsageError(f"Give one follow-up id: `/followup {verb} 2351` (see `/followup list`).")
+    return match.group(1)
+
+
+def parse_followup(text: str, region: str) -> FollowupCommand:
+    words = text.split()
+    if not words:
+        return OpenModal()
+    head, rest = words[0].lower(), words[1:]
+    if head == "help":
+        return Help()
+    if head == "list":
+        if len(rest) > 1 or (rest and rest[0].lower() not in {"mine", "all"}):
+            raise UsageError("Use `/followup list`, `/followup list mine` or `/followup list all`.")
+        return FollowupList(rest[0].lower() if rest else "mine")
+    if head == "edit":
+        return FollowupEdit(_followup_id(rest, "edit"))
+    if head == "delete":
+        return FollowupDelete(_followup_id(rest, "delete"))
+    if head != "add":
+        raise UsageError(
+            "Use `/followup add <phone> <YYYY-MM-DD> <HH:MM> <name>`, `list`, `edit <id>` or `delete <id>`."
+        )
+    date_at = next(
+        (
+            i
+            for i, w in enumerate(rest)
+            if re.fullmatch(r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}", w)
+        ),
+        None,
+    )
+    if date_at is None or date_at == 0 or len(rest) < date_at + 3:
+        raise UsageError("Use `/followup add 9876543210 2026-11-24 16:30 Asha Rao`.")
+    phone = parse_number(" ".join(rest[:date_at]), region, "customer")
+    when = datetime.combine(parse_date(rest[date_at]), parse_time(rest[date_at + 1]))
+    name = " ".join(rest[date_at + 2 :]).strip()
+    if len(name) > 100:
+        raise UsageError("Keep the name under 100 characters.")
+    return FollowupAdd(phone, when, name)

@@ -1,0 +1,1 @@
+"""Process-level machinery: background tasks, windows, logs, metrics, the scheduler."""

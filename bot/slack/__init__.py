@@ -1,0 +1,1 @@
+"""Slack plumbing: the Bolt app, the Web API client, replies, notifications, forms, files."""

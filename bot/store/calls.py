@@ -1,0 +1,100 @@
+"""Calls the bot placed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+from bot.models import CallRow
+from bot.store.db import Db, StoreError, iso
+
+
+class CallsTable(Db):
+    def create_calls(
+        self,
+        kind: str,
+        calls: Iterable[tuple[str, str, str]],
+        token_for: Callable[[int], str] | None = None,
+    ) -> list[CallRow]:
+        """Insert (user_id, agent_number, customer_number) calls in one transaction.
+
+        A burst of dials is recorded with one commit; `token_for(id)` mints each callback token
+        in the same transaction (the token needs the id).
+        """
+        now = self._now()
+        rows: list[CallRow] = []
+        with self._lock, self.db.conn:
+            for user_id, agent_number, customer_number in calls:
+                cursor = self.db.conn.execute(
+                    "INSERT INTO calls (kind, user_id, agent_number, customer_number, state,"
+                    " created_at, updated_at) VALUES (?, ?, ?, ?, 'placing', ?, ?)",
+                    [kind, user_id, agent_number, customer_number, now, now],
+                )
+                call_id = cursor.lastrowid
+                assert call_id is not None
+                token = token_for(call_id) if token_for else None
+                if token:
+                    self.db.conn.execute(
+                        "UPDATE calls SET callback_token = ? WHERE id = ?", [token, call_id]
+                    )
+                fields = dict.fromkeys(CallRow.__dataclass_fields__)
+                fields.update(
+                    id=call_id,
+                    kind=kind,
+                    user_id=user_id,
+                    agent_number=agent_number,
+                    customer_number=customer_number,
+                    state="placing",
+                    callback_token=token,
+                    created_at=now,
+                    updated_at=now,
+                )
+                rows.append(CallRow(**fields))
+        return rows
+
+    def get_call(self, call_id: int) -> CallRow:
+        row = self._one("SELECT * FROM calls WHERE id = ?", [call_id])
+        if row is None:
+            raise StoreError(f"No call {call_id}.")
+        return CallRow.from_row(row)
+
+    def call_by_token(self, token: str) -> CallRow | None:
+        row = self._one("SELECT * FROM calls WHERE callback_token = ?", [token])
+        return CallRow.from_row(row) if row else None
+
+    def update_call(self, call_id: int, **fields: Any) -> CallRow:
+        fields["updated_at"] = self._now()
+        if fields.get("state") == "final":
+            fields.setdefault("final_at", fields["updated_at"])
+        unknown = set(fields) - set(CallRow.__dataclass_fields__)
+        if unknown:
+            raise StoreError(f"calls has no column {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._write(f"UPDATE calls SET {assignments} WHERE id = ?", [*fields.values(), call_id])
+        return self.get_call(call_id)
+
+    def recent_call_keys(self, within: timedelta) -> list[tuple[str, str, str, str]]:
+        """(user_id, agent, customer, created_at) of the calls not failed in the last `within`."""
+        rows = self._all(
+            "SELECT user_id, agent_number, customer_number, created_at FROM calls"
+            " WHERE created_at >= ? AND state != 'failed' ORDER BY created_at",
+            [iso(self.clock() - within)],
+        )
+        return [
+            (r["user_id"], r["agent_number"], r["customer_number"], r["created_at"]) for r in rows
+        ]
+
+    def open_calls(self) -> list[CallRow]:
+        rows = self._all("SELECT * FROM calls WHERE state IN ('placed', 'unknown') ORDER BY id")
+        return [CallRow.from_row(r) for r in rows]
+
+    def calls_being_placed(self) -> list[CallRow]:
+        rows = self._all("SELECT * FROM calls WHERE state = 'placing' ORDER BY id")
+        return [CallRow.from_row(r) for r in rows]
+
+    def recent_calls(self, user_id: str, limit: int = 5) -> list[CallRow]:
+        rows = self._all(
+            "SELECT * FROM calls WHERE user_id = ? ORDER BY id DESC LIMIT ?", [user_id, limit]
+        )
+        return [CallRow.from_row(r) for r in rows]

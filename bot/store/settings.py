@@ -1,0 +1,47 @@
+"""Settings, secrets and de-duplication keys."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import timedelta
+
+from bot.store.db import Db, iso
+
+SEEN_KEEP = timedelta(hours=2)  # longer than any de-duplication window
+
+
+class SettingsTable(Db):
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self._one("SELECT value FROM settings WHERE key = ?", [key])
+        return row["value"] if row else default
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        with self._lock, self.db.conn:
+            if value is None:
+                self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+            else:
+                self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+
+    def secret(self, key: str) -> str:
+        """A random secret minted once and kept (callback token signing)."""
+        with self._lock:
+            value = self.get_setting(key)
+            if value is None:
+                value = secrets.token_hex(32)
+                self.set_setting(key, value)
+            return value
+
+    def first_time(self, key: str, within: timedelta = timedelta(hours=1)) -> bool:
+        """True the first time `key` is seen within `within` (Slack retries, replays, double clicks)."""
+        now = self.clock()
+        with self._lock, self.db.conn:
+            if time.monotonic() - self._last_prune > 30:  # indexed, and not on every request
+                self._last_prune = time.monotonic()
+                self.db.execute("DELETE FROM seen_requests WHERE at < ?", [iso(now - SEEN_KEEP)])
+            cursor = self.db.execute(
+                "INSERT INTO seen_requests (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
+                " SET at = excluded.at WHERE seen_requests.at < ?",
+                [key, iso(now), iso(now - within)],
+            )
+            return cursor.rowcount == 1
