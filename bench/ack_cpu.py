@@ -94,7 +94,7 @@ async def main(requests: int) -> None:
             log_level="CRITICAL",
         )
         deps = build_deps(settings)
-        deps.calls.dial = lambda *_a, **_k: None  # measure the ack, not the calls behind it
+        deps.c2c.dial = lambda *_a, **_k: None  # measure the ack, not the calls behind it
         users = [f"U{n:08d}" for n in range(USERS)]
         for n, user in enumerate(users):
             deps.store.register_agent(user, f"+9198{n:08d}")

@@ -26,6 +26,11 @@ class Phone:
     # The parsed form when this Phone came from parse_phone, so rendering need not parse again.
     parsed: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
 
+    @classmethod
+    def known(cls, e164: str) -> Phone:
+        """A number validated before it was stored (agents, calls, follow-ups, blacklist)."""
+        return cls(e164, "")
+
     def _number(self) -> phonenumbers.PhoneNumber:
         return self.parsed or _parse_e164(self.e164)
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import uvicorn
 from slack_bolt.adapter.starlette.async_handler import (
     to_async_bolt_request,
@@ -23,6 +21,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot.deps import Deps, build_deps
+from bot.lifecycle import Lifecycle
 from bot.runtime.logs import REQUEST_ID, configure_logging
 from bot.runtime.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from bot.runtime.recent import RecentKeys
@@ -39,7 +38,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     # every replay Bolt would accept. In memory: a SQLite write per request was the largest
     # cost of an ack.
     replays = RecentKeys(REPLAY_WINDOW_SECONDS, time.monotonic)
-    ready = {"value": False}
+    lifecycle = Lifecycle(deps)
 
     async def slack_events(request: Request) -> Response:
         # Work spawned by the listener copies this context, so its logs keep the request id
@@ -58,7 +57,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         return to_starlette_response(await bolt.async_dispatch(bolt_request))  # counted there
 
     async def healthz(_request: Request) -> Response:
-        if not ready["value"]:
+        if not lifecycle.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
         return JSONResponse(
             {
@@ -69,11 +68,11 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         )
 
     async def kaleyra_callback(request: Request) -> Response:
-        call = deps.calls.call_for_token(request.path_params["token"])
+        call = deps.c2c.call_for_token(request.path_params["token"])
         if call is None:
             return PlainTextResponse("not found", status_code=404)
         deps.background.spawn(
-            deps.calls.on_callback(call, dict(request.query_params)), name="c2c-callback"
+            deps.c2c.on_callback(call, dict(request.query_params)), name="c2c-callback"
         )
         return PlainTextResponse("ok")
 
@@ -82,23 +81,9 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
-        # One pooled session for every Web API call; without it slack_sdk opens one per call.
-        deps.slack.session = aiohttp.ClientSession()
-        if deps.settings.scheduler_enabled:
-            deps.scheduler.start()
-        resumed = deps.calls.resume_tracking()
-        if resumed:
-            log.info("resumed tracking %d calls", resumed)
-        # Everything built so far lives as long as the process: move it out of the collector's
-        # reach, so full collections under load do not walk it again (they were 20-55 ms pauses).
-        gc.collect()
-        gc.freeze()
-        ready["value"] = True
+        await lifecycle.start()
         yield
-        ready["value"] = False
-        deps.scheduler.shutdown()
-        await deps.background.cancel_all()
-        await deps.slack.session.close()
+        await lifecycle.stop()
 
     routes = [
         Route("/healthz", healthz, methods=["GET"]),
@@ -117,8 +102,9 @@ def serve(settings: Settings) -> int:
         log.warning(
             "KALEYRA_API_KEY is not set: using the embedded sandbox, no real calls are placed"
         )
+    bolt = build_app(deps)  # one Bolt app, behind HTTP or Socket Mode
     config = uvicorn.Config(
-        create_asgi(deps, slack_routes=not settings.socket_mode),
+        create_asgi(deps, bolt, slack_routes=not settings.socket_mode),
         host="0.0.0.0",
         port=settings.port,
         log_level="warning",
@@ -130,17 +116,15 @@ def serve(settings: Settings) -> int:
         log.info("HTTP mode on port %d: POST /slack/events", settings.port)
         server.run()
         return 0
-    asyncio.run(_serve_socket_mode(deps, server))
+    asyncio.run(_serve_socket_mode(deps, bolt, server))
     return 0
 
 
-async def _serve_socket_mode(deps: Deps, server: uvicorn.Server) -> None:
+async def _serve_socket_mode(deps: Deps, bolt: AsyncApp, server: uvicorn.Server) -> None:
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
     assert deps.settings.slack_app_token is not None
-    socket = AsyncSocketModeHandler(
-        build_app(deps), deps.settings.slack_app_token.get_secret_value()
-    )
+    socket = AsyncSocketModeHandler(bolt, deps.settings.slack_app_token.get_secret_value())
     log.info("Socket Mode; /healthz and callbacks on port %d", deps.settings.port)
     await socket.connect_async()
     try:

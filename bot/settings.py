@@ -54,7 +54,18 @@ class Settings(BaseSettings):
     health_poll_minutes: int = Field(5, ge=1, le=1440)
     followup_reminder_minutes: int = Field(10, ge=0, le=1440)
     obd_calling_hours: str = "09:00-21:00"
+    obd_calls_per_minute: int | None = Field(None, ge=1, le=100_000)  # unset = no limit
     scheduler_enabled: bool = True
+
+    # The team phone line: incoming and missed calls posted to a channel.
+    calls_channel: str | None = None
+    calls_poll_seconds: int = Field(60, ge=10, le=3600)
+    activity_digest_time: str | None = None  # unset = with the health digest
+
+    # Scale: how many dials may wait on Kaleyra at once, and how long history is kept.
+    dial_concurrency: int = Field(200, ge=1, le=2000)
+    audit_retention_days: int = Field(400, ge=1)
+    call_retention_days: int = Field(400, ge=1)
 
     log_level: str = "INFO"
     log_format: str = "console"

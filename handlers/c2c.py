@@ -72,7 +72,7 @@ class C2CHandlers:
             case WhoAmI():
                 agent = self.deps.store.get_agent(user_id)
                 role = "admin" if self.deps.is_admin(user_id) else "agent"
-                number = Phone(agent.number, "").pretty if agent else None
+                number = Phone.known(agent.number).pretty if agent else None
                 await ack(**views.whoami_message(user_id, number, role, sandbox=self.sandbox))
             case Help():
                 await ack(**views.help_message(sandbox=self.sandbox))
@@ -93,11 +93,11 @@ class C2CHandlers:
         ):
             await self._refuse(ack, user_id, "choose the first leg of a call")
             return
-        first_leg = dial.agent or (Phone(agent.number, "") if agent else None)
+        first_leg = dial.agent or (Phone.known(agent.number) if agent else None)
         if first_leg is None:
             await ack(**views.not_registered_message(sandbox=self.sandbox))
             return
-        if self.deps.calls.recent_repeat(user_id, first_leg, dial.customer):
+        if self.deps.c2c.recent_repeat(user_id, first_leg, dial.customer):
             value = json.dumps(
                 {"a": first_leg.e164, "c": dial.customer.e164, "r": retry, "d": delay}
             )
@@ -113,7 +113,7 @@ class C2CHandlers:
                 sandbox=self.sandbox,
             )
         )
-        self.deps.calls.dial(user_id, first_leg, dial.customer, retry=retry, delay=delay)
+        self.deps.c2c.dial(user_id, first_leg, dial.customer, retry=retry, delay=delay)
 
     async def _open_modal(
         self, client: AsyncWebClient, trigger_id: str, user_id: str, respond: AsyncRespond
@@ -272,7 +272,7 @@ class C2CHandlers:
             or {}
         ).get("value")
         delay = values.get(views.DELAY_BLOCK, {}).get(views.DELAY_INPUT, {}).get("value")
-        self.deps.calls.dial(
+        self.deps.c2c.dial(
             user_id,
             numbers["agent"],
             numbers["customer"],
@@ -293,8 +293,8 @@ class C2CHandlers:
                 self._refuse(respond, user_id, "choose the first leg of a call")
             )
             return
-        agent, customer = Phone(value["a"], ""), Phone(value["c"], "")
-        self.deps.calls.dial(user_id, agent, customer, retry=value.get("r"), delay=value.get("d"))
+        agent, customer = Phone.known(value["a"]), Phone.known(value["c"])
+        self.deps.c2c.dial(user_id, agent, customer, retry=value.get("r"), delay=value.get("d"))
         text = ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
         later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 
@@ -311,7 +311,7 @@ class C2CHandlers:
         await ack()
         for call in self.deps.store.recent_calls(body["user"]["id"], limit=20):
             if call.kaleyra_id == action["value"]:
-                self.deps.background.spawn(self.deps.calls.poll_once(call.id), name="c2c-refresh")
+                self.deps.background.spawn(self.deps.c2c.poll_once(call.id), name="c2c-refresh")
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

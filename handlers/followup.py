@@ -28,11 +28,11 @@ class FollowupHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.sandbox = deps.uses_sandbox
-        self.service = deps.followups
+        self.service = deps.followup
 
     def _my_number(self, user_id: str) -> Phone | None:
         agent = self.deps.store.get_agent(user_id)
-        return Phone(agent.number, "") if agent else None
+        return Phone.known(agent.number) if agent else None
 
     async def command(
         self, ack: AsyncAck, command: dict, respond: AsyncRespond, client: AsyncWebClient
@@ -280,7 +280,7 @@ class FollowupHandlers:
         elif item is None:
             await respond(**error_message("That follow-up no longer exists.", sandbox=self.sandbox))
         else:
-            self.deps.calls.dial(user_id, mine, Phone(item.phone, ""))
+            self.deps.c2c.dial(user_id, mine, Phone.known(item.phone))
 
     async def snooze(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
         await ack()

@@ -14,7 +14,8 @@ from bot.grammar import Help, OpenModal, UsageError
 from bot.grammar.csvnumbers import MAX_BYTES, CsvError, parse_csv
 from bot.grammar.obd import DialerUpload, ObdStart, ObdStatus, parse_obd
 from bot.kaleyra import KaleyraError
-from bot.slack.replies import Responder, dm_responder, download, later, open_modal
+from bot.slack.files import download
+from bot.slack.replies import Responder, dm_responder, later, open_modal
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error, error_message, info_message
 
@@ -76,7 +77,7 @@ class ObdHandlers:
             await ack(**error_message(str(exc), sandbox=self.sandbox))
 
     def _confirm(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
-        broadcasts = self.deps.broadcasts
+        broadcasts = self.deps.obd
         payload = (
             broadcasts.plan_dialer(parsed)
             if isinstance(parsed, DialerUpload)
@@ -116,9 +117,7 @@ class ObdHandlers:
         # Double clicks and Slack retries find the job already claimed: nothing is sent twice.
         if not self.deps.store.claim_job(job_id, user_id):
             return
-        self.deps.background.spawn(
-            self.deps.broadcasts.start(job_id, user_id), name=f"obd-{job_id}"
-        )
+        self.deps.background.spawn(self.deps.obd.start(job_id, user_id), name=f"obd-{job_id}")
         text = f":rocket: Job #{job_id} started. Progress is in our DM."
         later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
 
@@ -196,7 +195,7 @@ class ObdHandlers:
     ) -> None:
         """Plan the job off the ack path (a 100 000-row file takes seconds) and post the confirmation."""
         region = self.deps.settings.default_region
-        broadcasts = self.deps.broadcasts
+        broadcasts = self.deps.obd
         try:
             if files:
                 data = await download(client, files[0], MAX_BYTES)

@@ -35,7 +35,7 @@ class ShortcutHandlers:
             problem = "I found no phone number in that message. Type it instead: `/c2c 9876543210`."
             later(self.deps, respond, **error_message(problem, sandbox=self.sandbox))
         elif len(numbers) == 1:
-            self._dial(respond, user_id, Phone(agent.number, ""), numbers[0])
+            self._dial(respond, user_id, Phone.known(agent.number), numbers[0])
         else:  # the form must open within the trigger's 3 seconds, so not in the background
             await open_modal(
                 client,
@@ -47,7 +47,7 @@ class ShortcutHandlers:
             )
 
     def _dial(self, respond: Responder, user_id: str, agent: Phone, customer: Phone) -> None:
-        if self.deps.calls.recent_repeat(user_id, agent, customer):
+        if self.deps.c2c.recent_repeat(user_id, agent, customer):
             value = json.dumps({"a": agent.e164, "c": customer.e164, "r": None, "d": None})
             later(
                 self.deps,
@@ -59,7 +59,7 @@ class ShortcutHandlers:
             return
         text = f":telephone_receiver: Dialling {customer.pretty}: your phone {agent.pretty} rings first."
         later(self.deps, respond, **info_message(text, sandbox=self.sandbox))
-        self.deps.calls.dial(user_id, agent, customer)
+        self.deps.c2c.dial(user_id, agent, customer)
 
     async def picked(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
         await ack()
@@ -72,7 +72,7 @@ class ShortcutHandlers:
         if agent is None:
             later(self.deps, respond, **c2c_views.not_registered_message(sandbox=self.sandbox))
             return
-        self._dial(respond, user_id, Phone(agent.number, ""), Phone(choice, ""))
+        self._dial(respond, user_id, Phone.known(agent.number), Phone.known(choice))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

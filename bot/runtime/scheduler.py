@@ -53,16 +53,20 @@ class Scheduler:
     def add_jobs(self) -> None:
         deps, settings = self.deps, self.deps.settings
         jobs = [
-            (HEALTH_POLL, deps.health.poll, IntervalTrigger(minutes=settings.health_poll_minutes)),
+            (
+                HEALTH_POLL,
+                deps.voicehealth.poll,
+                IntervalTrigger(minutes=settings.health_poll_minutes),
+            ),
             (
                 HEALTH_DIGEST,
-                deps.health.digest,
-                digest_trigger(deps.health.digest_time(), settings.timezone),
+                deps.voicehealth.digest,
+                digest_trigger(deps.voicehealth.digest_time(), settings.timezone),
             ),
             (REMINDERS, deps.reminders.run_due, IntervalTrigger(minutes=1)),
             (FOLLOWUP_SYNC, deps.reminders.sync, IntervalTrigger(minutes=10)),
-            (TRACK_CALLS, deps.calls.poll_open, IntervalTrigger(seconds=deps.poll_seconds)),
-            (TRACK_BROADCASTS, deps.broadcasts.poll_tracking, IntervalTrigger(seconds=30)),
+            (TRACK_CALLS, deps.c2c.poll_open, IntervalTrigger(seconds=deps.poll_seconds)),
+            (TRACK_BROADCASTS, deps.obd.poll_tracking, IntervalTrigger(seconds=30)),
         ]
         for job_id, func, trigger in jobs:
             self.aps.add_job(func, trigger, id=job_id, name=job_id, replace_existing=True)
@@ -80,12 +84,14 @@ class Scheduler:
 
     async def catch_up(self) -> None:
         await self.deps.reminders.run_due()
-        outcome = await self.deps.health.catch_up()
+        outcome = await self.deps.voicehealth.catch_up()
         log.info("digest catch-up: %s", outcome)
 
     def reschedule_digest(self) -> None:
         if self.aps.running:
-            trigger = digest_trigger(self.deps.health.digest_time(), self.deps.settings.timezone)
+            trigger = digest_trigger(
+                self.deps.voicehealth.digest_time(), self.deps.settings.timezone
+            )
             self.aps.reschedule_job(HEALTH_DIGEST, trigger=trigger)
 
     def shutdown(self) -> None:

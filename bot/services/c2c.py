@@ -208,8 +208,8 @@ class ClickToCall:
 
     def card(self, call: CallRow) -> dict[str, Any]:
         return call_card(
-            agent=Phone(call.agent_number, "").pretty,
-            customer=Phone(call.customer_number, "").pretty,
+            agent=Phone.known(call.agent_number).pretty,
+            customer=Phone.known(call.customer_number).pretty,
             kaleyra_id=call.kaleyra_id,
             state=call.state,
             status1=call.status1,

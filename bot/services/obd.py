@@ -58,7 +58,7 @@ class Broadcasts:
             "national": [p.national for p in keep],  # parsed once here, not again at the click
             "invalid": [str(b) for b in parsed.invalid],
             "duplicates": [str(b) for b in parsed.duplicates],
-            "blacklisted": [Phone(n, "").pretty for n in sorted(listed)],
+            "blacklisted": [Phone.known(n).pretty for n in sorted(listed)],
         }
 
     def _check_schedule(self, at: datetime | None) -> tuple[datetime | None, str | None]:
@@ -161,7 +161,7 @@ class Broadcasts:
             "national": [r.phone.national for r in keep],
             "invalid": result.errors,
             "duplicates": result.duplicates,
-            "blacklisted": [Phone(n, "").pretty for n in sorted(listed)],
+            "blacklisted": [Phone.known(n).pretty for n in sorted(listed)],
         }
         if dialer:
             payload = self.plan_dialer(DialerUpload(dialer, ""), numbers)
@@ -190,7 +190,7 @@ class Broadcasts:
         by_message: dict[str | None, list[str]] = {}
         for number in payload["numbers"]:
             by_message.setdefault(payload["messages"].get(number), []).append(
-                Phone(number, "").national
+                Phone.known(number).national
             )
         calls = [
             ObdJsonCall(
@@ -286,7 +286,7 @@ class Broadcasts:
 
     async def _send(self, payload: dict[str, Any], on_chunk) -> BulkResult:
         kaleyra, settings = self.deps.kaleyra, self.deps.settings
-        nationals = payload.get("national") or [Phone(n, "").national for n in payload["numbers"]]
+        nationals = payload.get("national") or [Phone.known(n).national for n in payload["numbers"]]
         phones = [
             _Known(e164, national)
             for e164, national in zip(payload["numbers"], nationals, strict=True)

@@ -98,7 +98,7 @@ class Reminders:
         for record in records:
             if store.get_followup(record.id):
                 continue
-            item = self.deps.followups.from_report(record)
+            item = self.deps.followup.from_report(record)
             agent = store.agent_by_number(item.follower)
             if agent is None or record.ontime_local() is None:
                 continue

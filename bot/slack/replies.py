@@ -1,4 +1,4 @@
-"""Slack plumbing every handler shares: opening forms safely and replying by DM."""
+"""Replies to the person who acted: rendered messages with the sandbox notice, safe sends."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.views.common import error_message
+from bot.views.common import error_message, info_message, with_notice
 
 Responder = Callable[..., Awaitable[Any]]
 log = logging.getLogger("voicebot.slack")
@@ -61,22 +61,24 @@ def later(deps: Any, respond: Responder, **message: Any) -> None:
     deps.background.spawn(reply(respond, **message), name="reply")
 
 
-async def download(client: AsyncWebClient, file: dict[str, Any], limit: int) -> bytes:
-    """A file a user uploaded in a form, read with the bot token (needs files:read)."""
-    import httpx
+class Replies:
+    """Messages for the person who acted, with the sandbox notice when no real calls are placed.
 
-    url = file.get("url_private_download") or file.get("url_private")
-    if not url:
-        info = await client.files_info(file=file["id"])
-        url = info["file"].get("url_private_download") or info["file"]["url_private"]
-    async with (
-        httpx.AsyncClient(timeout=30, follow_redirects=True) as http,
-        http.stream("GET", url, headers={"Authorization": f"Bearer {client.token}"}) as response,
-    ):
-        response.raise_for_status()
-        data = bytearray()
-        async for chunk in response.aiter_bytes():
-            data.extend(chunk)
-            if len(data) > limit:
-                raise ValueError(f"the file is larger than {limit // 1024 // 1024} MB")
-        return bytes(data)
+    Views build the message; this adds what every reply of this process shares, so no view
+    needs to know which Kaleyra it talks to.
+    """
+
+    def __init__(self, *, sandbox: bool) -> None:
+        self.sandbox = sandbox
+
+    def show(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A view's message, as this process sends it."""
+        return with_notice(payload) if self.sandbox else payload
+
+    def error(self, problem: object) -> dict[str, Any]:
+        """What is wrong and what to do; `problem` is escaped (an exception's text is fine)."""
+        return self.show(error_message(str(problem)))
+
+    def info(self, text: str) -> dict[str, Any]:
+        """Plain information; `text` is mrkdwn the caller has already escaped."""
+        return self.show(info_message(text))

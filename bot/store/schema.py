@@ -4,7 +4,38 @@ from __future__ import annotations
 
 import sqlite_utils
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 11
+
+
+# Later migrations, one per feature, each a function of its own: tables are created
+# if missing, so each is safe to run on a file that already has them.
+def _v7_verification(db: sqlite_utils.Database) -> None:
+    """Agent numbers proven by a verification call (issue 12)."""
+
+
+def _v8_campaigns(db: sqlite_utils.Database) -> None:
+    """Broadcast campaigns stored chunk by chunk (issue 13)."""
+
+
+def _v9_followups_and_audit(db: sqlite_utils.Database) -> None:
+    """Follow-up, blacklist and audit indexes (issues 11, 12)."""
+
+
+def _v10_callfeed(db: sqlite_utils.Database) -> None:
+    """The incoming-call feed: posted calls, claims, outcomes (issue 15)."""
+
+
+def _v11_scale(db: sqlite_utils.Database) -> None:
+    """Indexes and retention for a year of history (issue 14)."""
+
+
+LATER = (
+    (7, _v7_verification),
+    (8, _v8_campaigns),
+    (9, _v9_followups_and_audit),
+    (10, _v10_callfeed),
+    (11, _v11_scale),
+)
 
 
 def migrate(db: sqlite_utils.Database) -> None:
@@ -128,4 +159,7 @@ def migrate(db: sqlite_utils.Database) -> None:
         db["seen_requests"].create_index(["at"], if_not_exists=True)
     if version < 6:  # the repeat-call check reads the last minute's calls at start-up
         db["calls"].create_index(["created_at"], if_not_exists=True)
+    for number, step in LATER:
+        if version < number:
+            step(db)
     db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")

@@ -67,7 +67,7 @@ def list_message(
         )
     lines = []
     for entry in entries[:LIST_LIMIT]:
-        number = Phone(entry["number"], "").pretty if show_numbers else mask(entry["number"])
+        number = Phone.known(entry["number"]).pretty if show_numbers else mask(entry["number"])
         reason = f" · {escape(entry['reason'])}" if entry.get("reason") else ""
         lines.append(
             f"{escape(number)} · <@{entry['added_by']}> · {entry['added_at'][:10]}{reason}"

@@ -151,6 +151,17 @@ def message(blocks: list[dict[str, Any]], text: str, *, sandbox: bool = False) -
     return {"blocks": blocks, "text": clip(text, MAX_FALLBACK_TEXT)}
 
 
+def with_notice(payload: dict[str, Any]) -> dict[str, Any]:
+    """The same message with the sandbox notice at its foot (once, within the block limit)."""
+    blocks = list(payload.get("blocks") or [])
+    notice = context(SANDBOX_NOTICE)
+    if notice in blocks:
+        return payload
+    if len(blocks) >= MAX_BLOCKS:
+        blocks = blocks[: MAX_BLOCKS - 1]
+    return {**payload, "blocks": [*blocks, notice]}
+
+
 def error_message(problem: str, *, sandbox: bool = False) -> dict[str, Any]:
     """A refusal or error: says what is wrong and what to do. `problem` is escaped here."""
     return message(

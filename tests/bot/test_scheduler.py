@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
+from bot.deps import Deps, Tuning, build_deps
 from bot.kaleyra import KaleyraClient
 from bot.runtime.scheduler import JOB_IDS, Scheduler, digest_trigger
 from bot.sandbox import Fault
@@ -26,15 +26,15 @@ KA = {
 
 def restarted(bot, clock) -> Deps:
     """A second process on the same database, as after a restart."""
-    return Deps(
-        settings=bot.settings,
+    return build_deps(
+        bot.settings,
         kaleyra=KaleyraClient(
             api_key="test-key", voice_url=bot.sandbox.voice_url, backoff_seconds=0
         ),
         store=Store(bot.settings.database_path, clock=lambda: clock.now),
         slack=AsyncWebClient(token="xoxb-test-token", base_url=bot.settings.slack_api_url),
         clock=lambda: clock.now,
-        auto_track=False,
+        tuning=Tuning(auto_track=False),
     )
 
 
@@ -55,39 +55,39 @@ class TestHealth:
 
     def test_baseline_then_a_change_is_alerted_once(self, bot, clock) -> None:
         bot.sandbox.state.incidents = [KA]
-        assert bot.run(bot.deps.health.poll()) == []  # baseline
+        assert bot.run(bot.deps.voicehealth.poll()) == []  # baseline
         assert posts(bot) == []
         bot.sandbox.state.incidents = [{**KA, "type": "critical"}]
-        changes = bot.run(bot.deps.health.poll())
+        changes = bot.run(bot.deps.voicehealth.poll())
         assert [c["kind"] for c in changes] == ["moved"]
         [alert] = posts(bot)
         assert (
             "Voice network changed" in alert
             and "operational → :red_circle: *Karnataka* (KA-IN) critical" in alert
         )
-        assert bot.run(bot.deps.health.poll()) == []  # a repeat poll posts nothing
+        assert bot.run(bot.deps.voicehealth.poll()) == []  # a repeat poll posts nothing
         later = restarted(bot, clock)
-        assert bot.run(later.health.poll()) == []  # nor does a restart
+        assert bot.run(later.voicehealth.poll()) == []  # nor does a restart
         bot.sandbox.state.incidents = []
-        bot.run(bot.deps.health.poll())
+        bot.run(bot.deps.voicehealth.poll())
         assert "Cleared: " in posts(bot)[-1] and len(posts(bot)) == 2
 
     def test_outage_is_reported_once_and_recovery_once(self, bot) -> None:
-        bot.run(bot.deps.health.poll())
+        bot.run(bot.deps.voicehealth.poll())
         bot.sandbox.state.set_fault("monitor", Fault(error_rate=1.0, http_status=503))
         for _ in range(3):
-            bot.run(bot.deps.health.poll())
+            bot.run(bot.deps.voicehealth.poll())
         bot.sandbox.state.set_fault("monitor", None)
-        bot.run(bot.deps.health.poll())
-        bot.run(bot.deps.health.poll())
+        bot.run(bot.deps.voicehealth.poll())
+        bot.run(bot.deps.voicehealth.poll())
         texts = posts(bot)
         assert len(texts) == 2
         assert "cannot be read" in texts[0] and "answers again" in texts[1]
 
     def test_digest_once_per_due_time_with_changes_since_the_last(self, bot, clock) -> None:
         bot.sandbox.state.incidents = [KA]
-        assert bot.run(bot.deps.health.digest()) is True
-        assert bot.run(bot.deps.health.digest()) is False  # same due time: nothing twice
+        assert bot.run(bot.deps.voicehealth.digest()) is True
+        assert bot.run(bot.deps.voicehealth.digest()) is False  # same due time: nothing twice
         first = posts(bot)[-1]
         assert (
             "Daily voice health digest" in first
@@ -99,7 +99,7 @@ class TestHealth:
             KA,
             {**KA, "region": "Delhi", "region_code": "DL-IN", "type": "warning"},
         ]
-        assert bot.run(bot.deps.health.digest()) is True
+        assert bot.run(bot.deps.voicehealth.digest()) is True
         assert "New: :large_yellow_circle: *Delhi*" in posts(bot)[-1]
         assert len(posts(bot)) == 2
 
@@ -108,17 +108,17 @@ class TestHealth:
             2026, 11, 23, 10, 30, tzinfo=clock.now.tzinfo
         )  # 09:00 passed while down
         after_restart = restarted(bot, clock)
-        assert bot.run(after_restart.health.catch_up()) == "sent late"
+        assert bot.run(after_restart.voicehealth.catch_up()) == "sent late"
         assert "(late: the bot was down at the usual time)" in posts(bot)[-1]
-        assert bot.run(restarted(bot, clock).health.catch_up()) == "already sent"
+        assert bot.run(restarted(bot, clock).voicehealth.catch_up()) == "already sent"
         assert len(posts(bot)) == 1
 
     def test_older_digest_is_reported_in_the_next_one(self, bot, clock) -> None:
         clock.now = datetime(2026, 11, 23, 15, 0, tzinfo=clock.now.tzinfo)  # 6 hours late
-        assert bot.run(restarted(bot, clock).health.catch_up()) == "missed"
+        assert bot.run(restarted(bot, clock).voicehealth.catch_up()) == "missed"
         assert posts(bot) == []
         clock.advance(days=1)
-        bot.run(bot.deps.health.digest())
+        bot.run(bot.deps.voicehealth.digest())
         assert (
             "Missed while the bot was down" in posts(bot)[-1]
             and "daily digest of 2026-11-23 09:00" in posts(bot)[-1]
@@ -204,7 +204,7 @@ class TestReminders:
         bot.deps.store.set_setting("digest_channel", "C0OPS")
         clock.now = clock.now.replace(hour=13, minute=0)
         assert bot.run(bot.deps.reminders.run_due()) == 0
-        bot.run(bot.deps.health.digest())
+        bot.run(bot.deps.voicehealth.digest())
         digest = posts(bot)[-1]
         assert "reminder for follow-up #2351 (John Doe)" in digest
 
@@ -262,7 +262,7 @@ def test_call_tracking_job_stops_at_final_or_after_its_bound(bot, clock) -> None
     bot.deps.store.update_call(
         second, created_at=(clock.now - timedelta(hours=1)).astimezone(UTC).isoformat()
     )
-    bot.run(bot.deps.calls.poll_open())
+    bot.run(bot.deps.c2c.poll_open())
     assert bot.deps.store.get_call(first).state == "final"
     assert bot.deps.store.get_call(second).state == "untracked"
     assert bot.deps.store.open_calls() == []

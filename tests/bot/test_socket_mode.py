@@ -7,7 +7,7 @@ import asyncio
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps
+from bot.deps import Tuning, build_deps
 from bot.kaleyra import KaleyraClient
 from bot.local.fakeslack import FakeSlack
 from bot.local.serverthread import ServerThread
@@ -30,12 +30,12 @@ def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
             database_path=str(tmp_path / "v.db"),
         )
         assert settings.socket_mode and settings.slack_configured
-        deps = Deps(
-            settings=settings,
+        deps = build_deps(
+            settings,
             kaleyra=KaleyraClient(api_key="k", voice_url=sandbox.voice_url),
             store=Store(settings.database_path),
             slack=AsyncWebClient(token="xoxb-test", base_url=settings.slack_api_url),
-            auto_track=False,
+            tuning=Tuning(auto_track=False),
         )
         with ServerThread(create_asgi(deps, slack_routes=False)) as app_server:
 

@@ -64,14 +64,14 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
     assert call.channel == "D0AGENT" and call.message_ts
 
     clock.advance(seconds=2)
-    assert bot.run(bot.deps.calls.poll_once(call.id)) is False
+    assert bot.run(bot.deps.c2c.poll_once(call.id)) is False
     assert "*Agent* +91 98765 43210: answered" in card_updates(bot)[-1]
     updates_before = len(card_updates(bot))
-    bot.run(bot.deps.calls.poll_once(call.id))
+    bot.run(bot.deps.c2c.poll_once(call.id))
     assert len(card_updates(bot)) == updates_before  # nothing changed, nothing re-posted
 
     clock.advance(seconds=60)
-    assert bot.run(bot.deps.calls.poll_once(call.id)) is True
+    assert bot.run(bot.deps.c2c.poll_once(call.id)) is True
     final = card_updates(bot)[-1]
     assert "Call completed" in final and "*Customer* +91 91234 56789: answered" in final
     assert "*Duration* 21 s, talk time 16 s" in final
@@ -95,7 +95,7 @@ def test_customer_busy_renders_in_words(bot, clock) -> None:
     bot.command("/c2c", "9123456700")  # the sandbox makes numbers ending 00 busy
     call = bot.deps.store.recent_calls(AGENT)[0]
     clock.advance(seconds=90)
-    bot.run(bot.deps.calls.poll_once(call.id))
+    bot.run(bot.deps.c2c.poll_once(call.id))
     final = card_updates(bot)[-1]
     assert "Call did not connect" in final and "*Customer* +91 91234 56700: busy" in final
 
@@ -139,7 +139,7 @@ def test_repeat_check_survives_a_restart_and_ends_after_a_minute(bot, clock) -> 
 
     bot.register()
     bot.command("/c2c", "9123456789")
-    bot.deps.calls = ClickToCall(bot.deps)  # a restart: nothing in memory, the store has it
+    bot.deps.c2c = ClickToCall(bot.deps)  # a restart: nothing in memory, the store has it
     assert "Dial again?" in text_of(bot.command("/c2c", "9123456789").json())
     clock.advance(seconds=61)
     assert "Dialling" in text_of(bot.command("/c2c", "9123456789").json())
@@ -409,9 +409,9 @@ def test_a_burst_of_dials_is_recorded_in_one_go_and_each_placed_exactly_once(bot
     async def burst() -> bool:
         bot.deps.store.create_calls = recording
         for customer in customers:
-            bot.deps.calls.dial(AGENT, agent, customer)
+            bot.deps.c2c.dial(AGENT, agent, customer)
         # Acked but not yet written: a second identical dial must still be caught.
-        return bot.deps.calls.recent_repeat(AGENT, agent, customers[0])
+        return bot.deps.c2c.recent_repeat(AGENT, agent, customers[0])
 
     assert bot.run(burst()) is True
     bot.settle()
@@ -434,7 +434,7 @@ def test_a_dial_the_store_cannot_record_is_reported_not_lost(bot, monkeypatch) -
     monkeypatch.setattr(bot.deps.store, "create_calls", broken)
 
     async def dial() -> None:
-        bot.deps.calls.dial(AGENT, parse_phone("9876543210"), parse_phone("9123456789"))
+        bot.deps.c2c.dial(AGENT, parse_phone("9876543210"), parse_phone("9123456789"))
 
     bot.run(dial())
     bot.settle()
@@ -450,7 +450,7 @@ def test_dials_cut_short_by_a_restart_are_shown_as_unknown(bot) -> None:
     [call] = bot.deps.store.create_calls("c2c", [(AGENT, "+919876543210", "+919123456789")])
 
     async def restart() -> int:
-        return bot.deps.calls.resume_tracking()
+        return bot.deps.c2c.resume_tracking()
 
     bot.run(restart())
     bot.settle()

@@ -16,7 +16,7 @@ def test_agent_home_shows_number_followups_and_calls(bot, clock) -> None:
     bot.command("/followup", "add 8712345678 2026-11-24 19:30 John Doe")
     bot.command("/c2c", "9123456789")
     clock.advance(seconds=90)
-    bot.run(bot.deps.calls.poll_once(bot.deps.store.recent_calls(AGENT)[0].id))
+    bot.run(bot.deps.c2c.poll_once(bot.deps.store.recent_calls(AGENT)[0].id))
     home = open_home(bot, AGENT)
     assert "Your agent number is *+91 98765 43210* (role: agent)" in home
     assert (
@@ -63,7 +63,7 @@ def test_a_burst_of_calls_refreshes_home_a_few_times_and_ends_current(bot) -> No
 
     async def burst() -> None:
         for customer in customers:
-            bot.deps.calls.dial(AGENT, agent, customer)
+            bot.deps.c2c.dial(AGENT, agent, customer)
 
     bot.run(burst())
     bot.settle()

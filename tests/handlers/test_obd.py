@@ -77,9 +77,9 @@ def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> None:
 
     job = bot.deps.store.get_job(int(button["value"]))
     assert job["state"] == "tracking" and len(job["result"]["group_ids"]) == 3
-    assert bot.run(bot.deps.broadcasts.poll_once(job["id"])) is False  # still SENT
+    assert bot.run(bot.deps.obd.poll_once(job["id"])) is False  # still SENT
     bot.sandbox.state.clock.advance(seconds=5)
-    assert bot.run(bot.deps.broadcasts.poll_once(job["id"])) is True
+    assert bot.run(bot.deps.obd.poll_once(job["id"])) is True
     expected = Counter(
         "COMPLETED" if outcome_for(n) == "ANSWER" else outcome_for(n) for n in called
     )

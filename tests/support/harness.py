@@ -7,7 +7,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from bot.deps import Deps
+from bot.deps import Tuning, build_deps
 from bot.kaleyra import KaleyraClient
 from bot.local.fakeslack import FakeSlack, SlackDriver
 from bot.local.serverthread import ServerThread
@@ -39,8 +39,8 @@ class Harness:
             scheduler_enabled=False,
             **settings,
         )
-        self.deps = Deps(
-            settings=self.settings,
+        self.deps = build_deps(
+            self.settings,
             kaleyra=KaleyraClient(
                 api_key="test-key",
                 voice_url=sandbox.voice_url,
@@ -54,8 +54,7 @@ class Harness:
                 token="xoxb-test-token", base_url=self.settings.slack_api_url, pace_seconds=0
             ),
             clock=lambda: clock.now,
-            auto_track=False,
-            progress_interval=0.0,
+            tuning=Tuning(auto_track=False, progress_interval=0.0),
         )
         self.app_server = ServerThread(create_asgi(self.deps)).start()
         self.slack = SlackDriver(self.app_server.url, SIGNING_SECRET, self.slack_server.url)

@@ -1,0 +1,47 @@
+"""Start and stop one voicebot process: the same steps for HTTP, Socket Mode, console, tests, benches."""
+
+from __future__ import annotations
+
+import gc
+import logging
+
+import aiohttp
+
+from bot.deps import Deps
+
+log = logging.getLogger("voicebot.lifecycle")
+
+
+class Lifecycle:
+    def __init__(self, deps: Deps, *, freeze_heap: bool = True) -> None:
+        self.deps = deps
+        self.freeze_heap = freeze_heap
+        self.ready = False
+        self._own_session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        deps = self.deps
+        if getattr(deps.slack, "session", None) is None:
+            # One pooled session for every Web API call; without it slack_sdk opens one per call.
+            self._own_session = aiohttp.ClientSession()
+            deps.slack.session = self._own_session
+        if deps.settings.scheduler_enabled:
+            deps.scheduler.start()
+        resumed = deps.c2c.resume_tracking()
+        if resumed:
+            log.info("resumed tracking %d calls", resumed)
+        if self.freeze_heap:
+            # Everything built so far lives as long as the process: move it out of the
+            # collector's reach, so full collections under load do not walk it again.
+            gc.collect()
+            gc.freeze()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        self.deps.scheduler.shutdown()
+        await self.deps.background.cancel_all()
+        if self._own_session is not None:
+            await self._own_session.close()
+            self.deps.slack.session = None
+            self._own_session = None

@@ -1,0 +1,97 @@
+"""Posts, updates, Home publishes, DMs and uploads for work that follows an ack.
+
+One policy for Slack failing: the failure is logged with Slack's error code and the caller gets
+a falsy answer, so a job can release what it claimed and try again later. Nothing here raises
+into a background task, and every payload carries the sandbox notice when no real calls are made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.views.common import with_notice
+
+log = logging.getLogger("voicebot.notify")
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """Where a message landed, so it can be updated later."""
+
+    channel: str
+    ts: str
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, SlackApiError):
+        return str(exc.response.get("error"))
+    return type(exc).__name__
+
+
+class Notifier:
+    def __init__(self, slack: AsyncWebClient, *, sandbox: bool) -> None:
+        self.slack = slack
+        self.sandbox = sandbox
+
+    def _dress(self, payload: dict[str, Any]) -> dict[str, Any]:
+        return with_notice(payload) if self.sandbox else payload
+
+    async def post(self, channel: str, payload: dict[str, Any]) -> Posted | None:
+        """chat.postMessage; posting to a user id lands in the app's DM with them."""
+        try:
+            response = await self.slack.chat_postMessage(channel=channel, **self._dress(payload))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Slack's refusals, resets after slack_sdk's retries, bad data
+            log.warning("chat.postMessage failed: %s", _reason(exc))
+            return None
+        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+
+    async def dm(self, user_id: str, payload: dict[str, Any]) -> Posted | None:
+        return await self.post(user_id, payload)
+
+    async def update(self, channel: str, ts: str, payload: dict[str, Any]) -> bool:
+        try:
+            await self.slack.chat_update(channel=channel, ts=ts, **self._dress(payload))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("chat.update failed: %s", _reason(exc))
+            return False
+        return True
+
+    async def publish(self, user_id: str, view: dict[str, Any]) -> bool:
+        """views.publish of a Home tab (Home views carry their own sandbox notice)."""
+        try:
+            await self.slack.views_publish(user_id=user_id, view=view)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a Home tab that cannot refresh is not worth a message
+            log.info("views.publish for %s failed: %s", user_id, _reason(exc))
+            return False
+        return True
+
+    async def upload(
+        self, channel: str, *, filename: str, content: bytes | str, title: str, comment: str
+    ) -> bool:
+        """files_upload_v2: Slack's current upload flow (needs files:write)."""
+        try:
+            await self.slack.files_upload_v2(
+                channel=channel,
+                filename=filename,
+                content=content,
+                title=title,
+                initial_comment=comment,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("files_upload_v2 failed: %s", _reason(exc))
+            return False
+        return True
