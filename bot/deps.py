@@ -6,17 +6,19 @@ the result. No service imports this module: each says in its constructor what it
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.kaleyra import KaleyraClient
 from bot.runtime.background import Background
-from bot.runtime.scheduler import Scheduler
+from bot.runtime.scheduler import ScheduledJob, Scheduler, daily_at
 from bot.services.agents import Agents
 from bot.services.c2c import ClickToCall
 from bot.services.followup import Followups
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
     from bot.sandbox import Sandbox
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("voicebot.deps")
 
 
 def utc_now() -> datetime:
@@ -47,6 +50,7 @@ class Tuning:
     track_for_seconds: float = 30 * 60  # stop tracking a call after this long
     auto_track: bool = True  # tests turn this off and drive the trackers themselves
     progress_interval: float = 1.0  # at most one progress update a second per message
+    freeze_heap: bool = True  # gc.freeze() after start-up; tests starting many apps turn it off
 
 
 @dataclass
@@ -128,8 +132,45 @@ def _voicehealth(d: Deps) -> HealthWatch:
     return HealthWatch(d)
 
 
-def _scheduler(d: Deps) -> Scheduler:
-    return Scheduler(d)
+HEALTH_POLL, HEALTH_DIGEST = "health-poll", "health-digest"
+REMINDERS, FOLLOWUP_SYNC = "followup-reminders", "followup-sync"
+TRACK_CALLS, TRACK_BROADCASTS = "track-calls", "track-broadcasts"
+JOB_IDS = (HEALTH_POLL, HEALTH_DIGEST, REMINDERS, FOLLOWUP_SYNC, TRACK_CALLS, TRACK_BROADCASTS)
+
+
+def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
+    """Every periodic job of the product, built afresh so triggers follow run-time settings."""
+    settings = d.settings
+    return [
+        ScheduledJob(
+            HEALTH_POLL, d.voicehealth.poll, IntervalTrigger(minutes=settings.health_poll_minutes)
+        ),
+        ScheduledJob(
+            HEALTH_DIGEST,
+            d.voicehealth.digest,
+            daily_at(d.voicehealth.digest_time(), settings.timezone),
+        ),
+        ScheduledJob(REMINDERS, d.reminders.run_due, IntervalTrigger(minutes=1)),
+        ScheduledJob(FOLLOWUP_SYNC, d.reminders.sync, IntervalTrigger(minutes=10)),
+        ScheduledJob(TRACK_CALLS, d.c2c.poll_open, IntervalTrigger(seconds=d.tuning.poll_seconds)),
+        ScheduledJob(TRACK_BROADCASTS, d.obd.poll_tracking, IntervalTrigger(seconds=30)),
+    ]
+
+
+async def _catch_up(d: Deps) -> None:
+    """What fell due while the process was down: reminders within their grace, the digest."""
+    await d.reminders.run_due()
+    outcome = await d.voicehealth.catch_up()
+    log.info("digest catch-up: %s", outcome)
+
+
+def scheduler_for(d: Deps) -> Scheduler:
+    return Scheduler(
+        d.settings.tz,
+        lambda: scheduled_jobs(d),
+        catch_up=lambda: _catch_up(d),
+        spawn=lambda coro: d.background.spawn(coro, name="scheduler-catch-up"),
+    )
 
 
 def _sandbox_kaleyra(settings: Settings) -> tuple[KaleyraClient, Sandbox]:
@@ -207,5 +248,5 @@ def build_deps(
     deps.reminders = _reminders(deps)
     deps.obd = _obd(deps)
     deps.voicehealth = _voicehealth(deps)
-    deps.scheduler = _scheduler(deps)
+    deps.scheduler = scheduler_for(deps)
     return deps

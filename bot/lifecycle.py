@@ -13,9 +13,8 @@ log = logging.getLogger("voicebot.lifecycle")
 
 
 class Lifecycle:
-    def __init__(self, deps: Deps, *, freeze_heap: bool = True) -> None:
+    def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.freeze_heap = freeze_heap
         self.ready = False
         self._own_session: aiohttp.ClientSession | None = None
 
@@ -30,7 +29,7 @@ class Lifecycle:
         resumed = deps.c2c.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
-        if self.freeze_heap:
+        if deps.tuning.freeze_heap:
             # Everything built so far lives as long as the process: move it out of the
             # collector's reach, so full collections under load do not walk it again.
             gc.collect()

@@ -50,10 +50,12 @@ class FakeSlack:
                 Route("/response/{ident}", self.response_url, methods=["POST"]),
                 WebSocketRoute("/socket", self.socket),
                 Route("/files/{file_id}", self.file, methods=["GET"]),
+                Route("/upload/{file_id}", self.receive_upload, methods=["POST"]),
             ]
         )
         self.sockets: list[WebSocket] = []
         self.files: dict[str, bytes] = {}
+        self.uploaded: dict[str, bytes] = {}  # files the app uploaded (files_upload_v2)
         self.base_url = ""  # set by whoever serves this app (tests, console)
         self.socket_connected = threading.Event()
         self.socket_replies: dict[str, threading.Event] = {}
@@ -134,6 +136,20 @@ class FakeSlack:
             case "conversations.open":
                 users = str(p.get("users", ""))
                 return {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:]}}
+            case "files.getUploadURLExternal":
+                file_id = f"F{next(self._views):08d}"
+                return {
+                    "ok": True,
+                    "file_id": file_id,
+                    "upload_url": f"{self.base_url}/upload/{file_id}",
+                }
+            case "files.completeUploadExternal":
+                files = p.get("files")
+                files = json.loads(files) if isinstance(files, str) else files or []
+                return {
+                    "ok": True,
+                    "files": [{"id": f.get("id"), "title": f.get("title")} for f in files],
+                }
             case "users.info":
                 user = str(p.get("user", ""))
                 tz = self.user_tz.get(user, "Asia/Kolkata")
@@ -189,6 +205,27 @@ class FakeSlack:
         if content is None:
             return PlainTextResponse("no such file", status_code=404)
         return Response(content, media_type="text/csv")
+
+    async def receive_upload(self, request: Request) -> Response:
+        """Step 2 of files_upload_v2: the file's bytes, kept as `uploaded[file_id]`."""
+        file_id = request.path_params["file_id"]
+        self.uploaded[file_id] = await request.body()
+        self._record(
+            SlackCall("file_upload", {"id": file_id, "bytes": len(self.uploaded[file_id])})
+        )
+        return PlainTextResponse("OK - " + str(len(self.uploaded[file_id])))
+
+    def uploaded_file(self, title_or_id: str) -> bytes | None:
+        """The content of an uploaded file, by its id or by the title given at completion."""
+        if title_or_id in self.uploaded:
+            return self.uploaded[title_or_id]
+        for payload in self.of("files.completeUploadExternal"):
+            files = payload.get("files")
+            files = json.loads(files) if isinstance(files, str) else files or []
+            for f in files:
+                if f.get("title") == title_or_id:
+                    return self.uploaded.get(f.get("id"))
+        return None
 
     async def response_url(self, request: Request) -> Response:
         payload = await _payload(request)

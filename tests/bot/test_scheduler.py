@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.deps import Deps, Tuning, build_deps
+from bot.deps import JOB_IDS, Deps, Tuning, build_deps, scheduler_for
 from bot.kaleyra import KaleyraClient
-from bot.runtime.scheduler import JOB_IDS, Scheduler, digest_trigger
+from bot.runtime.scheduler import digest_trigger
 from bot.sandbox import Fault
 from bot.store import Store
 from tests.support.harness import AGENT, text_of
@@ -228,7 +228,7 @@ def test_two_restarts_leave_the_job_count_unchanged(bot) -> None:
     async def start_twice() -> list[list[str]]:
         seen = []
         for _ in range(2):
-            scheduler = Scheduler(bot.deps)
+            scheduler = scheduler_for(bot.deps)
             scheduler.start()
             scheduler.start()  # starting again in one process does not add jobs either
             seen.append(sorted(j.id for j in scheduler.aps.get_jobs()))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
+import atexit
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
 from bot.deps import Tuning, build_deps
 from bot.kaleyra import KaleyraClient
-from bot.local.fakeslack import FakeSlack, SlackDriver
-from bot.local.serverthread import ServerThread
+from bot.local.stack import Host, SlackHost, Stack
 from bot.server import create_asgi
 from bot.settings import Settings
 from bot.slack.client import PacedWebClient
@@ -20,17 +19,35 @@ SIGNING_SECRET = "test-signing-secret"
 AGENT, ADMIN, OTHER = "U0AGENT", "U0ADMIN", "U0OTHER"
 
 
+_HOSTS: tuple[SlackHost, Host] | None = None
+
+
+def shared_hosts() -> tuple[SlackHost, Host]:
+    """One fake-Slack server and one app server for the whole test process (started lazily)."""
+    global _HOSTS
+    if _HOSTS is None:
+        _HOSTS = (SlackHost(), Host())
+        atexit.register(lambda: [host.stop() for host in _HOSTS or ()])
+    return _HOSTS
+
+
 class Harness:
+    """The real Bolt app over HTTP on 127.0.0.1, a recording fake Slack, and the sandbox.
+
+    The two servers are shared by every test in the process; each Harness mounts a fresh app
+    (its own store, clients and lifespan) and a fresh fake-Slack recorder on them.
+    """
+
     def __init__(self, sandbox: Any, tmp_path: Path, clock: Any, **settings: Any) -> None:
         self.sandbox = sandbox
-        self.fake = FakeSlack()
-        self.slack_server = ServerThread(self.fake.app).start()
-        self.fake.base_url = self.slack_server.url
+        self.stack = Stack(SIGNING_SECRET, slack_host=shared_hosts()[0], app_host=shared_hosts()[1])
+        self.fake = self.stack.fake
+        self.slack_server = self.stack.slack_host
         self.settings = Settings(
             _env_file=None,
             slack_bot_token="xoxb-test-token",
             slack_signing_secret=SIGNING_SECRET,
-            slack_api_url=self.slack_server.url + "/api/",
+            slack_api_url=self.stack.slack_api_url,
             kaleyra_api_key="test-key",
             kaleyra_voice_url=sandbox.voice_url,
             kaleyra_io_url=sandbox.url + "/v1/",
@@ -54,15 +71,15 @@ class Harness:
                 token="xoxb-test-token", base_url=self.settings.slack_api_url, pace_seconds=0
             ),
             clock=lambda: clock.now,
-            tuning=Tuning(auto_track=False, progress_interval=0.0),
+            tuning=Tuning(auto_track=False, progress_interval=0.0, freeze_heap=False),
         )
-        self.app_server = ServerThread(create_asgi(self.deps)).start()
-        self.slack = SlackDriver(self.app_server.url, SIGNING_SECRET, self.slack_server.url)
+        self.app_server = self.stack.app_host
+        self.stack.mount(create_asgi(self.deps))
+        self.slack = self.stack.driver
 
     def run(self, coro: Coroutine[Any, Any, Any], timeout: float = 30) -> Any:
         """Run a coroutine on the app's own event loop (where its clients live)."""
-        assert self.app_server.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.app_server.loop).result(timeout)
+        return self.stack.run(coro, timeout)
 
     def settle(self) -> None:
         """Wait until the work that followed the acks is done: no sleeping, no guessing."""
@@ -80,9 +97,8 @@ class Harness:
         assert self.command("/c2c", f"register {number}", user_id=user_id).status_code == 200
 
     def close(self) -> None:
-        self.app_server.stop()
-        self.slack_server.stop()
-        self.slack.close()
+        self.stack.close()
+        self.run(self.deps.kaleyra.aclose())
         self.deps.store.close()
 
 
