@@ -23,7 +23,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from bot.local.blockkit import check_message, check_view
+
 TEAM_ID, BOT_USER_ID, APP_ID = "T0VOICE", "U0VOICEBOT", "A0VOICE"
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+VIEW_METHODS = frozenset({"views.open", "views.update", "views.push", "views.publish"})
 
 
 @dataclass
@@ -56,6 +60,8 @@ class FakeSlack:
         self.sockets: list[WebSocket] = []
         self.files: dict[str, bytes] = {}
         self.uploaded: dict[str, bytes] = {}  # files the app uploaded (files_upload_v2)
+        self.invalid: list[tuple[str, list[str]]] = []  # payloads Slack would refuse
+        self.strict = False  # True: answer invalid_blocks, as Slack does
         self.base_url = ""  # set by whoever serves this app (tests, console)
         self.socket_connected = threading.Event()
         self.socket_replies: dict[str, threading.Event] = {}
@@ -94,6 +100,9 @@ class FakeSlack:
         if request.headers.get("authorization"):
             payload.setdefault("_token_seen", True)
         self._record(SlackCall(method, payload))
+        problems = self.check(method, payload)
+        if problems and self.strict:
+            return JSONResponse({"ok": False, "error": "invalid_blocks", "errors": problems})
         with self.lock:
             queued = self._failures.get(method)
             failure = queued.pop(0) if queued else None
@@ -102,6 +111,21 @@ class FakeSlack:
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
             return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
         return JSONResponse(self._answer(method, payload))
+
+    def check(self, method: str, payload: dict[str, Any]) -> list[str]:
+        """Block Kit's limits, as Slack applies them; what breaks them is kept in `invalid`."""
+        if method in MESSAGE_METHODS:
+            problems = check_message(payload)
+        elif method in VIEW_METHODS:
+            view = payload.get("view")
+            view = json.loads(view) if isinstance(view, str) else view or {}
+            problems = check_view(view)
+        else:
+            return []
+        if problems:
+            with self.lock:
+                self.invalid.append((method, problems))
+        return problems
 
     def _answer(self, method: str, p: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1700000000 + next(self._ts)}.000100"
@@ -231,6 +255,8 @@ class FakeSlack:
         payload = await _payload(request)
         payload["_response_url"] = request.path_params["ident"]
         self._record(SlackCall("response_url", payload))
+        if payload.get("delete_original") is not True:
+            self.check("response_url", payload)
         return PlainTextResponse("ok")
 
 
