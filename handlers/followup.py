@@ -1,8 +1,13 @@
-"""/followup: add, list, edit (form pre-filled), delete; the "Call now" button."""
+"""/followup: add, list, edit (form pre-filled), delete; Snooze and Done on reminders.
+
+The reminder's "Call now" button is registered by handlers/c2c.py (every dial goes through
+request_dial).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Coroutine
+from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
@@ -17,22 +22,28 @@ from bot.grammar.followup import (
     parse_followup,
 )
 from bot.kaleyra import KaleyraError
+from bot.models import FollowupDraft
 from bot.phones import InvalidNumber, Phone, parse_phone
+from bot.services.agents import NotRegistered, Refused
+from bot.slack.forms import Form, field_errors
 from bot.slack.replies import Responder, dm_responder, later, open_modal
 from bot.views import followup as views
-from bot.views.c2c import not_registered_message
-from bot.views.common import describe_kaleyra_error, error_message, info_message
+from bot.views.common import describe_kaleyra_error
+
+REFUSALS = (UsageError, Refused, NotRegistered)
+FIELD_BLOCKS = {
+    "follower": views.FOLLOWER_BLOCK,
+    "when": views.WHEN_BLOCK,
+    "name": views.NAME_BLOCK,
+}
 
 
 class FollowupHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.sandbox = deps.uses_sandbox
+        self.replies = deps.replies
         self.service = deps.followup
-
-    def _my_number(self, user_id: str) -> Phone | None:
-        agent = self.deps.store.get_agent(user_id)
-        return Phone.known(agent.number) if agent else None
+        self.tz, self.tz_name = deps.settings.tz, deps.settings.timezone
 
     async def command(
         self, ack: AsyncAck, command: dict, respond: AsyncRespond, client: AsyncWebClient
@@ -40,118 +51,70 @@ class FollowupHandlers:
         user_id = command["user_id"]
         try:
             parsed = parse_followup(command.get("text", ""), self.deps.settings.default_region)
-            if isinstance(parsed, FollowupAdd):
-                self.service.check_future(parsed.when)
-        except UsageError as exc:
-            await ack(**error_message(str(exc), sandbox=self.sandbox))
-            return
-        mine = self._my_number(user_id)
-        match parsed:
-            case Help():
-                await ack(**views.help_message(sandbox=self.sandbox))
-            case FollowupList(scope="all") if not self.deps.is_admin(user_id):
-                await ack(
-                    **error_message(
-                        "Only admins can list everyone's follow-ups; `/followup list` shows yours.",
-                        sandbox=self.sandbox,
-                    )
-                )
-            case FollowupList():
-                if parsed.scope == "mine" and mine is None:
-                    await ack(**not_registered_message(sandbox=self.sandbox))
-                    return
-                await ack()
-                self.deps.background.spawn(
-                    self._list(respond, None if parsed.scope == "all" else mine, parsed.scope),
-                    name="followup-list",
-                )
-            case _ if mine is None and not self.deps.is_admin(user_id):
-                await ack(**not_registered_message(sandbox=self.sandbox))
-            case OpenModal():
-                await ack()
-                view = views.modal(
-                    follower=mine.e164 if mine else None,
-                    can_change_follower=self.deps.is_admin(user_id),
-                )
-                await open_modal(
-                    client,
-                    command["trigger_id"],
-                    view,
-                    respond,
-                    "/followup add 9876543210 2026-11-24 16:30 Asha",
-                    sandbox=self.sandbox,
-                )
-            case FollowupAdd():
-                if mine is None:
-                    await ack(**not_registered_message(sandbox=self.sandbox))
-                    return
-                await ack()
-                self.deps.background.spawn(
-                    self._save(respond, user_id, parsed.phone, parsed.name, mine, parsed.when),
-                    name="followup-add",
-                )
-            case FollowupEdit() | FollowupDelete():
-                await ack()
-                self.deps.background.spawn(
-                    self._change(respond, client, command["trigger_id"], user_id, parsed),
-                    name="followup-change",
-                )
+            match parsed:
+                case Help():
+                    await ack(**self.replies.show(views.help_message()))
+                case FollowupList():
+                    follower = self.service.list_scope(user_id, parsed.scope)
+                    await ack()
+                    self._spawn(self._list(respond, follower, parsed.scope), "followup-list")
+                case OpenModal():
+                    await self._open_form(ack, client, command["trigger_id"], respond, user_id)
+                case FollowupAdd():
+                    draft = self.service.draft_add(user_id, parsed.phone, parsed.name, parsed.when)
+                    await ack()
+                    self._spawn(self._save(respond, draft), "followup-add")
+                case FollowupEdit() | FollowupDelete():
+                    self.service.acting_number(user_id)
+                    await ack()
+                    change = self._change(respond, client, command["trigger_id"], user_id, parsed)
+                    self._spawn(change, "followup-change")
+        except REFUSALS as exc:
+            await ack(**self.replies.error(exc))
 
-    async def _save(
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        self.deps.background.spawn(work, name=name)
+
+    async def _open_form(
         self,
-        respond: Responder,
+        ack: AsyncAck,
+        client: AsyncWebClient,
+        trigger_id: str,
+        respond: AsyncRespond,
         user_id: str,
-        phone: Phone,
-        name: str,
-        follower: Phone,
-        when: datetime,
-        notes: str = "",
-        autocall: bool = False,
-        followup_id: str | None = None,
     ) -> None:
-        try:
-            item = await self.service.save(
-                user_id=user_id,
-                phone=phone,
-                name=name,
-                follower=follower,
-                when=when,
-                notes=notes,
-                autocall=autocall,
-                followup_id=followup_id,
-            )
-        except (KaleyraError, UsageError) as exc:
-            problem = describe_kaleyra_error(exc) if isinstance(exc, KaleyraError) else str(exc)
-            await respond(
-                **error_message(problem + " The follow-up was not saved.", sandbox=self.sandbox)
-            )
-            return
-        await respond(
-            **views.saved_message(
-                item,
-                tz=self.deps.settings.tz,
-                tz_name=self.deps.settings.timezone,
-                edited=bool(followup_id),
-                sandbox=self.sandbox,
-            )
+        mine = self.service.acting_number(user_id)
+        await ack()
+        view = views.modal(
+            follower=mine.e164 if mine else None,
+            can_change_follower=self.deps.is_admin(user_id),
         )
+        example = "/followup add 9876543210 2026-11-24 16:30 Asha"
+        await open_modal(client, trigger_id, view, respond, example)
+
+    async def _save(self, respond: Responder, draft: FollowupDraft) -> None:
+        try:
+            item = await self.service.save(draft)
+        except KaleyraError as exc:
+            problem = describe_kaleyra_error(exc) + " The follow-up was not saved."
+            await respond(**self.replies.error(problem))
+            return
+        except REFUSALS as exc:
+            await respond(**self.replies.error(f"{exc} The follow-up was not saved."))
+            return
+        edited = bool(draft.followup_id)
+        message = views.saved_message(item, tz=self.tz, tz_name=self.tz_name, edited=edited)
+        await respond(**self.replies.show(message))
 
     async def _list(self, respond: AsyncRespond, follower: Phone | None, scope: str) -> None:
         try:
             items = await self.service.listing(follower)
         except KaleyraError as exc:
-            await respond(**error_message(describe_kaleyra_error(exc), sandbox=self.sandbox))
+            await respond(**self.replies.error(describe_kaleyra_error(exc)))
             return
-        await respond(
-            **views.list_message(
-                items,
-                scope=scope,
-                tz=self.deps.settings.tz,
-                tz_name=self.deps.settings.timezone,
-                now=self.deps.clock(),
-                sandbox=self.sandbox,
-            )
-        )
+        now = self.deps.clock()
+        message = views.list_message(items, scope=scope, tz=self.tz, tz_name=self.tz_name, now=now)
+        await respond(**self.replies.show(message))
 
     async def _change(
         self,
@@ -162,139 +125,83 @@ class FollowupHandlers:
         change: FollowupEdit | FollowupDelete,
     ) -> None:
         try:
-            item = await self.service.find(change.followup_id)
-            if item is None:
-                raise UsageError(
-                    f"There is no follow-up #{change.followup_id}. See `/followup list`."
-                )
-            if not self.service.may_change(user_id, item):
-                self.deps.store.audit(
-                    user_id=user_id,
-                    action="followup.change",
-                    outcome="refused: not owner",
-                    kaleyra_ids=[item.id],
-                )
-                raise UsageError(
-                    f"Follow-up #{item.id} belongs to someone else; only its follower or an admin can change it."
-                )
             if isinstance(change, FollowupDelete):
-                await self.service.delete(user_id, item)
-                await respond(
-                    **info_message(
-                        f":wastebasket: Deleted follow-up `#{item.id}`.", sandbox=self.sandbox
-                    )
-                )
+                item = await self.service.delete(user_id, change.followup_id)
+                await respond(**self.replies.show(views.deleted_message(item)))
                 return
+            item = await self.service.find_for_change(user_id, change.followup_id, "followup.edit")
         except KaleyraError as exc:
-            await respond(**error_message(describe_kaleyra_error(exc), sandbox=self.sandbox))
+            await respond(**self.replies.error(describe_kaleyra_error(exc)))
             return
-        except UsageError as exc:
-            await respond(**error_message(str(exc), sandbox=self.sandbox))
+        except REFUSALS as exc:
+            await respond(**self.replies.error(exc))
             return
-        view = views.modal(
-            follower=item.follower,
-            can_change_follower=self.deps.is_admin(user_id),
-            followup_id=item.id,
-            phone=item.phone,
-            name=item.name,
-            when_epoch=int(item.ontime.timestamp()),
-            autocall=item.autocall,
-            notes=item.notes,
-        )
+        admin = self.deps.is_admin(user_id)
+        view = views.modal(follower=item.follower, can_change_follower=admin, item=item)
         await open_modal(
-            client,
-            trigger_id,
-            view,
-            respond,
-            f"/followup delete {item.id}, then add it again",
-            sandbox=self.sandbox,
+            client, trigger_id, view, respond, f"/followup delete {item.id}, then add it again"
         )
 
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
-        user_id, values = body["user"]["id"], view["state"]["values"]
-        region, errors = self.deps.settings.default_region, {}
+        user_id, form = body["user"]["id"], Form(view)
+        numbers, errors = self._form_numbers(form)
+        when = form.moment(views.WHEN_BLOCK, views.WHEN_INPUT, self.tz)
+        name = form.text(views.NAME_BLOCK, views.NAME_INPUT)
+        problems = self.service.form_problems(
+            user_id, follower=numbers.get("follower"), when=when, name=name
+        )
+        errors.update(
+            {FIELD_BLOCKS[k]: v for k, v in problems.items() if FIELD_BLOCKS[k] not in errors}
+        )
+        if errors or when is None:  # no time picked is one of the errors
+            await ack(**field_errors(errors))
+            return
+        await ack()
+        draft = FollowupDraft(
+            user_id=user_id,
+            phone=numbers["customer"],
+            name=name,
+            follower=numbers["follower"],
+            when=when,
+            notes=form.text(views.NOTES_BLOCK, views.NOTES_INPUT),
+            autocall=bool(form.checked(views.AUTOCALL_BLOCK, views.AUTOCALL_INPUT)),
+            followup_id=form.private_metadata or None,
+        )
+        self._spawn(self._save(dm_responder(client, user_id), draft), "followup-modal")
 
-        def text(block: str, action: str) -> str:
-            return (values[block][action].get("value") or "").strip()
-
+    def _form_numbers(self, form: Form) -> tuple[dict[str, Phone], dict[str, str]]:
         numbers: dict[str, Phone] = {}
+        errors: dict[str, str] = {}
+        region = self.deps.settings.default_region
         for block, action, label in (
             (views.PHONE_BLOCK, views.PHONE_INPUT, "customer"),
             (views.FOLLOWER_BLOCK, views.FOLLOWER_INPUT, "follower"),
         ):
             try:
-                numbers[label] = parse_phone(text(block, action), region)
+                numbers[label] = parse_phone(form.text(block, action), region)
             except InvalidNumber as exc:
-                errors[block] = f"The {label} number {exc}."[:150]
-        mine = self._my_number(user_id)
-        if (
-            "follower" in numbers
-            and not self.deps.is_admin(user_id)
-            and numbers["follower"] != mine
-        ):
-            errors[views.FOLLOWER_BLOCK] = "Only admins can set another agent as follower."
-        picked = values[views.WHEN_BLOCK][views.WHEN_INPUT].get("selected_date_time")
-        when = datetime.fromtimestamp(int(picked), self.deps.settings.tz) if picked else None
+                errors[block] = f"The {label} number {exc}."
+        return numbers, errors
+
+    async def snooze(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        await ack()
         try:
-            if when is None:
-                raise UsageError("Pick a date and time.")
-            self.service.check_future(when)
-        except UsageError as exc:
-            errors[views.WHEN_BLOCK] = str(exc)[:150]
-        if not text(views.NAME_BLOCK, views.NAME_INPUT):
-            errors[views.NAME_BLOCK] = "Give the customer's name."
-        if errors:
-            await ack(response_action="errors", errors=errors)
+            until = self.deps.reminders.snooze(body["user"]["id"], action["value"])
+        except REFUSALS as exc:
+            later(self.deps, respond, response_type="ephemeral", **self.replies.error(exc))
             return
-        await ack()
-        autocall = bool(values[views.AUTOCALL_BLOCK][views.AUTOCALL_INPUT].get("selected_options"))
-        self.deps.background.spawn(
-            self._save(
-                dm_responder(client, user_id),
-                user_id,
-                numbers["customer"],
-                text(views.NAME_BLOCK, views.NAME_INPUT),
-                numbers["follower"],
-                when,
-                text(views.NOTES_BLOCK, views.NOTES_INPUT),
-                autocall,
-                view.get("private_metadata") or None,
-            ),
-            name="followup-modal",
-        )
+        message = views.snoozed_message(until, tz=self.tz, tz_name=self.tz_name)
+        later(self.deps, respond, replace_original=True, **self.replies.show(message))
 
-    async def call_now(
-        self, ack: AsyncAck, body: dict, action: dict, client: AsyncWebClient
-    ) -> None:
+    async def done(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
-        self.deps.background.spawn(
-            self._call_now(body["user"]["id"], action["value"], client), name="followup-call"
-        )
-
-    async def _call_now(self, user_id: str, followup_id: str, client: AsyncWebClient) -> None:
-        item = await self.service.find(followup_id)
-        mine = self._my_number(user_id)
-        respond = dm_responder(client, user_id)
-        if mine is None:
-            await respond(**not_registered_message(sandbox=self.sandbox))
-        elif item is None:
-            await respond(**error_message("That follow-up no longer exists.", sandbox=self.sandbox))
-        else:
-            self.deps.c2c.dial(user_id, mine, Phone.known(item.phone))
-
-    async def snooze(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
-        await ack()
-        until = self.deps.reminders.snooze(action["value"]).astimezone(self.deps.settings.tz)
-        text = (
-            f":zzz: Snoozed: I'll remind you again at {until:%H:%M} {self.deps.settings.timezone}."
-        )
-        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
-
-    async def done(self, ack: AsyncAck, action: dict, respond: AsyncRespond) -> None:
-        await ack()
-        self.deps.reminders.done(action["value"])
-        text = f":white_check_mark: Follow-up `#{action['value']}` is done. No more reminders."
-        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
+        try:
+            self.deps.reminders.done(body["user"]["id"], action["value"])
+        except REFUSALS as exc:
+            later(self.deps, respond, response_type="ephemeral", **self.replies.error(exc))
+            return
+        message = views.done_message(action["value"])
+        later(self.deps, respond, replace_original=True, **self.replies.show(message))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -303,4 +210,3 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(views.FOLLOWUP_DONE)(h.done)
     app.command("/followup")(h.command)
     app.view(views.FOLLOWUP_MODAL)(h.submit)
-    app.action(views.FOLLOWUP_CALL)(h.call_now)

@@ -1,160 +1,250 @@
-"""Health: change alerts from periodic `monitor` polls, and the daily digest. Each sent once."""
+"""Health: change alerts from periodic `monitor` polls, and the daily digest. Each sent once.
+
+HealthWatch is the one owner of the digest settings (channel and time). A health state is
+stored only after the alert about it was posted, so a failed post is alerted again on the next
+poll; a digest whose post fails releases its claim and keeps its missed items for the next one.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from datetime import datetime, time, timedelta, tzinfo
+from typing import Any
 
-from slack_sdk.errors import SlackApiError
+from pydantic import TypeAdapter, ValidationError
 
-from bot.kaleyra import KaleyraError
-from bot.kaleyra.models import HealthReport
-from bot.services.home import DIGEST_CHANNEL, DIGEST_TIME
-from bot.views import health as views
+from bot.kaleyra import KaleyraClient, KaleyraError
+from bot.kaleyra.models import HealthReport, Incident
+from bot.models import DigestSettings, HealthChange
+from bot.services.agents import Agents
+from bot.slack.notify import Notifier
+from bot.store import Store
+from bot.views import voicehealth as views
 from bot.views.common import describe_kaleyra_error
 
-if TYPE_CHECKING:
-    from bot.deps import Deps
-
 log = logging.getLogger("voicebot.health")
+Clock = Callable[[], datetime]
+DIGEST_CHANNEL, DIGEST_TIME = "digest_channel", "digest_time"
 STATE_KEY, DIGEST_STATE_KEY, OUTAGE_KEY = "health_state", "health_digest_state", "health_outage"
 DIGEST_GRACE = timedelta(hours=3)
+STALE_CLAIM = timedelta(minutes=10)
+
+IncidentKey = tuple[str, str, tuple[str, ...]]
+Snapshot = dict[IncidentKey, Incident]
+_INCIDENTS = TypeAdapter(list[Incident])
 
 
-def snapshot(report: HealthReport) -> dict[str, dict[str, Any]]:
-    """Incidents keyed by region code, service and numbers (DESIGN.md's identity)."""
-    out = {}
-    for incident in report.incidents:
-        key = "|".join([incident.region_code, incident.service, ",".join(sorted(incident.numbers))])
-        out[key] = {
-            "region": incident.region,
-            "region_code": incident.region_code,
-            "type": incident.type,
-            "service": incident.service,
-            "numbers": sorted(incident.numbers),
-        }
-    return out
+def snapshot(incidents: list[Incident]) -> Snapshot:
+    """Incidents by identity: region code, service and numbers (`Incident.key`)."""
+    return {incident.key: incident for incident in incidents}
 
 
-def diff(before: dict[str, dict[str, Any]], now: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def diff(before: Snapshot, now: Snapshot) -> list[HealthChange]:
+    """New rows and rows whose type moved (in the order Kaleyra lists them), then cleared rows."""
     changes = []
     for key, incident in now.items():
         if key not in before:
-            changes.append({"kind": "new", "now": incident})
-        elif before[key]["type"] != incident["type"]:
-            changes.append({"kind": "moved", "before": before[key], "now": incident})
+            changes.append(HealthChange(kind="new", now=incident))
+        elif before[key].type != incident.type:
+            changes.append(HealthChange(kind="moved", before=before[key], now=incident))
     changes.extend(
-        {"kind": "cleared", "before": incident}
+        HealthChange(kind="cleared", before=incident)
         for key, incident in before.items()
         if key not in now
     )
     return changes
 
 
+def _nothing(_value: str) -> None:
+    return None
+
+
 class HealthWatch:
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
+    def __init__(
+        self,
+        store: Store,
+        kaleyra: KaleyraClient,
+        notify: Notifier,
+        agents: Agents,
+        *,
+        clock: Clock,
+        tz: tzinfo,
+        tz_name: str,
+        default_channel: str | None,
+        default_time: str,
+        on_change: Callable[[str], None] = _nothing,
+        reschedule: Callable[[str], None] = _nothing,
+    ) -> None:
+        self.store = store
+        self.kaleyra = kaleyra
+        self.notify = notify
+        self.agents = agents
+        self.clock = clock
+        self.tz = tz
+        self.tz_name = tz_name
+        self.default_channel = default_channel
+        self.default_time = default_time
+        self.on_change = on_change  # an admin's App Home shows the digest settings
+        self.reschedule = reschedule  # called with the new HH:MM: the digest job follows it
+
+    # ------------------------------------------------------------------ settings
+
+    def digest_settings(self) -> DigestSettings:
+        stored = self.store.get_setting(DIGEST_CHANNEL)
+        channel = None if stored == "off" else (stored or self.default_channel)
+        return DigestSettings(channel, self.store.get_setting(DIGEST_TIME) or self.default_time)
 
     def channel(self) -> str | None:
-        stored = self.deps.store.get_setting(DIGEST_CHANNEL)
-        if stored == "off":
-            return None
-        return stored or self.deps.settings.health_digest_channel
+        return self.digest_settings().channel
 
     def digest_time(self) -> str:
-        return self.deps.store.get_setting(DIGEST_TIME) or self.deps.settings.health_digest_time
+        return self.digest_settings().at
+
+    def set_digest(self, user_id: str, channel_id: str, at: time | None = None) -> DigestSettings:
+        """Admins: post the digest in `channel_id`, at `at` (default: the time already set)."""
+        self._require_admin(user_id)
+        hhmm = at.strftime("%H:%M") if at else self.digest_time()
+        self.store.set_setting(DIGEST_CHANNEL, channel_id)
+        self.store.set_setting(DIGEST_TIME, hhmm)
+        self.store.audit(
+            user_id=user_id,
+            action="voicehealth.digest",
+            outcome="set",
+            detail={"channel": channel_id, "at": hhmm},
+        )
+        self.on_change(user_id)
+        self.reschedule(hhmm)  # takes effect without a restart
+        return self.digest_settings()
+
+    def digest_off(self, user_id: str) -> None:
+        self._require_admin(user_id)
+        self.store.set_setting(DIGEST_CHANNEL, "off")
+        self.store.audit(user_id=user_id, action="voicehealth.digest", outcome="off")
+        self.on_change(user_id)
+
+    def _require_admin(self, user_id: str) -> None:
+        self.agents.require_admin(
+            user_id, "change the health digest", action="voicehealth.digest", command="voicehealth"
+        )
+
+    # ------------------------------------------------------------------ now
+
+    async def report(self) -> HealthReport:
+        """`monitor` now, for `/voicehealth`."""
+        return await self.kaleyra.health()
+
+    # ------------------------------------------------------------------ state
+
+    def _load(self, key: str) -> Snapshot | None:
+        raw = self.store.get_setting(key)
+        if not raw:
+            return None
+        try:
+            data: Any = json.loads(raw)
+            rows = list(data.values()) if isinstance(data, dict) else data  # older: a dict by key
+            return snapshot(_INCIDENTS.validate_python(rows))
+        except (ValueError, ValidationError):
+            log.warning("stored health state %s unreadable; starting a new baseline", key)
+            return None
+
+    def _save(self, key: str, state: Snapshot) -> None:
+        self.store.set_setting(key, _INCIDENTS.dump_json(list(state.values())).decode())
 
     async def _post(self, payload: dict[str, Any]) -> bool:
         channel = self.channel()
-        if not channel:
-            return False
-        try:
-            await self.deps.slack.chat_postMessage(channel=channel, **payload)
-        except SlackApiError as exc:
-            log.warning("health post to %s failed: %s", channel, exc.response.get("error"))
-            return False
-        return True
+        return bool(channel) and await self.notify.post(channel, payload) is not None
 
-    def _load(self, key: str) -> dict[str, Any] | None:
-        raw = self.deps.store.get_setting(key)
-        return json.loads(raw) if raw else None
+    # ------------------------------------------------------------------ alerts
 
-    async def poll(self) -> list[dict[str, Any]]:
+    async def poll(self) -> list[HealthChange]:
         """One `monitor` read: alert on changes (once), on an outage (once) and its recovery (once)."""
-        store, sandbox = self.deps.store, self.deps.uses_sandbox
         try:
-            report = await self.deps.kaleyra.health()
+            report = await self.kaleyra.health()
         except KaleyraError as exc:
-            if store.get_setting(OUTAGE_KEY) != "1":
-                store.set_setting(OUTAGE_KEY, "1")
-                await self._post(views.outage_message(describe_kaleyra_error(exc), sandbox=sandbox))
+            await self._outage(exc)
             return []
-        if store.get_setting(OUTAGE_KEY) == "1":
-            store.set_setting(OUTAGE_KEY, None)
-            await self._post(views.outage_message("", recovered=True, sandbox=sandbox))
-        now = snapshot(report)
+        if self.store.get_setting(OUTAGE_KEY) == "1" and (
+            await self._post(views.outage_message("", recovered=True)) or not self.channel()
+        ):
+            self.store.set_setting(OUTAGE_KEY, None)
+        now = snapshot(report.incidents)
         before = self._load(STATE_KEY)
-        store.set_setting(STATE_KEY, json.dumps(now))  # stored first: a restart does not re-alert
         if before is None:
-            return []  # the first poll after the first start is the baseline
+            self._save(STATE_KEY, now)  # the first poll after the first start is the baseline
+            return []
         changes = diff(before, now)
-        if changes:
-            await self._post(views.alert_message(changes, sandbox=sandbox))
+        if changes and self.channel() and not await self._post(views.alert_message(changes)):
+            return changes  # not stored: the next poll alerts again
+        self._save(STATE_KEY, now)  # stored once alerted: a restart does not re-alert
         return changes
+
+    async def _outage(self, exc: KaleyraError) -> None:
+        if self.store.get_setting(OUTAGE_KEY) == "1":
+            return
+        if await self._post(views.outage_message(describe_kaleyra_error(exc))):
+            self.store.set_setting(OUTAGE_KEY, "1")
+
+    # ------------------------------------------------------------------ the digest
 
     def last_due(self, now: datetime) -> datetime:
         """The most recent digest time at or before `now`, in the account time zone."""
-        tz = self.deps.settings.tz
         hour, minute = (int(x) for x in self.digest_time().split(":"))
-        local = now.astimezone(tz)
+        local = now.astimezone(self.tz)
         due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
         return due if due <= local else due - timedelta(days=1)
 
     async def digest(self, due: datetime | None = None, *, late: bool = False) -> bool:
         """Post the digest due at `due` (default: the latest due time) exactly once."""
-        if not self.channel():
+        channel = self.channel()
+        if not channel:
             return False
-        due = due or self.last_due(self.deps.clock())
+        due = due or self.last_due(self.clock())
         key = f"digest:{due.isoformat()}"
-        store = self.deps.store
-        if not store.claim(key, "digest", due, late=late):
+        detail = f"daily digest of {due:%Y-%m-%d %H:%M}"
+        if not self.store.claim(key, "digest", due, late=late, detail=detail):
             return False
+        sent = False
+        try:
+            sent = await self._send_digest(channel, late=late)
+        finally:  # any failure, raised or answered, releases the claim for a later try
+            if sent:
+                self.store.mark_sent(key)
+            else:
+                log.warning("digest %s not posted; released", key)
+                self.store.release(key)
+        return sent
+
+    async def _send_digest(self, channel: str, *, late: bool) -> bool:
+        self.store.sweep_stale_claims(self.clock() - STALE_CLAIM)
         problem = None
         try:
-            report = await self.deps.kaleyra.health()
+            report: HealthReport | None = await self.kaleyra.health()
         except KaleyraError as exc:
             report, problem = None, describe_kaleyra_error(exc)
-        now = snapshot(report) if report else None
+        now = snapshot(report.incidents) if report is not None else None
         previous = self._load(DIGEST_STATE_KEY)
         changes = diff(previous, now) if (previous is not None and now is not None) else []
-        payload = views.digest_message(
-            report,
-            changes,
-            store.take_missed(),
-            late=late,
-            problem=problem,
-            sandbox=self.deps.uses_sandbox,
-        )
-        if not await self._post(payload):
-            store.release(key)
-            return False
+        missed = self.store.missed_entries()
+        payload = views.digest_message(report, changes, missed, late=late, problem=problem)
+        if await self.notify.post(channel, payload) is None:
+            return False  # the missed items stay unreported for the next digest
+        self.store.mark_reported(m.key for m in missed)
         if now is not None:
-            store.set_setting(DIGEST_STATE_KEY, json.dumps(now))
-        store.mark_sent(key)
+            self._save(DIGEST_STATE_KEY, now)
         return True
 
     async def catch_up(self) -> str:
         """On start: a digest missed while down is sent late within the grace window, else noted."""
         if not self.channel():
             return "no channel"
-        now = self.deps.clock()
+        now = self.clock()
         due = self.last_due(now)
         key = f"digest:{due.isoformat()}"
-        if any(e["key"] == key for e in self.deps.store.sent_entries("digest")):
+        if self.store.is_sent(key):
             return "already sent"
         if now - due <= DIGEST_GRACE:
             return "sent late" if await self.digest(due, late=True) else "not sent"
-        self.deps.store.mark_missed(key, "digest", due, f"daily digest of {due:%Y-%m-%d %H:%M}")
+        self.store.mark_missed(key, "digest", due, f"daily digest of {due:%Y-%m-%d %H:%M}")
         return "missed"

@@ -1,4 +1,4 @@
-"""The audit trail."""
+"""The audit trail: who did what to Kaleyra, when, with what outcome (numbers masked)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,24 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from bot.models import AuditEntry
 from bot.phones import mask
 from bot.store.db import Db
+
+
+def _entry(row: dict[str, Any]) -> AuditEntry:
+    try:
+        detail = json.loads(row.get("detail") or "{}")
+    except ValueError:
+        detail = {"raw": row.get("detail")}
+    return AuditEntry(
+        **{
+            **row,
+            "numbers": row.get("numbers") or "",
+            "kaleyra_ids": row.get("kaleyra_ids") or "",
+            "detail": detail if isinstance(detail, dict) else {"value": detail},
+        }
+    )
 
 
 class AuditTable(Db):
@@ -35,5 +51,12 @@ class AuditTable(Db):
             ],
         )
 
-    def audit_entries(self, limit: int = 50) -> list[dict[str, Any]]:
-        return self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])
+    def audit_entries(self, limit: int = 50, *, action: str | None = None) -> list[AuditEntry]:
+        """The latest entries first; of one action (`c2c.refused`, …) when given."""
+        if action:
+            rows = self._all(
+                "SELECT * FROM audit WHERE action = ? ORDER BY id DESC LIMIT ?", [action, limit]
+            )
+        else:
+            rows = self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])
+        return [_entry(r) for r in rows]

@@ -1,17 +1,54 @@
-"""Follow-ups mirrored from Kaleyra."""
+"""Follow-ups mirrored from Kaleyra, with who owns each and where its reminder stands."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.models import Followup, ReminderState
 from bot.store.db import Db, iso
 
 
+def _to_row(item: Followup) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "user_id": item.user_id,
+        "follower": item.follower,
+        "phone": item.phone,
+        "name": item.name,
+        "ontime": iso(item.ontime),
+        "notes": item.notes,
+        "autocall": int(item.autocall),
+        "state": item.state,
+        "source": item.source,
+        "reminder_state": item.reminder,
+        "remind_at": iso(item.remind_at) if item.remind_at else None,
+    }
+
+
+def _from_row(row: dict[str, Any]) -> Followup:
+    return Followup(
+        id=row["id"],
+        phone=row["phone"],
+        name=row["name"] or "",
+        follower=row["follower"],
+        ontime=datetime.fromisoformat(row["ontime"]),
+        notes=row["notes"] or "",
+        autocall=bool(row["autocall"]),
+        user_id=row["user_id"],
+        state=row["state"] or "active",
+        source=row.get("source") or "slack",
+        reminder=row.get("reminder_state") or "pending",
+        remind_at=datetime.fromisoformat(row["remind_at"]) if row.get("remind_at") else None,
+    )
+
+
 class FollowupsTable(Db):
-    def save_followup(self, record: dict[str, Any]) -> None:
+    def save_followup(self, item: Followup) -> None:
+        """Insert or replace one follow-up (its creation time is kept)."""
         now = self._now()
-        record = {"state": "active", "created_at": now, **record, "updated_at": now}
+        record = {**_to_row(item), "created_at": now, "updated_at": now}
         columns = ", ".join(record)
         marks = ", ".join("?" for _ in record)
         updates = ", ".join(f"{c} = excluded.{c}" for c in record if c not in {"id", "created_at"})
@@ -21,22 +58,47 @@ class FollowupsTable(Db):
             list(record.values()),
         )
 
-    def get_followup(self, followup_id: str) -> dict[str, Any] | None:
-        return self._one("SELECT * FROM followups WHERE id = ?", [followup_id])
+    def get_followup(self, followup_id: str) -> Followup | None:
+        row = self._one("SELECT * FROM followups WHERE id = ?", [followup_id])
+        return _from_row(row) if row else None
 
-    def followups(self, follower: str | None = None) -> list[dict[str, Any]]:
+    def followups(self, follower: str | None = None) -> list[Followup]:
+        """Active follow-ups, soonest first; of one follower number when given."""
         if follower:
-            return self._all(
+            rows = self._all(
                 "SELECT * FROM followups WHERE state = 'active' AND follower = ? ORDER BY ontime",
                 [follower],
             )
-        return self._all("SELECT * FROM followups WHERE state = 'active' ORDER BY ontime")
+        else:
+            rows = self._all("SELECT * FROM followups WHERE state = 'active' ORDER BY ontime")
+        return [_from_row(r) for r in rows]
+
+    def followups_to_remind(self, ontime_until: datetime, limit: int = 500) -> list[Followup]:
+        """Active follow-ups whose reminder is pending and whose time is at most `ontime_until`.
+
+        Read by the (reminder_state, ontime) index: a follow-up leaves this set once its reminder
+        is sent or reported missed, so past follow-ups are not read again every minute.
+        """
+        rows = self._all(
+            "SELECT * FROM followups WHERE reminder_state = 'pending' AND ontime <= ?"
+            " AND state = 'active' ORDER BY ontime LIMIT ?",
+            [iso(ontime_until), limit],
+        )
+        return [_from_row(r) for r in rows]
+
+    def known_followup_ids(self, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` the store already has (in any state)."""
+        wanted = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._all(f"SELECT id FROM followups WHERE id IN ({marks})", chunk)
+            found.update(r["id"] for r in rows)
+        return found
 
     def delete_followup(self, followup_id: str) -> None:
-        self._write(
-            "UPDATE followups SET state = 'deleted', updated_at = ? WHERE id = ?",
-            [self._now(), followup_id],
-        )
+        self.set_followup_state(followup_id, "deleted")
 
     def set_followup_state(self, followup_id: str, state: str) -> None:
         self._write(
@@ -45,7 +107,15 @@ class FollowupsTable(Db):
         )
 
     def snooze_followup(self, followup_id: str, remind_at: datetime) -> None:
+        """Remind again at `remind_at`."""
         self._write(
-            "UPDATE followups SET remind_at = ?, updated_at = ? WHERE id = ?",
+            "UPDATE followups SET remind_at = ?, reminder_state = 'pending', updated_at = ?"
+            " WHERE id = ?",
             [iso(remind_at), self._now(), followup_id],
+        )
+
+    def set_reminder_state(self, followup_id: str, state: ReminderState) -> None:
+        self._write(
+            "UPDATE followups SET reminder_state = ?, updated_at = ? WHERE id = ?",
+            [state, self._now(), followup_id],
         )

@@ -1,22 +1,34 @@
-"""The exactly-once sent log."""
+"""The exactly-once sent log: reminders and digests are claimed, then sent, released or missed."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+from bot.models import SentEntry
 from bot.runtime.metrics import SENDS
 from bot.store.db import Db, iso
 
 
+def _entry(row: dict[str, Any]) -> SentEntry:
+    return SentEntry(**{**row, "late": bool(row.get("late"))})
+
+
 class SentLogTable(Db):
-    def claim(self, key: str, kind: str, due_at: datetime, *, late: bool = False) -> bool:
-        """Claim `key` (a job and its due time) for sending: True once, ever, for each key."""
+    def claim(
+        self, key: str, kind: str, due_at: datetime, *, late: bool = False, detail: str = ""
+    ) -> bool:
+        """Claim `key` (a job and its due time) for sending: True once, ever, for each key.
+
+        `detail` says what it was, should the claim go stale (see `sweep_stale_claims`).
+        """
         try:
             self._write(
-                "INSERT INTO sent_log (key, kind, due_at, state, late, at) VALUES (?, ?, ?, 'claimed', ?, ?)",
-                [key, kind, iso(due_at), int(late), self._now()],
+                "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
+                " VALUES (?, ?, ?, 'claimed', ?, ?, ?)",
+                [key, kind, iso(due_at), int(late), self._now(), detail or None],
             )
         except sqlite3.IntegrityError:
             return False
@@ -35,7 +47,8 @@ class SentLogTable(Db):
     def mark_missed(self, key: str, kind: str, due_at: datetime, detail: str) -> bool:
         try:
             self._write(
-                "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail) VALUES (?, ?, ?, 'missed', 1, ?, ?)",
+                "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
+                " VALUES (?, ?, ?, 'missed', 1, ?, ?)",
                 [key, kind, iso(due_at), self._now(), detail],
             )
         except sqlite3.IntegrityError:
@@ -43,9 +56,32 @@ class SentLogTable(Db):
         SENDS.labels(kind, "missed").inc()
         return True
 
-    def sent_entries(
-        self, kind: str | None = None, state: str | None = None
-    ) -> list[dict[str, Any]]:
+    def sweep_stale_claims(self, claimed_before: datetime) -> int:
+        """Claims never confirmed sent (the process stopped mid-send) become missed items.
+
+        They are not retried: the message may have gone out. They are listed as missed instead,
+        so nothing stays claimed forever unseen.
+        """
+        with self._lock, self.db.conn:
+            rows = self.db.execute(
+                "SELECT key, kind FROM sent_log WHERE state = 'claimed' AND at < ?",
+                [iso(claimed_before)],
+            ).fetchall()
+            self.db.execute(
+                "UPDATE sent_log SET state = 'missed', late = 1,"
+                " detail = COALESCE(detail, kind) || ' (interrupted: it may not have been sent)'"
+                " WHERE state = 'claimed' AND at < ?",
+                [iso(claimed_before)],
+            )
+        for _key, kind in rows:
+            SENDS.labels(kind, "missed").inc()
+        return len(rows)
+
+    def is_sent(self, key: str) -> bool:
+        """Whether `key` was sent or otherwise settled (claimed, missed, reported)."""
+        return self._one("SELECT 1 AS x FROM sent_log WHERE key = ?", [key]) is not None
+
+    def sent_entries(self, kind: str | None = None, state: str | None = None) -> list[SentEntry]:
         clauses, params = [], []
         if kind:
             clauses.append("kind = ?")
@@ -54,14 +90,23 @@ class SentLogTable(Db):
             clauses.append("state = ?")
             params.append(state)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        return self._all(f"SELECT * FROM sent_log{where} ORDER BY due_at", params)
+        rows = self._all(f"SELECT * FROM sent_log{where} ORDER BY due_at", params)
+        return [_entry(r) for r in rows]
 
-    def take_missed(self) -> list[dict[str, Any]]:
-        """Missed items not yet reported in a digest; marks them reported."""
-        rows = self.sent_entries(state="missed")
-        for row in rows:
-            self._write("UPDATE sent_log SET state = 'reported' WHERE key = ?", [row["key"]])
-        return rows
+    def missed_entries(self, limit: int = 200) -> list[SentEntry]:
+        """Missed items not yet reported in a digest, oldest first."""
+        rows = self._all(
+            "SELECT * FROM sent_log WHERE state = 'missed' ORDER BY due_at LIMIT ?", [limit]
+        )
+        return [_entry(r) for r in rows]
+
+    def mark_reported(self, keys: Iterable[str]) -> None:
+        """The digest that listed these missed items was posted."""
+        with self._lock, self.db.conn:
+            self.db.conn.executemany(
+                "UPDATE sent_log SET state = 'reported' WHERE key = ? AND state = 'missed'",
+                [[k] for k in keys],
+            )
 
     def jobs_in_state(self, state: str) -> list[dict[str, Any]]:
         return self._all("SELECT id, kind, user_id FROM jobs WHERE state = ? ORDER BY id", [state])

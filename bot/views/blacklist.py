@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.models import BlacklistPage
 from bot.phones import Phone, mask
 from bot.views.common import (
     context,
@@ -19,7 +20,6 @@ from bot.views.common import (
 BLACKLIST_MODAL = "blacklist_modal"
 NUMBERS_BLOCK, NUMBERS_INPUT = "bl_numbers", "numbers"
 REASON_BLOCK, REASON_INPUT = "bl_reason", "reason"
-LIST_LIMIT = 60
 
 HELP = """*Blacklist* stops Kaleyra calling a number, and stops voicebot's broadcasts to it.
 • `/blacklist add 9876543210, 9123456789` (anyone); add `because <reason>` to say why
@@ -28,8 +28,8 @@ HELP = """*Blacklist* stops Kaleyra calling a number, and stops voicebot's broad
 • `/blacklist` a form with a reason field"""
 
 
-def help_message(*, sandbox: bool = False) -> dict[str, Any]:
-    return message([section(HELP)], "Blacklist help", sandbox=sandbox)
+def help_message() -> dict[str, Any]:
+    return message([section(HELP)], "Blacklist help")
 
 
 def modal() -> dict[str, Any]:
@@ -51,30 +51,27 @@ def modal() -> dict[str, Any]:
     )
 
 
-def changed_message(verb: str, phones: list[Phone], *, sandbox: bool = False) -> dict[str, Any]:
-    listed = ", ".join(p.pretty for p in phones[:20])
+def changed_message(verb: str, phones: list[Phone]) -> dict[str, Any]:
+    listed = ", ".join(escape(p.pretty) for p in phones[:20])
     more = f" and {len(phones) - 20} more" if len(phones) > 20 else ""
     text = f":no_entry_sign: {verb} {len(phones)} number{'s' if len(phones) != 1 else ''}: {listed}{more}."
-    return message([section(text)], text, sandbox=sandbox)
+    return message([section(text)], text)
 
 
-def list_message(
-    entries: list[dict[str, Any]], *, show_numbers: bool, sandbox: bool = False
-) -> dict[str, Any]:
-    if not entries:
-        return message(
-            [section("Nothing is blacklisted yet.")], "Blacklist is empty", sandbox=sandbox
-        )
+def list_message(page: BlacklistPage) -> dict[str, Any]:
+    """The newest entries; numbers masked unless `page.show_numbers` (admins)."""
+    if not page.entries:
+        return message([section("Nothing is blacklisted yet.")], "Blacklist is empty")
     lines = []
-    for entry in entries[:LIST_LIMIT]:
-        number = Phone.known(entry["number"]).pretty if show_numbers else mask(entry["number"])
-        reason = f" · {escape(entry['reason'])}" if entry.get("reason") else ""
+    for entry in page.entries:
+        number = Phone.known(entry.number).pretty if page.show_numbers else mask(entry.number)
+        reason = f" · {escape(entry.reason)}" if entry.reason else ""
         lines.append(
-            f"{escape(number)} · <@{entry['added_by']}> · {entry['added_at'][:10]}{reason}"
+            f"{escape(number)} · <@{escape(entry.added_by)}> · {escape(entry.added_at[:10])}{reason}"
         )
-    blocks = [header(f"Blacklist ({len(entries)})"), section("\n".join(lines))]
-    if len(entries) > LIST_LIMIT:
-        blocks.append(context(f"{len(entries) - LIST_LIMIT} more not shown."))
-    if not show_numbers:
+    blocks = [header(f"Blacklist ({page.total})"), section("\n".join(lines))]
+    if page.total > len(page.entries):
+        blocks.append(context(f"{page.total - len(page.entries)} more not shown."))
+    if not page.show_numbers:
         blocks.append(context("Numbers are masked; admins see them in full."))
-    return message(blocks, f"Blacklist: {len(entries)} numbers", sandbox=sandbox)
+    return message(blocks, f"Blacklist: {page.total} numbers")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import contextlib
+from datetime import datetime, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from phonenumbers import NumberParseException
+
+from bot.models import Followup
 from bot.phones import Phone
 from bot.views.common import (
     actions,
@@ -37,8 +40,15 @@ HELP = """*Follow-ups* remind you to call a customer back, and can have Kaleyra 
 • `/followup` a form with date and time in your own time zone"""
 
 
-def help_message(*, sandbox: bool = False) -> dict[str, Any]:
-    return message([section(HELP)], "Follow-up help", sandbox=sandbox)
+def help_message() -> dict[str, Any]:
+    return message([section(HELP)], "Follow-up help")
+
+
+def _shown(number: str) -> str:
+    """A stored number for people to read (Kaleyra's own text when it was not a number)."""
+    with contextlib.suppress(NumberParseException):
+        return Phone.known(number).pretty
+    return number
 
 
 def _text(
@@ -59,19 +69,12 @@ def _text(
 
 
 def modal(
-    *,
-    follower: str | None,
-    can_change_follower: bool,
-    followup_id: str | None = None,
-    phone: str | None = None,
-    name: str | None = None,
-    when_epoch: int | None = None,
-    autocall: bool = False,
-    notes: str | None = None,
+    *, follower: str | None, can_change_follower: bool, item: Followup | None = None
 ) -> dict[str, Any]:
+    """The follow-up form: empty, or pre-filled with `item` to edit it."""
     picker: dict[str, Any] = {"type": "datetimepicker", "action_id": WHEN_INPUT}
-    if when_epoch:
-        picker["initial_date_time"] = when_epoch
+    if item is not None:
+        picker["initial_date_time"] = int(item.ontime.timestamp())
     option = {
         "text": {"type": "plain_text", "text": "Have Kaleyra ring us both at that time"},
         "value": "autocall",
@@ -81,7 +84,7 @@ def modal(
         "action_id": AUTOCALL_INPUT,
         "options": [option],
     }
-    if autocall:
+    if item is not None and item.autocall:
         checkbox["initial_options"] = [option]
     follower_block = _text(FOLLOWER_BLOCK, FOLLOWER_INPUT, "Follower (agent number)", follower)
     if not can_change_follower:
@@ -91,87 +94,92 @@ def modal(
         }
     return form(
         FOLLOWUP_MODAL,
-        "Edit follow-up" if followup_id else "New follow-up",
+        "Edit follow-up" if item else "New follow-up",
         "Save",
         [
-            _text(PHONE_BLOCK, PHONE_INPUT, "Customer number", phone),
-            _text(NAME_BLOCK, NAME_INPUT, "Customer name", name),
+            _text(PHONE_BLOCK, PHONE_INPUT, "Customer number", item.phone if item else None),
+            _text(NAME_BLOCK, NAME_INPUT, "Customer name", item.name if item else None),
             follower_block,
             input_block(WHEN_BLOCK, "When (your time zone)", picker),
             input_block(AUTOCALL_BLOCK, "Auto-call", checkbox, optional=True),
-            _text(NOTES_BLOCK, NOTES_INPUT, "Notes", notes, optional=True, multiline=True),
+            _text(
+                NOTES_BLOCK,
+                NOTES_INPUT,
+                "Notes",
+                item.notes if item else None,
+                optional=True,
+                multiline=True,
+            ),
         ],
-        private_metadata=followup_id or "",
+        private_metadata=item.id if item else "",
     )
 
 
-def _line(item: Any, tz: ZoneInfo, tz_name: str, now: datetime) -> str:
+def _line(item: Followup, tz: tzinfo, tz_name: str, now: datetime) -> str:
     local = item.ontime.astimezone(tz)
     late = " · :hourglass: past" if item.ontime <= now else ""
     owner = f" · <@{item.user_id}>" if item.user_id else " · made outside Slack"
     notes = f"\n    _{escape(item.notes[:200])}_" if item.notes else ""
     return (
-        f"`#{escape(item.id)}` *{escape(item.name)}* {escape(Phone(item.phone, '').pretty)} · "
-        f"{local:%a %d %b %H:%M} {tz_name} · follower {escape(Phone(item.follower, '').pretty)}{owner}{late}{notes}"
+        f"`#{escape(item.id)}` *{escape(item.name)}* {escape(_shown(item.phone))} · "
+        f"{local:%a %d %b %H:%M} {tz_name} · follower {escape(_shown(item.follower))}{owner}{late}{notes}"
     )
 
 
 def list_message(
-    items: list[Any],
-    *,
-    scope: str,
-    tz: ZoneInfo,
-    tz_name: str,
-    now: datetime,
-    sandbox: bool = False,
+    items: list[Followup], *, scope: str, tz: tzinfo, tz_name: str, now: datetime
 ) -> dict[str, Any]:
     title = "Your follow-ups" if scope == "mine" else "All follow-ups"
     if not items:
-        return message(
-            [section(f"*{title}*: none. Add one with `/followup add`.")], title, sandbox=sandbox
-        )
+        return message([section(f"*{title}*: none. Add one with `/followup add`.")], title)
     blocks = [
         header(f"{title} ({len(items)})"),
         section("\n".join(_line(i, tz, tz_name, now) for i in items[:LIST_LIMIT])),
     ]
     if len(items) > LIST_LIMIT:
         blocks.append(context(f"{len(items) - LIST_LIMIT} more not shown."))
-    return message(blocks, f"{title}: {len(items)}", sandbox=sandbox)
+    return message(blocks, f"{title}: {len(items)}")
 
 
-def saved_message(
-    item: Any, *, tz: ZoneInfo, tz_name: str, edited: bool, sandbox: bool = False
-) -> dict[str, Any]:
+def saved_message(item: Followup, *, tz: tzinfo, tz_name: str, edited: bool) -> dict[str, Any]:
     local = item.ontime.astimezone(tz)
     verb = "Updated" if edited else "Saved"
     text = (
         f":spiral_calendar_pad: {verb} follow-up `#{escape(item.id)}`: *{escape(item.name)}* "
-        f"{escape(Phone(item.phone, '').pretty)} on {local:%a %d %b %Y at %H:%M} {tz_name}"
+        f"{escape(_shown(item.phone))} on {local:%a %d %b %Y at %H:%M} {tz_name}"
         + (", and Kaleyra will ring you both then." if item.autocall else ".")
     )
-    return message([section(text)], text, sandbox=sandbox)
+    return message([section(text)], text)
 
 
-def call_now_actions(followup_id: str) -> dict[str, Any]:
-    return actions(
-        f"fu_actions_{followup_id}", button("Call now", FOLLOWUP_CALL, followup_id, style="primary")
-    )
+def deleted_message(item: Followup) -> dict[str, Any]:
+    text = f":wastebasket: Deleted follow-up `#{escape(item.id)}`."
+    return message([section(text)], text)
+
+
+def snoozed_message(until: datetime, *, tz: tzinfo, tz_name: str) -> dict[str, Any]:
+    local = until.astimezone(tz)
+    text = f":zzz: Snoozed: I'll remind you again at {local:%H:%M} {tz_name}."
+    return message([section(text)], text)
+
+
+def done_message(followup_id: str) -> dict[str, Any]:
+    text = f":white_check_mark: Follow-up `#{escape(followup_id)}` is done. No more reminders."
+    return message([section(text)], text)
 
 
 FOLLOWUP_SNOOZE = "followup_snooze"
 FOLLOWUP_DONE = "followup_done"
 
 
-def reminder_message(
-    item: Any, *, tz: ZoneInfo, tz_name: str, late: bool, sandbox: bool = False
-) -> dict[str, Any]:
+def reminder_message(item: Followup, *, tz: tzinfo, tz_name: str, late: bool) -> dict[str, Any]:
     local = item.ontime.astimezone(tz)
     lead = ":alarm_clock: *Follow-up reminder*" + (
         " (late: the bot was down when it was due)" if late else ""
     )
     lines = [
         lead,
-        f"Call *{escape(item.name)}* on {escape(Phone(item.phone, '').pretty)} at {local:%H:%M} {tz_name} ({local:%a %d %b}).",
+        f"Call *{escape(item.name)}* on {escape(_shown(item.phone))} at {local:%H:%M} {tz_name} ({local:%a %d %b}).",
     ]
     if item.notes:
         lines.append(f"Notes: _{escape(item.notes[:500])}_")
@@ -181,12 +189,11 @@ def reminder_message(
         [
             section("\n".join(lines)),
             actions(
-                f"fu_reminder_{item.id}",
+                f"fu_reminder_{item.id}"[:255],
                 button("Call now", FOLLOWUP_CALL, item.id, style="primary"),
                 button("Snooze 10 min", FOLLOWUP_SNOOZE, item.id),
                 button("Done", FOLLOWUP_DONE, item.id),
             ),
         ],
-        f"Reminder: call {item.name} at {local:%H:%M}",
-        sandbox=sandbox,
+        f"Reminder: call {escape(item.name)} at {local:%H:%M}",
     )

@@ -10,11 +10,11 @@ def test_add_sends_block_with_national_numbers_and_records_who(bot) -> None:
     assert sent.form == {"method": "block", "format": "json", "number": "9876543210,9123456789"}
     assert "Blacklisted 2 numbers: +91 98765 43210, +91 91234 56789." in text_of(bot.replies()[-1])
     entries = bot.deps.store.blacklist_entries()
-    assert {(e["number"], e["added_by"], e["reason"]) for e in entries} == {
+    assert {(e.number, e.added_by, e.reason) for e in entries} == {
         ("+919876543210", AGENT, "asked twice"),
         ("+919123456789", AGENT, "asked twice"),
     }
-    assert bot.deps.store.audit_entries()[0]["action"] == "blacklist.add"
+    assert bot.deps.store.audit_entries()[0].action == "blacklist.add"
 
 
 def test_one_bad_number_refuses_the_lot(bot) -> None:

@@ -31,7 +31,7 @@ def test_add_sends_kaleyra_followup_in_account_time_and_stores_owner(bot) -> Non
         in text_of(bot.replies()[-1])
     )
     row = bot.deps.store.get_followup("2351")
-    assert (row["user_id"], row["follower"], row["ontime"]) == (
+    assert (row.user_id, row.follower, row.ontime.isoformat()) == (
         AGENT,
         "+919876543210",
         "2026-11-24T14:00:00+00:00",
@@ -86,7 +86,7 @@ def test_delete_own_but_not_someone_elses(bot) -> None:
         "id": "2351",
         "action": "delete",
     }
-    assert bot.deps.store.get_followup("2351")["state"] == "deleted"
+    assert bot.deps.store.get_followup("2351").state == "deleted"
     bot.command("/followup", "delete 2351")
     assert "There is no follow-up #2351" in text_of(bot.replies()[-1])
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from bot.kaleyra.models import C2CCall, HealthReport, Incident
-from bot.views import c2c, health
+from bot.views import c2c
+from bot.views import voicehealth as health
 from bot.views.common import (
     MAX_BLOCKS,
     MAX_SECTION_TEXT,

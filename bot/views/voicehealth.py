@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from bot.kaleyra.models import HealthReport
+from bot.kaleyra.models import HealthReport, Incident
+from bot.models import HealthChange, SentEntry
 from bot.views.common import context, escape, header, message, section
 
 ICONS = {
@@ -20,14 +21,14 @@ HELP = """*Voice network health*
 • `/voicehealth digest off` stop the digest (admins)"""
 
 
-def help_message(*, sandbox: bool = False) -> dict[str, Any]:
-    return message([section(HELP)], "Voice health help", sandbox=sandbox)
+def help_message() -> dict[str, Any]:
+    return message([section(HELP)], "Voice health help")
 
 
-def health_message(report: HealthReport, *, sandbox: bool = False) -> dict[str, Any]:
+def health_message(report: HealthReport) -> dict[str, Any]:
     if not report.incidents:
         text = ":large_green_circle: *All clear*: Kaleyra reports no incidents."
-        return message([section(text)], "Voice network: all clear", sandbox=sandbox)
+        return message([section(text)], "Voice network: all clear")
     by_region: dict[tuple[str, str], list] = defaultdict(list)
     for incident in report.incidents:
         by_region[(incident.region, incident.region_code)].append(incident)
@@ -48,64 +49,68 @@ def health_message(report: HealthReport, *, sandbox: bool = False) -> dict[str, 
     blocks.append(
         context(f"{len(report.incidents)} entries across {len(by_region)} regions: {summary}.")
     )
-    return message(blocks, f"Voice network: {summary}", sandbox=sandbox)
+    return message(blocks, f"Voice network: {summary}")
 
 
-def digest_set_message(channel_id: str, at: str, *, sandbox: bool = False) -> dict[str, Any]:
-    text = f":calendar: The daily health digest will be posted in <#{channel_id}> at {escape(at)}."
-    return message([section(text)], text, sandbox=sandbox)
+def digest_set_message(channel_id: str, at: str) -> dict[str, Any]:
+    text = (
+        f":calendar: The daily health digest will be posted in <#{escape(channel_id)}>"
+        f" at {escape(at)}."
+    )
+    return message([section(text)], text)
 
 
-def digest_off_message(*, sandbox: bool = False) -> dict[str, Any]:
+def digest_off_message() -> dict[str, Any]:
     text = ":no_bell: The daily health digest is off."
-    return message([section(text)], text, sandbox=sandbox)
+    return message([section(text)], text)
 
 
-def _incident_line(incident: dict[str, Any]) -> str:
-    icon = ICONS.get(incident["type"], ":white_circle:")
-    numbers = ", ".join(escape(n) for n in incident.get("numbers", [])) or "all numbers"
-    return f"{icon} *{escape(incident['region'])}* ({escape(incident['region_code'])}) {escape(incident['type'])} · {escape(incident['service'])} · {numbers}"
-
-
-def changes_lines(changes: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for change in changes:
-        if change["kind"] == "new":
-            lines.append("New: " + _incident_line(change["now"]))
-        elif change["kind"] == "cleared":
-            lines.append("Cleared: " + _incident_line(change["before"]))
-        else:
-            lines.append(f"{escape(change['before']['type'])} → " + _incident_line(change["now"]))
-    return lines
-
-
-def alert_message(changes: list[dict[str, Any]], *, sandbox: bool = False) -> dict[str, Any]:
-    body = "\n".join(changes_lines(changes))
-    return message(
-        [section(":rotating_light: *Voice network changed*\n" + body)],
-        "Voice network changed",
-        sandbox=sandbox,
+def _incident_line(incident: Incident) -> str:
+    icon = ICONS.get(incident.type, ":white_circle:")
+    numbers = ", ".join(escape(n) for n in incident.numbers) or "all numbers"
+    return (
+        f"{icon} *{escape(incident.region)}* ({escape(incident.region_code)})"
+        f" {escape(incident.type)} · {escape(incident.service)} · {numbers}"
     )
 
 
-def outage_message(
-    problem: str, *, recovered: bool = False, sandbox: bool = False
-) -> dict[str, Any]:
+def changes_lines(changes: list[HealthChange]) -> list[str]:
+    lines = []
+    for change in changes:
+        if change.kind == "new" and change.now is not None:
+            lines.append("New: " + _incident_line(change.now))
+        elif change.kind == "cleared" and change.before is not None:
+            lines.append("Cleared: " + _incident_line(change.before))
+        elif change.before is not None and change.now is not None:
+            lines.append(f"{escape(change.before.type)} → " + _incident_line(change.now))
+    return lines
+
+
+def alert_message(changes: list[HealthChange]) -> dict[str, Any]:
+    body = "\n".join(changes_lines(changes))
+    return message(
+        [section(":rotating_light: *Voice network changed*\n" + body)], "Voice network changed"
+    )
+
+
+def outage_message(problem: str, *, recovered: bool = False) -> dict[str, Any]:
     if recovered:
         text = ":large_green_circle: Kaleyra's health status answers again; alerts resume."
     else:
         text = f":warning: Kaleyra's health status cannot be read: {escape(problem)} I'll say when it answers again."
-    return message([section(text)], text, sandbox=sandbox)
+    return message([section(text)], text)
+
+
+MISSED_SHOWN = 20
 
 
 def digest_message(
     report: HealthReport | None,
-    changes: list[dict[str, Any]],
-    missed: list[dict[str, Any]],
+    changes: list[HealthChange],
+    missed: list[SentEntry],
     *,
     late: bool = False,
     problem: str | None = None,
-    sandbox: bool = False,
 ) -> dict[str, Any]:
     title = "Daily voice health digest" + (
         " (late: the bot was down at the usual time)" if late else ""
@@ -125,10 +130,12 @@ def digest_message(
     )
     if missed:
         lines = [
-            f"• {escape(m['kind'])} due {escape(m['due_at'][:16].replace('T', ' '))} UTC: {escape(m.get('detail') or '')}"
-            for m in missed[:20]
+            f"• {escape(m.kind)} due {escape(m.due_at[:16].replace('T', ' '))} UTC: {escape(m.detail or '')}"
+            for m in missed[:MISSED_SHOWN]
         ]
+        if len(missed) > MISSED_SHOWN:
+            lines.append(f"…and {len(missed) - MISSED_SHOWN} more.")
         blocks.append(
             section("*Missed while the bot was down* (too old to send late):\n" + "\n".join(lines))
         )
-    return message(blocks, title, sandbox=sandbox)
+    return message(blocks, title)
