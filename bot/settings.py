@@ -79,6 +79,9 @@ class Settings(BaseSettings):
         "kaleyra_bridge",
         "public_url",
         "health_digest_channel",
+        "calls_channel",
+        "activity_digest_time",
+        "obd_calls_per_minute",
         mode="before",
     )
     @classmethod
@@ -150,6 +153,14 @@ class Settings(BaseSettings):
         parse_hhmm("HEALTH_DIGEST_TIME", value)
         return value.strip()
 
+    @field_validator("activity_digest_time")
+    @classmethod
+    def _activity_digest_time(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parse_hhmm("ACTIVITY_DIGEST_TIME", value)
+        return value.strip()
+
     @field_validator("obd_calling_hours")
     @classmethod
     def _calling_hours(cls, value: str) -> str:
@@ -191,10 +202,6 @@ class Settings(BaseSettings):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    @property
-    def digest_time(self) -> time:
-        return parse_hhmm("HEALTH_DIGEST_TIME", self.health_digest_time)
 
     @property
     def calling_hours(self) -> tuple[time, time] | None:

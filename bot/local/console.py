@@ -15,22 +15,32 @@ import secrets
 import sys
 import threading
 import time
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.deps import build_deps
 from bot.local.fakeslack import FakeSlack, SlackCall, SlackDriver
 from bot.local.serverthread import ServerThread
+from bot.phones import InvalidNumber, parse_phone
 from bot.server import create_asgi
 from bot.settings import Settings
 
 CONSOLE_USER = "U0CONSOLE"
+CONSOLE_CALLS = "C0CALLS"  # the calls channel, unless CALLS_CHANNEL names one
 HELP = """Type slash commands as in Slack, e.g. /c2c register 9876543210 then /c2c 9123456789.
   /c2c help, /voicehealth help   usage of each command
   press N                        click button N of the last message
   home                           open your App Home tab
   as U0SOMEONE                   act as another Slack user (you are an admin by default)
+  incoming 9812345678 to 9876543210 missed|answered [seconds]
+                                 a call to the team line (sandbox), posted to the calls channel
   quit                           leave (piped input leaves when it ends, once calls finish)"""
+INCOMING = re.compile(
+    r"^incoming\s+(?P<caller>.+?)\s+to\s+(?P<agent>.+?)"
+    r"(?:\s+(?P<outcome>missed|answered))?(?:\s+(?P<seconds>\d+))?\s*$",
+    re.IGNORECASE,
+)
 
 
 EMOJI = {
@@ -60,19 +70,26 @@ def render_mrkdwn(text: str) -> str:
     return html.unescape(text)
 
 
+def _button_line(element: dict[str, Any], buttons: list[dict[str, Any]]) -> str:
+    buttons.append(element)
+    return f"  [{len(buttons)}] {element['text']['text']}"
+
+
 def render_blocks(blocks: list[dict[str, Any]], buttons: list[dict[str, Any]]) -> list[str]:
     lines: list[str] = []
     for block in blocks:
         kind = block.get("type")
         if kind in {"section", "header"}:
             lines.append(render_mrkdwn(block["text"]["text"]))
+            accessory = block.get("accessory") or {}
+            if accessory.get("type") == "button":  # App Home's buttons beside a line
+                lines.append(_button_line(accessory, buttons))
         elif kind == "context":
             lines.extend("  " + render_mrkdwn(e.get("text", "")) for e in block.get("elements", []))
         elif kind == "actions":
             for element in block.get("elements", []):
                 if element.get("type") == "button":
-                    buttons.append(element)
-                    lines.append(f"  [{len(buttons)}] {element['text']['text']}")
+                    lines.append(_button_line(element, buttons))
         elif kind == "input":
             lines.append(f"  · {block['label']['text']}")
     return lines
@@ -95,6 +112,7 @@ class Console:
                 "database_path": str(db.with_name("console-" + db.name)),
                 "admin_user_ids": settings.admin_user_ids or CONSOLE_USER,
                 "public_url": None,
+                "calls_channel": settings.calls_channel or CONSOLE_CALLS,
             }
         )
         self.deps = build_deps(self.settings, poll_seconds=1.0)
@@ -106,6 +124,10 @@ class Console:
         self.events: queue.Queue[SlackCall] = queue.Queue()
         self.gate = threading.Lock()  # the ack prints before what followed it
         self.fake.listeners.append(self.events.put)
+        if self.deps.sandbox is not None:  # what the sandbox's calls would have said
+            self.deps.sandbox.state.listeners.append(
+                lambda notice: self.events.put(SlackCall(SANDBOX_NOTICE, {"text": notice}))
+            )
         self.printer = threading.Thread(target=self._print_events, daemon=True)
         self.printer.start()
 
@@ -135,6 +157,9 @@ class Console:
             "response_url": "[reply, only you can see this]",
             "views.publish": "[App Home]",
         }
+        if call.method == SANDBOX_NOTICE:
+            self.say(f"[sandbox, no phone rang] {p['text']}", "")
+            return
         if call.method == "views.publish" and not self.show_home:
             return
         self.show_home = self.show_home and call.method != "views.publish"
@@ -182,6 +207,8 @@ class Console:
             self.settle(timeout=5)
         elif line.startswith("press "):
             self._press(line.split()[1])
+        elif line.lower().startswith("incoming"):
+            self._incoming(line)
         elif line.startswith("/"):
             self._command(line, lines)
         else:
@@ -202,6 +229,33 @@ class Console:
         if len(opened) > before:
             self._fill_modal(opened[-1]["view"], lines)
 
+    def _incoming(self, line: str) -> None:
+        """A call to the team line: the sandbox lists it in `dial`, the feed posts it now."""
+        match = INCOMING.match(line)
+        if not match:
+            self.say("Use: incoming 9812345678 to 9876543210 missed|answered [seconds]")
+            return
+        sandbox = self.deps.sandbox
+        if sandbox is None:
+            self.say("Incoming calls can be made up only with the sandbox (KALEYRA_API_KEY unset).")
+            return
+        region = self.settings.default_region
+        try:
+            caller = parse_phone(match["caller"], region)
+            agent = parse_phone(match["agent"], region)
+            seconds = int(match["seconds"]) if match["seconds"] else None
+            answered = (match["outcome"] or "answered").lower() == "answered"
+            sandbox.state.add_incoming(
+                caller.national, agent.national, answered=answered, billsec=seconds
+            )
+        except (InvalidNumber, ValueError) as exc:
+            self.say(f"Not a call the sandbox can take: {exc}")
+            return
+        outcome = "answered" if answered else "missed"
+        self.say(f"> incoming call from {caller.masked} to {agent.pretty}, {outcome}")
+        asyncio.run_coroutine_threadsafe(self.deps.callfeed.poll(), self.app_server.loop).result(30)
+        self.settle(timeout=5)
+
     def _print_ack(self, response: Any) -> None:
         if response.status_code != 200:
             self.say(f"[Slack would show: the app answered HTTP {response.status_code}]")
@@ -219,11 +273,12 @@ class Console:
                 default = (
                     element.get("initial_value")
                     or (element.get("initial_option") or {}).get("value")
+                    or _moment_text(element.get("initial_date_time"), self.settings.tz)
                     or ""
                 )
                 optional = " (optional)" if block.get("optional") else ""
                 prompt = (
-                    f"  {block['label']['text']}{optional}"
+                    f"  {block['label']['text']}{optional}{_choices(element)}"
                     + (f" [{default}]" if default else "")
                     + ": "
                 )
@@ -234,7 +289,9 @@ class Console:
                 answers[block["block_id"]] = value or default
             values = {
                 b["block_id"]: {
-                    b["element"]["action_id"]: _value(b["element"], answers[b["block_id"]])
+                    b["element"]["action_id"]: _value(
+                        b["element"], answers[b["block_id"]], self.settings.tz
+                    )
                 }
                 for b in inputs
             }
@@ -279,6 +336,8 @@ class Console:
         deadline = time.monotonic() + limit
         while self.deps.store.open_calls() and time.monotonic() < deadline:
             time.sleep(0.2)
+        # The calls channel shows how the call backs ended, as its next poll would.
+        asyncio.run_coroutine_threadsafe(self.deps.callfeed.poll(), self.app_server.loop).result(30)
         self.settle(timeout=5)
 
     def close(self) -> None:
@@ -287,10 +346,32 @@ class Console:
         self.driver.close()
 
 
-def _value(element: dict[str, Any], value: str) -> dict[str, Any]:
+SANDBOX_NOTICE = "sandbox.notice"  # not a Slack method: a line the sandbox announced
+MOMENT = "%Y-%m-%d %H:%M"
+
+
+def _choices(element: dict[str, Any]) -> str:
+    if element["type"] == "static_select":
+        return " (" + " | ".join(o["value"] for o in element.get("options", [])) + ")"
+    if element["type"] == "datetimepicker":
+        return " (YYYY-MM-DD HH:MM)"
+    return ""
+
+
+def _moment_text(epoch: int | None, tz: tzinfo) -> str:
+    return datetime.fromtimestamp(epoch, tz).strftime(MOMENT) if epoch else ""
+
+
+def _value(element: dict[str, Any], value: str, tz: tzinfo) -> dict[str, Any]:
     kind = element["type"]
     if kind == "static_select":
         return {"type": kind, "selected_option": {"value": value} if value else None}
+    if kind == "datetimepicker":
+        try:
+            moment = datetime.strptime(value, MOMENT).replace(tzinfo=tz) if value else None
+        except ValueError:
+            moment = None  # the form says what is missing
+        return {"type": kind, "selected_date_time": int(moment.timestamp()) if moment else None}
     return {"type": kind, "value": value or None}
 
 

@@ -97,9 +97,6 @@ class Scheduler:
             if job.id == job_id:
                 self.aps.reschedule_job(job_id, trigger=job.trigger)
 
-    def reschedule_digest(self) -> None:  # transitional: until HealthWatch owns its hook
-        self.refresh("health-digest")
-
     def shutdown(self) -> None:
         if self.aps.running:
             self.aps.shutdown(wait=False)

@@ -4,7 +4,10 @@ Request formats, response shapes and quirks follow ../shared/kaleyra (the Postma
 form fields or query string plus JSON body, the key in `x-api-key`, `api-key` or `api_key`,
 `"OK "` from autodial.*, OBD rows keyed "0", "1", … beside `group_id`. Error codes the documents
 name are used as documented (E542, E701, RBC…); the rest are this sandbox's own, listed in
-LEGACY_ERRORS and in the README.
+LEGACY_ERRORS and in the README. Every legacy method answers `format=xml` in the shapes of the
+collection's XML examples. Incoming calls are seeded with `POST /_sandbox/incoming` (or
+`SandboxState.add_incoming`) and then listed by method `dial`; a verification call's code is
+announced to the state's listeners, since no phone rings here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
+from xml.etree import ElementTree
 
 import httpx
 from starlette.applications import Starlette
@@ -31,6 +35,7 @@ from bot.sandbox.state import (
     ObdRecord,
     SandboxState,
     outcome_for,
+    verification_code,
 )
 
 LEGACY_ERRORS = {
@@ -148,6 +153,9 @@ class Sandbox:
                 Route("/_sandbox/faults", self.control_faults, methods=["POST", "DELETE"]),
                 Route("/_sandbox/incidents", self.control_incidents, methods=["POST"]),
                 Route("/_sandbox/state", self.control_state, methods=["POST"]),
+                Route(
+                    "/_sandbox/incoming", self.control_incoming, methods=["GET", "POST", "DELETE"]
+                ),
             ],
         )
 
@@ -190,6 +198,16 @@ class Sandbox:
             self.state.requests.append(
                 _record("legacy", method, request, query, form, body, key_header)
             )
+        fields = {**query, **form}
+        answer = await self._legacy_answer(method, key, fields, body)
+        # Every legacy method answers XML when asked, as the collection's XML examples show.
+        if fields.get("format", "").strip().lower() == "xml" and isinstance(answer, JSONResponse):
+            return _xml_response(method.lower(), json.loads(answer.body))
+        return answer
+
+    async def _legacy_answer(
+        self, method: str, key: str | None, fields: dict[str, str], body: Any
+    ) -> Response:
         if injected := await self._apply_fault(method):
             return injected
         try:
@@ -201,7 +219,7 @@ class Sandbox:
             if handler is None:
                 raise LegacyError("E102", method or "(none)")
             with self.state.lock:
-                return handler(self, {**query, **form}, body)
+                return handler(self, fields, body)
         except LegacyError as exc:
             return JSONResponse({"status": exc.code, "message": exc.message})
 
@@ -520,7 +538,15 @@ class Sandbox:
         _int(form, "delay", 0, 900)
         scheduled = self._schedule(form.get("scheduletime"))
         group_id, rows = self._start_obd(numbers, scheduled, form.get("campaign"))
+        self._read_out(form.get("message"), numbers)
         return _ok({**{str(i): r for i, r in enumerate(rows)}, "group_id": int(group_id)})
+
+    def _read_out(self, text: str | None, numbers: list[str]) -> None:
+        """A verification call is make-believe here: say what it would have read out."""
+        code = verification_code(text)
+        if code:
+            to = ", ".join(_masked(n) for n in numbers[:3])
+            self.state.announce(f"the verification call would read out: {code} (to {to})")
 
     def voice_json(self, _form: dict[str, str], body: Any) -> Response:
         if not isinstance(body, dict) or not isinstance(body.get("call"), list) or not body["call"]:
@@ -536,9 +562,11 @@ class Sandbox:
                 raise LegacyError("E103", "play")
             self._check_play(entry.get("play") or body.get("play"))
             if entry.get("group"):
-                planned.extend(self._group_numbers(str(entry["group"])))
+                numbers = self._group_numbers(str(entry["group"]))
             else:
-                planned.extend(_numbers(str(entry.get("to", "")), "to"))
+                numbers = _numbers(str(entry.get("to", "")), "to")
+            planned.extend(numbers)
+            self._read_out(str(entry.get("message") or body.get("message") or ""), numbers)
         group_id, rows = self._start_obd(planned, scheduled, body.get("campaign"))
         return _ok({**{str(i): r for i, r in enumerate(rows)}, "group_id": int(group_id)})
 
@@ -740,6 +768,8 @@ class Sandbox:
         if prefix:
             echo["prefix"] = prefix
         self.state.outbound_jobs.append(echo)
+        for element in target:
+            self._read_out(str((element.get("message") or {}).get("text", "")), to)
         return echo
 
     # ------------------------------------------------------------------ control (tests, bench)
@@ -770,6 +800,32 @@ class Sandbox:
         with self.state.lock:
             self.state.incidents = list(await request.json())
         return JSONResponse({"incidents": len(self.state.incidents)})
+
+    async def control_incoming(self, request: Request) -> Response:
+        """Incoming calls: POST {caller, agent, outcome: answered|missed, billsec, location}."""
+        if request.method == "GET":
+            with self.state.lock:
+                return JSONResponse(list(self.state.incoming))
+        if request.method == "DELETE":
+            with self.state.lock:
+                self.state.incoming.clear()
+            return JSONResponse({"cleared": True})
+        try:
+            payload = await request.json()
+            outcome = str(payload.get("outcome", "answered")).lower()
+            if outcome not in {"answered", "missed"}:
+                raise ValueError("outcome must be answered or missed")
+            billsec = payload.get("billsec")
+            row = self.state.add_incoming(
+                str(payload.get("caller", "")),
+                str(payload.get("agent", "")),
+                answered=outcome == "answered",
+                billsec=None if billsec in (None, "") else int(billsec),
+                location=str(payload.get("location") or "KARNATAKA"),
+            )
+        except (ValueError, TypeError, AttributeError, json.JSONDecodeError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        return JSONResponse(row)
 
     async def control_state(self, request: Request) -> Response:
         payload = await request.json()
@@ -858,6 +914,55 @@ def _replace_vars(template: str, row: dict[str, Any], call: C2CRecord) -> str:
     for name, value in values.items():
         template = template.replace("{" + name + "}", quote(str(value), safe=""))
     return template
+
+
+def _masked(number: str) -> str:
+    """98******10, from a 10-digit number or the last ten digits of a +91… one."""
+    digits = re.sub(r"\D", "", number)[-10:]
+    return digits[:2] + "*" * (len(digits) - 4) + digits[-2:] if len(digits) > 4 else "****"
+
+
+# Each method's rows, as the collection's XML examples wrap them (`data` holds one tag a row).
+XML_ROW_TAGS = {
+    "dial.c2cstatus": "dial",
+    "dial": "dial",
+    "followup.reports": "followup",
+    "monitor": "monitor",
+    "voice.call": "voice",
+    "voice.json": "voice",
+    "voice.status": "voice",
+    "voice.groupstatus": "voice",
+}
+_XML_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
+
+
+def _xml_fill(element: ElementTree.Element, value: Any, row_tag: str) -> None:
+    if isinstance(value, dict):
+        rows = [(k, v) for k, v in value.items() if str(k).isdigit()]
+        for key, item in value.items():  # group_id and named fields first, as the examples do
+            if not str(key).isdigit():
+                name = str(key) if _XML_NAME.match(str(key)) else "item"
+                _xml_fill(ElementTree.SubElement(element, name), item, row_tag)
+        for _key, item in sorted(rows, key=lambda kv: int(kv[0])):
+            _xml_fill(ElementTree.SubElement(element, row_tag), item, row_tag)
+    elif isinstance(value, list):
+        for item in value:
+            _xml_fill(ElementTree.SubElement(element, row_tag), item, row_tag)
+    elif value is not None:
+        element.text = str(value)
+
+
+def _xml_response(method: str, payload: dict[str, Any]) -> Response:
+    """The legacy answer as `format=xml` gives it: <api><status/><message/><data/></api>."""
+    root = ElementTree.Element("api")
+    ElementTree.SubElement(root, "status").text = str(payload.get("status", ""))
+    ElementTree.SubElement(root, "message").text = str(payload.get("message", ""))
+    if payload.get("data") is not None:
+        _xml_fill(
+            ElementTree.SubElement(root, "data"), payload["data"], XML_ROW_TAGS.get(method, "item")
+        )
+    body = '<?xml version="1.0" encoding="UTF-8" ?>\n' + ElementTree.tostring(root, "unicode")
+    return Response(body, media_type="application/xml")
 
 
 def create_sandbox(state: SandboxState | None = None) -> Sandbox:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,8 +31,23 @@ DEFAULT_GROUPS = {
 }
 
 
+LEGACY_NUMBER = re.compile(r"^[1-9]\d{9}$")
+RING_SECONDS = 8  # how long an incoming call rings before it is answered
+MISSED_RING_SECONDS = 25  # how long a missed call rang
+VERIFICATION = re.compile(r"voicebot code is", re.IGNORECASE)
+
+
 def outcome_for(number: str) -> str:
     return OUTCOME_BY_SUFFIX.get(number[-2:], "ANSWER")
+
+
+def verification_code(text: str | None) -> str | None:
+    """The six digits a voicebot verification message reads out ("… code is 1 2 3 4 5 6 …")."""
+    match = VERIFICATION.search(text or "")
+    if not match:
+        return None
+    digits = re.findall(r"\d", (text or "")[match.end() :])[:6]
+    return "".join(digits) if len(digits) == 6 else None
 
 
 @dataclass
@@ -116,6 +133,10 @@ class SandboxState:
     incoming: list[dict[str, Any]] = field(default_factory=list)
     faults: dict[str, Fault] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
+    # What a person beside the sandbox would notice (a verification call's code), in order;
+    # each listener (the console, `voicebot sandbox`) is called with each line as it happens.
+    notices: list[str] = field(default_factory=list)
+    listeners: list[Callable[[str], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.lock = threading.RLock()
@@ -123,6 +144,7 @@ class SandboxState:
         self._ids = itertools.count(1)
         self._group_ids = itertools.count(217691534)
         self._followup_ids = itertools.count(2351)
+        self._incoming_ids = itertools.count(1)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -157,3 +179,61 @@ class SandboxState:
     def clear_requests(self) -> None:
         with self.lock:
             self.requests.clear()
+
+    def announce(self, text: str) -> None:
+        with self.lock:
+            self.notices.append(text)
+            listeners = list(self.listeners)
+        for listener in listeners:
+            listener(text)
+
+    def add_incoming(
+        self,
+        caller: str,
+        agent: str,
+        *,
+        answered: bool,
+        billsec: int | None = None,
+        location: str = "KARNATAKA",
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """An incoming call from `caller` forwarded to the agent number `agent`, ended at `at`.
+
+        The row has the fields of the collection's `dial` example; `dial` lists it from now on.
+        """
+        for name, number in (("caller", caller), ("agent", agent)):
+            if not LEGACY_NUMBER.match(number):
+                raise ValueError(f"{name} must be a 10-digit number, got {number!r}")
+        if billsec is not None and billsec < 0:
+            raise ValueError("billsec must be 0 or more")
+        talk = (billsec if billsec is not None else 60) if answered else 0
+        if answered and talk == 0:
+            raise ValueError("an answered call has billed seconds")
+        end = (at or self.now()).astimezone(self.tz)
+        duration = talk + RING_SECONDS if answered else MISSED_RING_SECONDS
+        start = end - timedelta(seconds=duration)
+        with self.lock:
+            seq = next(self._incoming_ids)
+            digest = hashlib.sha1(f"incoming-{seq}-{start.isoformat()}".encode()).hexdigest()
+            did = sorted(self.dids)[0] if self.dids else "+918047000000"
+            row = {
+                "id": f"{seq:04d}{digest[:18]}",
+                "uniqid": f"{int(start.timestamp())}.{seq}",
+                "parent_id": digest[18:40],
+                "callfrom": caller,
+                "callto": agent,
+                "start_time": start.strftime("%Y-%m-%d %H:%M:%S"),
+                "end_time": end.strftime("%Y-%m-%d %H:%M:%S"),
+                "duration": str(duration),
+                "billsec": str(talk),
+                "notes": "",
+                "location": location,
+                "provider": "VODAFONE",
+                "credits": f"{(talk // 60 + 1) * 0.6:.3f}" if answered else "0.000",
+                "status": "ANSWER" if answered else "NOANSWER",
+                "recording": f"//play.solutionsinfini.com/?id=9{seq:07d}" if answered else "",
+                "date": start.strftime("%Y-%m-%d %I:%M %p"),
+                "caller_id": did[-10:],
+            }
+            self.incoming.append(row)
+        return row

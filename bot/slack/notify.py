@@ -54,7 +54,19 @@ class Notifier:
         return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
 
     async def dm(self, user_id: str, payload: dict[str, Any]) -> Posted | None:
-        return await self.post(user_id, payload)
+        """A direct message: conversations.open, then chat.postMessage to that channel."""
+        try:
+            opened = await self.slack.conversations_open(users=user_id)
+            channel = str((opened.get("channel") or {}).get("id") or "")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("conversations.open failed: %s", _reason(exc))
+            return None
+        if not channel:
+            log.warning("conversations.open gave no channel")
+            return None
+        return await self.post(channel, payload)
 
     async def update(self, channel: str, ts: str, payload: dict[str, Any]) -> bool:
         try:

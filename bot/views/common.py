@@ -165,7 +165,7 @@ def with_notice(payload: dict[str, Any]) -> dict[str, Any]:
 def error_message(problem: str, *, sandbox: bool = False) -> dict[str, Any]:
     """A refusal or error: says what is wrong and what to do. `problem` is escaped here."""
     return message(
-        [section(f":warning: {escape(problem)}")], f"Problem: {problem}", sandbox=sandbox
+        [section(f":warning: {escape(problem)}")], f"Problem: {escape(problem)}", sandbox=sandbox
     )
 
 
@@ -176,28 +176,6 @@ def info_message(text: str, *, sandbox: bool = False) -> dict[str, Any]:
 
 def describe_kaleyra_error(exc: Exception) -> str:
     """What went wrong with Kaleyra and what to do, in words; never a stack trace or a secret."""
-    from bot.kaleyra import (
-        KaleyraAPIError,
-        KaleyraConnectionError,
-        KaleyraServerError,
-        KaleyraTimeout,
-    )
+    from bot.kaleyra.errors import describe
 
-    if isinstance(exc, KaleyraAPIError):
-        hint = ""
-        if exc.is_auth_error:
-            hint = " Check KALEYRA_API_KEY (and KALEYRA_SID) with your admin."
-        fields = "; ".join(f"{k}: {v}" for k, v in exc.field_errors.items() if k != "scalar")
-        detail = f" ({fields})" if fields else ""
-        return f"Kaleyra refused it: {exc.message}{detail} [code {exc.code}].{hint}"
-    if isinstance(exc, KaleyraTimeout):
-        if exc.outcome_unknown:
-            return "Kaleyra did not answer in time; the outcome is unknown and nothing was re-sent."
-        return "Kaleyra did not answer in time. Try again in a minute."
-    if isinstance(exc, KaleyraConnectionError):
-        if exc.outcome_unknown:
-            return "The connection to Kaleyra broke mid-request; the outcome is unknown."
-        return "Kaleyra could not be reached, so nothing was sent. Try again in a minute."
-    if isinstance(exc, KaleyraServerError):
-        return f"Kaleyra had a problem ({exc.message}). Try again in a few minutes."
-    return "Something went wrong talking to Kaleyra. Try again in a minute."
+    return describe(exc)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.local.console import render_mrkdwn, run_console
@@ -22,7 +24,8 @@ def test_piped_session_registers_dials_and_reaches_final_status(tmp_path: Path) 
     voicebot = Path(sys.executable).with_name("voicebot")
     result = subprocess.run(
         [str(voicebot), "console"],
-        input="/c2c register 9876543210\n/c2c 9123456789\n",
+        # An admin assigning a number needs no verification call (the console user is an admin).
+        input="/c2c register <@U0CONSOLE> 9876543210\n/c2c 9123456789\n",
         capture_output=True,
         text=True,
         timeout=120,
@@ -49,7 +52,18 @@ def test_piped_session_registers_dials_and_reaches_final_status(tmp_path: Path) 
 def test_modal_is_filled_field_by_field_with_inline_errors(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
     typed = (
-        "\n".join(["/c2c register 9876543210", "/c2c", "", "12345", "", "", "9123456789", "quit"])
+        "\n".join(
+            [
+                "/c2c register <@U0CONSOLE> 9876543210",
+                "/c2c",
+                "",
+                "12345",
+                "",
+                "",
+                "9123456789",
+                "quit",
+            ]
+        )
         + "\n"
     )
     out = io.StringIO()
@@ -66,3 +80,57 @@ def test_mrkdwn_renders_as_plain_text() -> None:
     assert render_mrkdwn("<https://x.example/a|listen> &lt;!channel&gt; <@U1> <#C1|ops>") == (
         "listen (https://x.example/a) <!channel> @U1 #C1"
     )
+
+
+class Typist:
+    """Stdin for the console that types each line when it is asked for, so a line may depend on
+    what the console printed so far (a verification code, a button's number)."""
+
+    def __init__(self, out: io.StringIO, lines: list[str | Callable[[str], str]]) -> None:
+        self.out, self.lines = out, list(lines)
+
+    def readline(self) -> str:
+        if not self.lines:
+            return ""
+        line = self.lines.pop(0)
+        return (line(self.out.getvalue()) if callable(line) else line) + "\n"
+
+    def isatty(self) -> bool:
+        return False
+
+
+def verify(out: str) -> str:
+    code = re.findall(r"the verification call would read out: (\d{6})", out)[-1]
+    return f"/c2c verify {code}"
+
+
+def press_call_back(out: str) -> str:
+    return "press " + re.findall(r"\[(\d+)\] Call back", out)[-1]
+
+
+def test_team_line_incoming_call_and_call_back(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    out = io.StringIO()
+    typed = Typist(
+        out,
+        [
+            "/c2c register 9876543210",
+            verify,
+            "incoming 9812345678 to 9876543210 missed",
+            press_call_back,
+            "incoming 9812345600 to 9876543210 answered 75",
+            "incoming 12 to 9876543210",
+        ],
+    )
+    assert run_console(settings, typed, out) == 0  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert "[sandbox, no phone rang] the verification call would read out: " in text
+    assert "> incoming call from 98******78 to +91 98765 43210, missed" in text
+    assert "[message in #C0CALLS]" in text
+    assert "Missed call* from *98******78* (KARNATAKA) to @U0CONSOLE" in text
+    assert "You are calling back 98******78" in text
+    assert "@U0CONSOLE is calling back" in text
+    assert "answered by @U0CONSOLE, 1 min 15 s" in text
+    assert 'Not a call the sandbox can take: "12" is too short' in text
+    assert text.index("is calling back") < text.index("@U0CONSOLE called back: connected")
+    assert "Traceback" not in text
