@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -20,13 +20,17 @@ from bot.kaleyra import KaleyraClient
 from bot.runtime.background import Background
 from bot.runtime.scheduler import ScheduledJob, Scheduler, daily_at
 from bot.services.agents import Agents
+from bot.services.blacklist import Blacklist
 from bot.services.c2c import ClickToCall
+from bot.services.callfeed import CallFeed
 from bot.services.followup import Followups
-from bot.services.obd import Broadcasts
+from bot.services.home import Home
+from bot.services.obd import BroadcastConfig, Broadcasts
 from bot.services.reminders import Reminders
 from bot.services.voicehealth import HealthWatch
 from bot.settings import Settings
 from bot.slack.client import PacedWebClient
+from bot.slack.files import download
 from bot.slack.notify import Notifier
 from bot.slack.replies import Replies
 from bot.store import Store
@@ -69,14 +73,15 @@ class Deps:
     agents: Agents
     sandbox: Sandbox | None = None
     # The services below are built by build_deps, in dependency order.
+    home: Home = field(init=False)
     c2c: ClickToCall = field(init=False)
     obd: Broadcasts = field(init=False)
     followup: Followups = field(init=False)
     reminders: Reminders = field(init=False)
     voicehealth: HealthWatch = field(init=False)
+    blacklist: Blacklist = field(init=False)
+    callfeed: CallFeed = field(init=False)
     scheduler: Scheduler = field(init=False)
-    # Transitional fields still read by services that take Deps; removed as each is converted.
-    homes_to_refresh: set[str] = field(default_factory=set)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -112,30 +117,152 @@ class Deps:
 # Each builds one service from what is already built; the order below is the dependency order.
 
 
+def _home(d: Deps) -> Home:
+    settings = d.settings
+    return Home(
+        d.store,
+        d.notify,
+        d.agents,
+        d.background,
+        d.clock,
+        tz=settings.tz,
+        tz_name=settings.timezone,
+        sandbox=settings.uses_sandbox,
+        # HealthWatch owns the digest settings; it is built later, so read them when needed.
+        digest=lambda: d.voicehealth.digest_settings(),
+        # The team line is built later too: read lazily, and only when a feed channel is set.
+        missed_calls=lambda: d.callfeed.missed_waiting(5) if d.callfeed.channel() else None,
+        outcomes=lambda ids: d.callfeed.outcomes_for(ids),
+    )
+
+
 def _c2c(d: Deps) -> ClickToCall:
-    return ClickToCall(d)
+    settings, tuning = d.settings, d.tuning
+    return ClickToCall(
+        d.store,
+        d.kaleyra,
+        d.notify,
+        d.agents,
+        d.home,
+        d.background,
+        d.clock,
+        public_url=settings.public_url,
+        region=settings.default_region,
+        tz=settings.tz,
+        # Verification calls read their code through kaleyra.io when it is configured.
+        io_bridge=settings.kaleyra_bridge if settings.kaleyra_sid else None,
+        # Follow-ups are built after click-to-call; *Call now* looks one up when clicked.
+        find_followup=lambda followup_id: d.followup.find(followup_id),
+        poll_seconds=tuning.poll_seconds,
+        track_for_seconds=tuning.track_for_seconds,
+        auto_track=tuning.auto_track,
+    )
 
 
 def _followup(d: Deps) -> Followups:
-    return Followups(d)
+    settings = d.settings
+    return Followups(
+        d.store,
+        d.kaleyra,
+        d.agents,
+        clock=d.clock,
+        tz=settings.tz,
+        tz_name=settings.timezone,
+        region=settings.default_region,
+        reminder_lead=timedelta(minutes=settings.followup_reminder_minutes),
+        on_change=d.home.refresh_later,
+    )
 
 
 def _reminders(d: Deps) -> Reminders:
-    return Reminders(d)
+    settings = d.settings
+    return Reminders(
+        d.store, d.followup, d.notify, clock=d.clock, tz=settings.tz, tz_name=settings.timezone
+    )
+
+
+def _blacklist(d: Deps) -> Blacklist:
+    return Blacklist(d.store, d.kaleyra, d.agents)
 
 
 def _obd(d: Deps) -> Broadcasts:
-    return Broadcasts(d)
+    settings, tuning = d.settings, d.tuning
+    return Broadcasts(
+        store=d.store,
+        kaleyra=d.kaleyra,
+        notify=d.notify,
+        agents=d.agents,
+        background=d.background,
+        clock=d.clock,
+        config=BroadcastConfig(
+            timezone=settings.timezone,
+            region=settings.default_region,
+            via_io=bool(settings.kaleyra_sid),
+            bridge=settings.kaleyra_bridge,
+            calling_hours=settings.calling_hours,
+            calls_per_minute=settings.obd_calls_per_minute,
+            concurrency=d.kaleyra.chunk_concurrency,
+            progress_interval=tuning.progress_interval,
+            follow_calls=tuning.auto_track,
+        ),
+        # CSV files from the form, read with the bot token.
+        fetch=lambda file, limit: download(d.slack, file, limit),
+    )
 
 
 def _voicehealth(d: Deps) -> HealthWatch:
-    return HealthWatch(d)
+    settings = d.settings
+    return HealthWatch(
+        d.store,
+        d.kaleyra,
+        d.notify,
+        d.agents,
+        clock=d.clock,
+        tz=settings.tz,
+        tz_name=settings.timezone,
+        default_channel=settings.health_digest_channel,
+        default_time=settings.health_digest_time,
+        on_change=d.home.refresh_later,
+        # The scheduler is built after the services; the digest job re-reads the time.
+        reschedule=lambda _at: _digest_time_changed(d),
+    )
+
+
+def _callfeed(d: Deps) -> CallFeed:
+    settings = d.settings
+    return CallFeed(
+        d.store,
+        d.kaleyra,
+        d.notify,
+        d.agents,
+        d.followup,
+        d.background,
+        # A call back is a click-to-call like any other: first leg, repeat check, its card.
+        dial=lambda user_id, agent, customer: d.c2c.request_dial(user_id, customer, agent=agent),
+        clock=d.clock,
+        tz=settings.tz,
+        tz_name=settings.timezone,
+        region=settings.default_region,
+        default_channel=settings.calls_channel,
+        activity_time=settings.activity_digest_time,
+        health_digest=lambda: d.voicehealth.digest_settings(),
+    )
 
 
 HEALTH_POLL, HEALTH_DIGEST = "health-poll", "health-digest"
 REMINDERS, FOLLOWUP_SYNC = "followup-reminders", "followup-sync"
 TRACK_CALLS, TRACK_BROADCASTS = "track-calls", "track-broadcasts"
-JOB_IDS = (HEALTH_POLL, HEALTH_DIGEST, REMINDERS, FOLLOWUP_SYNC, TRACK_CALLS, TRACK_BROADCASTS)
+CALL_FEED, ACTIVITY_DIGEST = "call-feed", "activity-digest"
+JOB_IDS = (
+    HEALTH_POLL,
+    HEALTH_DIGEST,
+    REMINDERS,
+    FOLLOWUP_SYNC,
+    TRACK_CALLS,
+    TRACK_BROADCASTS,
+    CALL_FEED,
+    ACTIVITY_DIGEST,
+)
 
 
 def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
@@ -154,6 +281,14 @@ def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
         ScheduledJob(FOLLOWUP_SYNC, d.reminders.sync, IntervalTrigger(minutes=10)),
         ScheduledJob(TRACK_CALLS, d.c2c.poll_open, IntervalTrigger(seconds=d.tuning.poll_seconds)),
         ScheduledJob(TRACK_BROADCASTS, d.obd.poll_tracking, IntervalTrigger(seconds=30)),
+        ScheduledJob(
+            CALL_FEED, d.callfeed.poll, IntervalTrigger(seconds=settings.calls_poll_seconds)
+        ),
+        ScheduledJob(
+            ACTIVITY_DIGEST,
+            d.callfeed.post_digest,
+            daily_at(d.callfeed.digest_time(), settings.timezone),
+        ),
     ]
 
 
@@ -162,6 +297,13 @@ async def _catch_up(d: Deps) -> None:
     await d.reminders.run_due()
     outcome = await d.voicehealth.catch_up()
     log.info("digest catch-up: %s", outcome)
+    await d.callfeed.catch_up()
+
+
+def _digest_time_changed(d: Deps) -> None:
+    # The activity digest follows the health digest's time unless ACTIVITY_DIGEST_TIME is set.
+    d.scheduler.refresh(HEALTH_DIGEST)
+    d.scheduler.refresh(ACTIVITY_DIGEST)
 
 
 def scheduler_for(d: Deps) -> Scheduler:
@@ -243,10 +385,13 @@ def build_deps(
         agents=Agents(store, env_admins=settings.admins),
         sandbox=sandbox,
     )
+    deps.home = _home(deps)
     deps.c2c = _c2c(deps)
     deps.followup = _followup(deps)
     deps.reminders = _reminders(deps)
     deps.obd = _obd(deps)
     deps.voicehealth = _voicehealth(deps)
+    deps.blacklist = _blacklist(deps)
+    deps.callfeed = _callfeed(deps)
     deps.scheduler = scheduler_for(deps)
     return deps

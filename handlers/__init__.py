@@ -5,9 +5,9 @@ from __future__ import annotations
 from slack_bolt.async_app import AsyncApp
 
 from bot.deps import Deps
-from handlers import blacklist, c2c, followup, home, obd, shortcut, voicehealth
+from handlers import blacklist, c2c, callfeed, followup, home, obd, shortcut, voicehealth
 
-MODULES = (c2c, obd, voicehealth, blacklist, followup, shortcut, home)
+MODULES = (c2c, callfeed, obd, voicehealth, blacklist, followup, shortcut, home)
 
 
 def register_all(app: AsyncApp, deps: Deps) -> None:

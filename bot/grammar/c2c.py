@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bot.grammar import (
+    CHANNEL,
     Help,
     OpenModal,
     UsageError,
@@ -14,7 +15,7 @@ from bot.grammar import (
     parse_number,
     parse_user,
 )
-from bot.phones import Phone
+from bot.phones import NumberList, Phone, scan_numbers, split_entries
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class Register:
 
 
 @dataclass(frozen=True)
+class Verify:
+    code: str  # six digits
+
+
+@dataclass(frozen=True)
 class Unregister:
     user_id: str | None = None
 
@@ -57,11 +63,60 @@ class AdminChange:
     user_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Feed:
+    channel_id: str | None  # None = off
+
+
 C2CCommand = (
-    Dial | CallStatus | CallLog | Register | Unregister | WhoAmI | Help | OpenModal | AdminChange
+    Feed
+    | Dial
+    | CallStatus
+    | CallLog
+    | Register
+    | Verify
+    | Unregister
+    | WhoAmI
+    | Help
+    | OpenModal
+    | AdminChange
 )
 
 _CALL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_CODE = re.compile(r"^\d{6}$")
+# Slack's markup in message text: <target|label>, <target>, <@U…>, <#C…|name>, <!here>.
+_MARKUP = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def parse_code(text: str) -> str:
+    """The 6-digit verification code, typed with or without spaces (`123 456`)."""
+    code = "".join(text.split())
+    if not _CODE.match(code):
+        raise UsageError(
+            "Give the 6-digit code the verification call read out: `/c2c verify 123456`."
+        )
+    return code
+
+
+def visible_text(text: str) -> str:
+    """What a reader sees of a Slack message: link labels, never link targets.
+
+    `<tel:+449012345678|Call IT>` reads "Call IT"; a bare `<https://…>` reads as its address;
+    mentions, channels and `<!here>` read as no number at all.
+    """
+
+    def shown(match: re.Match[str]) -> str:
+        target, label = match.group(1), match.group(2)
+        if target.startswith(("@", "#", "!")):
+            return " "
+        return f" {label} " if label is not None else f" {target} "
+
+    return _MARKUP.sub(shown, text)
+
+
+def numbers_in_message(text: str, region: str) -> NumberList:
+    """The numbers a reader can see in a message, each checked like a typed number."""
+    return scan_numbers(visible_text(text), region)
 
 
 def parse_c2c(text: str, region: str) -> C2CCommand:
@@ -95,6 +150,8 @@ def parse_c2c(text: str, region: str) -> C2CCommand:
                 raise UsageError("Give the number too: `/c2c register @someone 9876543210`.")
             return Register(parse_number(" ".join(rest[1:]), region, "agent"), user_id)
         return Register(parse_number(" ".join(rest), region, "agent"))
+    if head == "verify":
+        return Verify(parse_code(" ".join(rest)))
     if head == "admin":
         if rest == ["list"]:
             return AdminChange("list")
@@ -108,6 +165,8 @@ def parse_c2c(text: str, region: str) -> C2CCommand:
                 "Use `/c2c admin grant @someone`, `/c2c admin revoke @someone` or `/c2c admin list`."
             )
         return AdminChange(rest[0].lower(), user_id)
+    if head == "feed":
+        return _parse_feed(rest)
     if head == "unregister":
         if not rest:
             return Unregister()
@@ -119,8 +178,6 @@ def parse_c2c(text: str, region: str) -> C2CCommand:
 
 
 def _parse_dial(text: str, region: str) -> Dial:
-    from bot.phones import split_entries
-
     entries = split_entries(text)
     if len(entries) == 1:
         return Dial(parse_number(entries[0], region, "customer"))
@@ -133,3 +190,14 @@ def _parse_dial(text: str, region: str) -> Dial:
         f"I could not read `{text.strip()[:80]}`: use `/c2c <customer>` or, as an admin, "
         "`/c2c <agent> <customer>`. Type `/c2c help` for everything else."
     )
+
+
+def _parse_feed(rest: list[str]) -> Feed:
+    if len(rest) == 1 and rest[0].lower() == "off":
+        return Feed(None)
+    match = CHANNEL.match(rest[0]) if len(rest) == 1 else None
+    if not match:
+        raise UsageError(
+            "Use `/c2c feed #channel` (pick it with # so Slack links it) or `/c2c feed off`."
+        )
+    return Feed(match.group(1))

@@ -1,32 +1,66 @@
-"""Who may do what: agent numbers, admins, and every permission rule, audited in one spelling."""
+"""Who may do what: agent numbers and their proof, admins, and every permission rule.
+
+A number a user registers for themselves is theirs only once they prove they hold it: the bot
+rings it and reads out a 6-digit code, which they type as `/c2c verify <code>`. Until then the
+number rings nobody first and grants nothing. An admin assigning a number needs no proof.
+"""
 
 from __future__ import annotations
 
-from bot.models import Agent
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.models import AdminChanged, AdminRoster, Agent, AgentStatus, Registration, Verification
 from bot.phones import Phone
-from bot.store import Store
+from bot.store import Store, StoreError
 
 ADMIN_ONLY = "Only admins can {what}. Ask an admin, or use `/{command} help` for what you can do."
 NOT_REGISTERED = (
     "You have no agent number yet. Register the phone you answer with: `/c2c register 9876543210`."
 )
+NOT_VERIFIED = (
+    "Your agent number {number} is not verified yet, so it cannot ring first. Type"
+    " `/c2c verify <code>` with the code the verification call read out, or"
+    " `/c2c register {number}` again for a new call."
+)
+CODE_TTL = timedelta(minutes=10)
+MAX_TRIES = 5  # wrong codes before a code stops working
+CALLS_PER_DAY = 5  # verification calls one user may ask for in 24 hours
+CALL_BUDGET = timedelta(hours=24)
+Clock = Callable[[], datetime]
 
 
 class Refused(Exception):
-    """A permission rule said no. The text says why and what to do; the refusal is audited."""
+    """A rule said no. The text says why and what to do."""
 
 
 class NotRegistered(Exception):
-    """The user has no agent number to call from."""
+    """The user has no usable agent number to call from."""
 
-    def __init__(self) -> None:
-        super().__init__(NOT_REGISTERED)
+    def __init__(self, text: str = NOT_REGISTERED) -> None:
+        super().__init__(text)
+
+
+class NotVerified(NotRegistered):
+    """The user registered a number but has not proven it yet."""
+
+    def __init__(self, number: Phone) -> None:
+        super().__init__(NOT_VERIFIED.format(number=number.pretty))
 
 
 class Agents:
-    def __init__(self, store: Store, *, env_admins: frozenset[str]) -> None:
+    def __init__(
+        self, store: Store, *, env_admins: frozenset[str], clock: Clock | None = None
+    ) -> None:
         self.store = store
         self.env_admins = env_admins
+        self.clock = clock or store.clock
+        self._secret: bytes | None = None
+
+    # ------------------------------------------------------------------ who is who
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self.env_admins or self.store.is_admin(user_id)
@@ -35,15 +69,33 @@ class Agents:
         return "admin" if self.is_admin(user_id) else "agent"
 
     def agent(self, user_id: str) -> Agent | None:
+        """The registered mapping, proven or not (use `number` for anything that rings)."""
         return self.store.get_agent(user_id)
 
     def number(self, user_id: str) -> Phone | None:
-        """The number this user calls from, when they have one."""
+        """The number this user calls from: registered AND proven (or assigned by an admin)."""
         agent = self.store.get_agent(user_id)
-        return Phone.known(agent.number) if agent else None
+        if agent is None or not self._proven(user_id, agent.number):
+            return None
+        return Phone.known(agent.number)
+
+    def status(self, user_id: str) -> AgentStatus:
+        agent = self.store.get_agent(user_id)
+        return AgentStatus(
+            user_id=user_id,
+            number=agent.number if agent else None,
+            role="admin" if self.is_admin(user_id) else "agent",
+            verified=bool(agent and self._proven(user_id, agent.number)),
+        )
+
+    def _proven(self, user_id: str, number: str) -> bool:
+        proof = self.store.verification(user_id)
+        return proof is not None and proof.state == "verified" and proof.number == number
+
+    # ------------------------------------------------------------------ permission rules
 
     def refuse(self, user_id: str, what: str, *, action: str, command: str = "c2c") -> Refused:
-        """Audit a refusal and return it, to raise: every refusal is written the same way."""
+        """Audit an admin-only refusal and return it, to raise: written the same way everywhere."""
         self.store.audit(
             user_id=user_id, action=f"{action}.refused", outcome="not admin", detail={"what": what}
         )
@@ -54,11 +106,169 @@ class Agents:
             raise self.refuse(user_id, what, action=action, command=command)
 
     def first_leg(self, user_id: str, requested: Phone | None = None) -> Phone:
-        """The number that rings first: the user's own, or (admins only) one they choose."""
+        """The number that rings first: the user's own proven one, or (admins only) any."""
         mine = self.number(user_id)
         if requested is not None and (mine is None or requested.e164 != mine.e164):
             self.require_admin(user_id, "choose the first leg of a call", action="c2c")
             return requested
         if mine is None:
-            raise NotRegistered()
+            agent = self.store.get_agent(user_id)
+            raise NotVerified(Phone.known(agent.number)) if agent else NotRegistered()
         return mine
+
+    # ------------------------------------------------------------------ registration
+
+    def register(self, actor: str, number: Phone, target: str | None = None) -> Registration:
+        """Map `target` (default: the actor) to `number`.
+
+        An admin naming a user assigns the number outright. Registering oneself stores the
+        number unproven and returns the code a verification call must read out.
+        """
+        assigning = target is not None and self.is_admin(actor)
+        user_id = target or actor
+        if user_id != actor and not assigning:
+            raise self.refuse(actor, "register or unregister someone else", action="c2c")
+        current = self.store.get_agent(user_id)
+        same = current is not None and current.number == number.e164
+        if not assigning and same and self._proven(user_id, number.e164):
+            return Registration(user_id, number, verified=True, unchanged=True)
+        if not assigning:
+            self._check_call_budget(user_id)
+        self._release_stale_claim(actor, number, user_id)
+        try:
+            self.store.register_agent(user_id, number.e164)
+        except StoreError as exc:
+            raise Refused(str(exc)) from None
+        if assigning:
+            self.store.set_verified(user_id, number.e164, by=actor)
+            self._audit_registration(actor, user_id, number, "ok: assigned")
+            return Registration(user_id, number, verified=True)
+        code = f"{secrets.randbelow(10**6):06d}"
+        expires = self.clock() + CODE_TTL
+        self.store.start_verification(
+            user_id, number.e164, self._hash(user_id, number, code), expires
+        )
+        self._audit_registration(actor, user_id, number, "ok: verification call")
+        return Registration(user_id, number, verified=False, code=code)
+
+    def _check_call_budget(self, user_id: str) -> None:
+        proof = self.store.verification(user_id)
+        if proof is None or proof.first_call_at is None or proof.calls_sent < CALLS_PER_DAY:
+            return
+        if self.clock() - datetime.fromisoformat(proof.first_call_at) < CALL_BUDGET:
+            self.store.audit(user_id=user_id, action="c2c.register", outcome="refused: call budget")
+            raise Refused(
+                f"You asked for {CALLS_PER_DAY} verification calls in the last 24 hours; try again"
+                " tomorrow, or ask an admin to assign your number (`/c2c register @you <number>`)."
+            )
+
+    def _release_stale_claim(self, actor: str, number: Phone, user_id: str) -> None:
+        """Someone else's unproven claim whose code has expired does not keep a number."""
+        holder = self.store.holder_of(number.e164)
+        if holder is None or holder.user_id == user_id:
+            return
+        proof = self.store.verification(holder.user_id)
+        live = proof is not None and (proof.state == "verified" or not self._expired(proof))
+        if proof is not None and proof.number == number.e164 and live:
+            return  # theirs, or being proven right now: register_agent refuses
+        self.store.unregister_agent(holder.user_id)
+        self.store.drop_verification(holder.user_id)
+        self.store.audit(
+            user_id=actor,
+            action="c2c.unregister",
+            outcome="ok: unproven claim released",
+            numbers=[number.e164],
+            detail={"target": holder.user_id},
+        )
+
+    def _audit_registration(self, actor: str, user_id: str, number: Phone, outcome: str) -> None:
+        self.store.audit(
+            user_id=actor,
+            action="c2c.register",
+            outcome=outcome,
+            numbers=[number.e164],
+            detail={"target": user_id},
+        )
+
+    def verify(self, user_id: str, code: str) -> Phone:
+        """Check the code read out by the verification call; 10 minutes, 5 tries, audited."""
+        proof, agent = self.store.verification(user_id), self.store.get_agent(user_id)
+        if agent and self._proven(user_id, agent.number):
+            raise Refused(f"Your number {Phone.known(agent.number).pretty} is already verified.")
+        if proof is None or not proof.code_hash or agent is None or agent.number != proof.number:
+            self._audit_verify(user_id, "none pending")
+            raise Refused(
+                "No verification is waiting for you. Start with `/c2c register 9876543210`:"
+                " the bot rings that phone and reads out your code."
+            )
+        number = Phone.known(proof.number)
+        again = f"`/c2c register {number.pretty}` again for a new call."
+        if proof.tries >= MAX_TRIES:
+            self._audit_verify(user_id, "too many", number)
+            raise Refused(f"Too many wrong codes, so that code no longer works. Type {again}")
+        if self._expired(proof):
+            self._audit_verify(user_id, "expired", number)
+            raise Refused(f"That code has expired (codes last 10 minutes). Type {again}")
+        if not hmac.compare_digest(self._hash(user_id, number, code), proof.code_hash):
+            left = MAX_TRIES - self.store.wrong_code(user_id)
+            self._audit_verify(user_id, "wrong code", number)
+            more = f"{left} {'try' if left == 1 else 'tries'} left." if left else f"Type {again}"
+            raise Refused(f"That is not the code. {more}")
+        self.store.set_verified(user_id, proof.number, by="self")
+        self._audit_verify(user_id, "ok", number)
+        return number
+
+    def _expired(self, proof: Verification) -> bool:
+        return proof.expires_at is None or self.clock() > datetime.fromisoformat(proof.expires_at)
+
+    def _audit_verify(self, user_id: str, outcome: str, number: Phone | None = None) -> None:
+        numbers = [number.e164] if number else []
+        self.store.audit(user_id=user_id, action="c2c.verify", outcome=outcome, numbers=numbers)
+
+    def _hash(self, user_id: str, number: Phone, code: str) -> str:
+        if self._secret is None:
+            self._secret = self.store.secret("verification_secret").encode()
+        message = f"{user_id}:{number.e164}:{code}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def unregister(self, actor: str, target: str | None = None) -> bool:
+        user_id = target or actor
+        if user_id != actor:
+            self.require_admin(actor, "register or unregister someone else", action="c2c")
+        removed = self.store.unregister_agent(user_id)
+        self.store.drop_verification(user_id)
+        self.store.audit(
+            user_id=actor, action="c2c.unregister", outcome="ok", detail={"target": user_id}
+        )
+        return removed
+
+    # ------------------------------------------------------------------ admins
+
+    def _require_admin_to_manage(self, actor: str, action: str) -> None:
+        self.require_admin(actor, "see or change who is an admin", action=f"admin.{action}")
+
+    def roster(self, actor: str) -> AdminRoster:
+        self._require_admin_to_manage(actor, "list")
+        everyone = tuple(sorted(self.env_admins | self.store.admins()))
+        self.store.audit(user_id=actor, action="admin.list", outcome="ok")
+        return AdminRoster(everyone, self.env_admins)
+
+    def grant(self, actor: str, target: str) -> AdminChanged:
+        self._require_admin_to_manage(actor, "grant")
+        self.store.grant_admin(target, actor)
+        self.store.audit(
+            user_id=actor, action="admin.grant", outcome="ok", detail={"target": target}
+        )
+        return AdminChanged("grant", target, changed=True)
+
+    def revoke(self, actor: str, target: str) -> AdminChanged:
+        self._require_admin_to_manage(actor, "revoke")
+        if target in self.env_admins:
+            raise Refused("That admin comes from ADMIN_USER_IDS; remove them there and restart.")
+        if target == actor:
+            raise Refused("You cannot revoke your own admin rights; ask another admin.")
+        changed = self.store.revoke_admin(target)
+        self.store.audit(
+            user_id=actor, action="admin.revoke", outcome="ok", detail={"target": target}
+        )
+        return AdminChanged("revoke", target, changed=changed)

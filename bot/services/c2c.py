@@ -1,41 +1,81 @@
-"""Click-to-call: place once, show one message, follow it to a final status per leg."""
+"""Click-to-call: every dial goes through `request_dial`; placed once, shown once, followed.
+
+`request_dial` is the one door for `/c2c`, the dial form, *Dial again*, the message shortcut,
+follow-up *Call now* and the App Home: it applies the first-leg rule, the 60-second repeat check
+and the double-click guard, and answers with a typed outcome each entry point renders.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import hmac
 import logging
+import re
+import secrets
 from collections import deque
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta, tzinfo
+from typing import Any
 from urllib.parse import urlencode
 
-from slack_sdk.errors import SlackApiError
-
-from bot.kaleyra import KaleyraAPIError, KaleyraError
-from bot.kaleyra.models import FINAL_STATUSES, ClickToCallRequest
-from bot.models import CallRow
-from bot.phones import Phone
+from bot.kaleyra import KaleyraAPIError, KaleyraClient, KaleyraError
+from bot.kaleyra.errors import describe
+from bot.kaleyra.models import (
+    FINAL_STATUSES,
+    C2CCall,
+    ClickToCallRequest,
+    LogQuery,
+    ObdRequest,
+    OutboundRequest,
+    OutboundTarget,
+)
+from bot.models import (
+    AlreadyHandled,
+    AskFirst,
+    CallLogPage,
+    CallRow,
+    Click,
+    Dialling,
+    DialOutcome,
+    Followup,
+    Redial,
+    Registration,
+)
+from bot.phones import InvalidNumber, Phone, parse_phone
+from bot.runtime.background import Background
 from bot.runtime.logs import CALL_ID, REQUEST_ID
 from bot.runtime.recent import RecentKeys
-from bot.services.home import refresh_home_later
-from bot.views.c2c import call_card
-from bot.views.common import describe_kaleyra_error, error_message
-
-if TYPE_CHECKING:
-    from bot.deps import Deps
+from bot.services.agents import Agents, Refused
+from bot.services.home import Home
+from bot.slack.notify import Notifier
+from bot.store import Store
+from bot.views.c2c import (
+    LOG_PAGE_SIZE,
+    SAFE_LINK,
+    call_card,
+    verification_call_text,
+    verification_failed_message,
+)
+from bot.views.common import error_message
 
 log = logging.getLogger("voicebot.calls")
+Clock = Callable[[], datetime]
+FindFollowup = Callable[[str], Awaitable[Followup | None]]
 
 REPEAT_WINDOW = timedelta(seconds=60)
+CLICK_WINDOW = timedelta(seconds=10)  # a second press of the same button within this does nothing
+REDIAL_KEEP = timedelta(hours=1)  # a *Dial again* payload works once within this
+TOKEN_TTL = timedelta(hours=24)  # callbacks for a call are accepted this long after it was placed
 TRACK_CONCURRENCY = 20  # status reads in flight at once, however many calls are open
 DIALS_IN_FLIGHT = 20  # dial workflows running at once; more wait their turn
 INTERRUPTED = (
     "The bot restarted while placing this call, so whether it rang is unknown."
+    " Check `/c2c log` before dialling again."
+)
+NO_CALL_ID = (
+    "Kaleyra accepted the call but gave no call id, so it cannot be followed here."
     " Check `/c2c log` before dialling again."
 )
 CALLBACK_VARIABLES = {
@@ -45,6 +85,9 @@ CALLBACK_VARIABLES = {
     "billsec": "{billsec}",
     "recordpath": "{recordpath}",
 }
+_TOKEN = re.compile(r"^([1-9]\d{0,17})-([0-9a-f]{32})$", re.ASCII)
+_STATUS_WORD = re.compile(r"^[A-Z][A-Z_-]{0,23}$", re.ASCII)
+_SECONDS = re.compile(r"^\d{1,6}$", re.ASCII)
 
 
 @dataclass(slots=True)
@@ -63,20 +106,141 @@ class _Order:
         return (self.user_id, self.agent.e164, self.customer.e164)
 
 
+def _is_final(status1: str | None, status2: str | None) -> bool:
+    """Final once the first leg ended without an answer, or the second leg ended."""
+    if status1 in FINAL_STATUSES and status1 != "ANSWER":
+        return True
+    return status2 in FINAL_STATUSES
+
+
+def _forward(before: str | None, after: str | None) -> str | None:
+    """A leg's status only moves forward: a final status stays, nothing is wiped."""
+    if after is None or before in FINAL_STATUSES:
+        return before
+    return after
+
+
+def _status_word(value: object) -> str | None:
+    word = str(value or "").strip().upper()
+    return word if _STATUS_WORD.match(word) else None
+
+
+def _seconds(value: object) -> int | None:
+    text = str(value or "").strip()
+    return int(text) if _SECONDS.match(text) else None
+
+
+def safe_recording(url: object) -> str | None:
+    """A recording link as it may be shown: https only (Kaleyra's `//host/…` gets https:)."""
+    text = str(url or "").strip()
+    if text.startswith("//"):
+        text = "https:" + text
+    return text if SAFE_LINK.match(text) else None
+
+
 class ClickToCall:
-    def __init__(self, deps: Deps) -> None:
-        self.deps = deps
+    def __init__(
+        self,
+        store: Store,
+        kaleyra: KaleyraClient,
+        notify: Notifier,
+        agents: Agents,
+        home: Home,
+        background: Background,
+        clock: Clock,
+        *,
+        public_url: str | None,
+        region: str,
+        tz: tzinfo,
+        io_bridge: str | None = None,
+        find_followup: FindFollowup | None = None,
+        poll_seconds: float = 2.0,
+        track_for_seconds: float = 30 * 60,
+        auto_track: bool = True,
+    ) -> None:
+        self.store = store
+        self.kaleyra = kaleyra
+        self.notify = notify
+        self.agents = agents
+        self.home = home
+        self.background = background
+        self.clock = clock
+        self.public_url = public_url
+        self.region = region
+        self.tz = tz
+        self.io_bridge = io_bridge  # set: verification calls go through kaleyra.io from this DID
+        self.find_followup = find_followup
+        self.poll_seconds = poll_seconds
+        self.track_for_seconds = track_for_seconds
+        self.auto_track = auto_track
         self._poller: asyncio.Task | None = None
         self._secret: bytes | None = None  # read once from the store
         self._unrecorded: list[_Order] = []  # acked, row not yet written
         # (user, agent, customer) of the calls of the last REPEAT_WINDOW: the repeat check
         # runs on every dial, so it is answered from memory.
         self._recent: RecentKeys | None = None
+        self._clicks = RecentKeys(CLICK_WINDOW, clock)  # the double-click guard
         self._recording: asyncio.Task | None = None
         self._queue: deque[tuple[CallRow, _Order]] = deque()  # recorded, waiting for a slot
         self._workers = 0
 
-    # ------------------------------------------------------------------ placing
+    # ------------------------------------------------------------------ the one door
+
+    def request_dial(
+        self,
+        user_id: str,
+        customer: Phone,
+        *,
+        agent: Phone | None = None,
+        retry: int | None = None,
+        delay: int | None = None,
+        click: Click | None = None,
+        redial: Redial | None = None,
+    ) -> DialOutcome:
+        """Dial `customer` for `user_id`, or say why not.
+
+        `click` is the button press that asked (a second press within CLICK_WINDOW dials
+        nothing); `redial` the *Dial again* payload that confirms a repeat (usable once).
+        Refusals raise `Refused` / `NotRegistered`; nothing is sent to Kaleyra then.
+        """
+        if click is not None and not self._first_press(click):
+            return AlreadyHandled()
+        if not (retry is None or 0 <= retry <= 2) or not (delay is None or 0 <= delay <= 900):
+            raise Refused("Retries go from 0 to 2 and the delay from 0 to 900 seconds.")
+        first_leg = self.agents.first_leg(user_id, agent)
+        if redial is not None:
+            once = f"redial:{redial.nonce}"
+            if redial.nonce and not self.store.first_time(once, within=REDIAL_KEEP):
+                return AlreadyHandled()
+        elif self.recent_repeat(user_id, first_leg, customer):
+            return AskFirst(first_leg, customer, self._redial(first_leg, customer, retry, delay))
+        self.dial(user_id, first_leg, customer, retry=retry, delay=delay)
+        return Dialling(first_leg, customer, again=redial is not None)
+
+    @staticmethod
+    def _redial(agent: Phone, customer: Phone, retry: int | None, delay: int | None) -> Redial:
+        """The one place a *Dial again* payload is made."""
+        return Redial(agent.e164, customer.e164, retry, delay, nonce=secrets.token_hex(8))
+
+    async def call_followup(self, click: Click) -> DialOutcome | None:
+        """Follow-up *Call now*: the follow-up's customer, from the clicker's own number.
+
+        None when the follow-up no longer exists.
+        """
+        if not self._first_press(click):
+            return AlreadyHandled()  # a double click: not even looked up twice
+        item = await self.find_followup(click.value) if self.find_followup else None
+        if item is None:
+            return None
+        try:
+            customer = parse_phone(item.phone, self.region)
+        except InvalidNumber as exc:
+            raise Refused(f"That follow-up's number cannot be dialled: {exc}.") from None
+        return self.request_dial(click.user_id, customer)
+
+    def _first_press(self, click: Click) -> bool:
+        """The double-click guard: (user, message or view, button, value), a few seconds."""
+        return self._clicks.first_time((click.user_id, click.where, click.action_id, click.value))
 
     def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> bool:
         """The same call placed (or about to be) in the last minute: ask before ringing again."""
@@ -84,10 +248,101 @@ class ClickToCall:
 
     def _recent_calls(self) -> RecentKeys:
         if self._recent is None:  # after a start: the calls the store holds from the last minute
-            self._recent = RecentKeys(REPEAT_WINDOW, self.deps.clock)
-            for user_id, agent, customer, at in self.deps.store.recent_call_keys(REPEAT_WINDOW):
+            self._recent = RecentKeys(REPEAT_WINDOW, self.clock)
+            for user_id, agent, customer, at in self.store.recent_call_keys(REPEAT_WINDOW):
                 self._recent.add((user_id, agent, customer), datetime.fromisoformat(at))
         return self._recent
+
+    # ------------------------------------------------------------------ registration
+
+    def register(self, actor: str, number: Phone, target: str | None = None) -> Registration:
+        """Agents decides; a self-registered number then gets its verification call."""
+        registration = self.agents.register(actor, number, target)
+        if registration.code:
+            self.background.spawn(self._ring_code(registration), name="c2c-verify-call")
+        self.home.refresh_later(registration.user_id)
+        return registration
+
+    def verify(self, user_id: str, code: str) -> Phone:
+        number = self.agents.verify(user_id, code)
+        self.home.refresh_later(user_id)
+        return number
+
+    def unregister(self, actor: str, target: str | None = None) -> bool:
+        removed = self.agents.unregister(actor, target)
+        self.home.refresh_later(target or actor)
+        return removed
+
+    async def _ring_code(self, registration: Registration) -> None:
+        """Ring the number and read out the code; tell the user when the call could not go."""
+        assert registration.code is not None
+        number, text = registration.number, verification_call_text(registration.code)
+        try:
+            if self.io_bridge:
+                target = [OutboundTarget.for_text(text)]
+                request = OutboundRequest(to=[number.e164], target=target, bridge=self.io_bridge)
+                chunk = (await self.kaleyra.outbound(request)).chunks[0]
+            else:
+                request = ObdRequest(numbers=[number.national], message=text)
+                chunk = (await self.kaleyra.obd_call(request)).chunks[0]
+            state, error = chunk.state, chunk.error
+        except Exception as exc:  # an answer of an odd shape: the call may have gone
+            log.warning("verification call: %s", type(exc).__name__)
+            state, error = "unknown", exc
+        self.store.audit(
+            user_id=registration.user_id,
+            action="c2c.verify.call",
+            outcome=state,
+            numbers=[number.e164],
+        )
+        if state == "rejected":
+            problem = describe(error) if error else "Kaleyra refused the call."
+            await self.notify.dm(registration.user_id, verification_failed_message(number, problem))
+
+    # ------------------------------------------------------------------ lookups
+
+    async def lookup(self, call_id: str) -> C2CCall | None:
+        """dial.c2cstatus for one call; KaleyraError says why it could not be read."""
+        return await self.kaleyra.c2c_status(call_id)
+
+    async def call_log(
+        self, user_id: str, kind: str, from_date: date | None, to_date: date | None
+    ) -> CallLogPage:
+        """A page of the click-to-call log or the incoming calls; masked but for my own calls."""
+        today = self.clock().astimezone(self.tz).date()
+        start = from_date or (today - timedelta(days=2) if kind == "log" else today)
+        end = to_date or today
+        query = LogQuery(fromdate=start, todate=end, limit=LOG_PAGE_SIZE + 1, page=1)
+        rows: list[Any] = list(
+            await (
+                self.kaleyra.c2c_log(query) if kind == "log" else self.kaleyra.call_details(query)
+            )
+        )
+        title = "Click-to-call log" if kind == "log" else "Incoming calls forwarded to agents"
+        title += f" {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+        page = rows[:LOG_PAGE_SIZE]
+        full = None if self.agents.is_admin(user_id) else self._mine(user_id, page)
+        return CallLogPage(title, page, more=len(rows) > LOG_PAGE_SIZE, full_numbers=full)
+
+    def _mine(self, user_id: str, rows: list[Any]) -> frozenset[str]:
+        """Ids of the rows that are this user's calls: placed by them, or on their own number."""
+        placed = {c.kaleyra_id for c in self.store.recent_calls(user_id, limit=200) if c.kaleyra_id}
+        mine = self.agents.number(user_id)
+        own = {mine.national, "0" + mine.national, mine.e164.lstrip("+")} if mine else set()
+        return frozenset(
+            row.id
+            for row in rows
+            if row.id in placed
+            or (own and (_digits(row.callfrom) in own or _digits(row.callto) in own))
+        )
+
+    def refresh(self, user_id: str, kaleyra_id: str) -> None:
+        """The card's Refresh button: read the call's status now (my own calls only)."""
+        for call in self.store.recent_calls(user_id, limit=20):
+            if call.kaleyra_id == kaleyra_id:
+                self.background.spawn(self.poll_once(call.id), name="c2c-refresh")
+
+    # ------------------------------------------------------------------ placing
 
     def dial(
         self,
@@ -100,20 +355,21 @@ class ClickToCall:
     ) -> None:
         """Queue one click-to-call; it is recorded, placed exactly once, shown and followed.
 
-        Nothing here waits: a burst of dials is written to the store in one transaction on the
-        next turn of the loop, then DIALS_IN_FLIGHT workers place them in order, so the work
-        after each ack never crowds out the acks still coming in.
+        Rules are applied by `request_dial`; this only places. Nothing here waits: a burst of
+        dials is written to the store in one transaction on the next turn of the loop, then
+        DIALS_IN_FLIGHT workers place them in order, so the work after each ack never crowds
+        out the acks still coming in.
         """
         order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get())
         self._unrecorded.append(order)
         self._recent_calls().add(order.key)
         if self._recording is None or self._recording.done():
-            self._recording = self.deps.background.spawn(self._record(), name="c2c-record")
+            self._recording = self.background.spawn(self._record(), name="c2c-record")
 
     async def _record(self) -> None:
         orders, self._unrecorded = self._unrecorded, []
         try:
-            rows = self.deps.store.create_calls(
+            rows = self.store.create_calls(
                 "c2c",
                 [(o.user_id, o.agent.e164, o.customer.e164) for o in orders],
                 token_for=self.callback_token,
@@ -122,12 +378,12 @@ class ClickToCall:
             log.exception("could not record %d dials", len(orders))
             for order in orders:
                 self._recent_calls().discard(order.key)
-                self.deps.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
+                self.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
             return
         self._queue.extend(zip(rows, orders, strict=True))
         while self._workers < min(DIALS_IN_FLIGHT, len(self._queue)):
             self._workers += 1
-            self.deps.background.spawn(self._work(), name="c2c-dial")
+            self.background.spawn(self._work(), name="c2c-dial")
 
     async def _work(self) -> None:
         try:
@@ -136,11 +392,11 @@ class ClickToCall:
                 REQUEST_ID.set(order.request_id)
                 CALL_ID.set(call.id)
                 try:
-                    await self._place(
-                        call, order.agent, order.customer, retry=order.retry, delay=order.delay
-                    )
+                    await self._place(call, order)
                 except Exception:
+                    # Kaleyra may have placed it: whatever broke here, the user gets a card.
                     log.exception("dial of call %s failed", call.id)
+                    await self._last_resort_card(call)
         finally:
             self._workers -= 1
 
@@ -149,53 +405,72 @@ class ClickToCall:
             f"Could not place the call to {order.customer.pretty}: the bot could not record it."
             " Nothing was dialled; try again in a minute."
         )
-        with contextlib.suppress(SlackApiError):
-            await self.deps.slack.chat_postMessage(
-                channel=order.user_id, **error_message(text, sandbox=self.deps.uses_sandbox)
-            )
+        await self.notify.dm(order.user_id, error_message(text))
 
-    async def _place(
-        self, call: CallRow, agent: Phone, customer: Phone, *, retry: int | None, delay: int | None
-    ) -> CallRow:
-        deps, user_id = self.deps, call.user_id
-        request = ClickToCallRequest(
-            caller=agent.national,
-            receiver=customer.national,
-            retry=retry,
-            delay=delay,
-            custom=f"voicebot-{call.id}",
-            callback=self.callback_url(call),
-        )
+    async def _place(self, call: CallRow, order: _Order) -> CallRow:
         try:
-            result = await deps.kaleyra.click_to_call(request)
-        except KaleyraError as exc:
-            await deps.background.turn()
-            state = "unknown" if exc.outcome_unknown else "failed"
-            call = deps.store.update_call(call.id, state=state, error=describe_kaleyra_error(exc))
-            if state == "failed":  # it rang nobody: dialling again needs no confirmation
-                self._recent_calls().discard(
-                    (call.user_id, call.agent_number, call.customer_number)
-                )
-            self._audit(call, state, error=exc)
-            await self._post_card(call)
-            return call
-        await deps.background.turn()
-        call = deps.store.update_call(call.id, state="placed", kaleyra_id=result.id)
+            request = ClickToCallRequest(
+                caller=order.agent.national,
+                receiver=order.customer.national,
+                retry=order.retry,
+                delay=order.delay,
+                custom=f"voicebot-{call.id}",
+                callback=self.callback_url(call),
+            )
+        except ValueError:  # nothing was sent
+            problem = KaleyraError("The bot could not build this call's request; nothing was sent.")
+            return await self._not_placed(call, problem)
+        try:
+            result = await self.kaleyra.click_to_call(request)
+        except Exception as exc:  # KaleyraError, or an answer nobody foresaw
+            return await self._not_placed(call, exc)
+        await self.background.turn()
+        if not result.id:
+            call = self.store.update_call(call.id, state="untracked", error=NO_CALL_ID)
+        else:
+            call = self.store.update_call(call.id, state="placed", kaleyra_id=result.id)
         self._audit(call, "placed")
-        refresh_home_later(deps, user_id)
+        self.home.refresh_later(call.user_id)
         # The ack already said "Dialling"; the card appears once Kaleyra has answered.
         call = await self._post_card(call)
         if result.id:
             self.ensure_poller()
         return call
 
-    def _audit(self, call: CallRow, outcome: str, error: KaleyraError | None = None) -> None:
+    async def _not_placed(self, call: CallRow, exc: Exception) -> CallRow:
+        await self.background.turn()
+        if not isinstance(exc, KaleyraError):
+            log.error("click-to-call answer not understood: %s", type(exc).__name__)
+        unknown = not isinstance(exc, KaleyraError) or exc.outcome_unknown
+        state = "unknown" if unknown else "failed"
+        call = self.store.update_call(call.id, state=state, error=describe(exc))
+        if state == "failed":  # it rang nobody: dialling again needs no confirmation
+            self._recent_calls().discard((call.user_id, call.agent_number, call.customer_number))
+        self._audit(call, state, error=exc)
+        return await self._post_card(call)
+
+    async def _last_resort_card(self, call: CallRow) -> None:
+        shown = replace(
+            call,
+            state="unknown",
+            error="Something went wrong after the call was sent; whether it rang is unknown.",
+        )
+        try:
+            shown = self.store.update_call(call.id, state="unknown", error=shown.error)
+        except Exception:
+            log.exception("call %s: state not saved", call.id)
+        if shown.channel and shown.message_ts:
+            await self.render(shown)
+        else:
+            await self.notify.dm(call.user_id, self.card(shown))
+
+    def _audit(self, call: CallRow, outcome: str, error: Exception | None = None) -> None:
         detail: dict[str, Any] = {"call_row": call.id}
         if isinstance(error, KaleyraAPIError):
             detail.update(code=error.code, message=error.message)
         elif error is not None:
             detail.update(error=type(error).__name__)
-        self.deps.store.audit(
+        self.store.audit(
             user_id=call.user_id,
             action="c2c.dial",
             outcome=outcome,
@@ -218,44 +493,32 @@ class ClickToCall:
             billsec=call.billsec,
             recording=call.recording,
             error=call.error,
-            sandbox=self.deps.uses_sandbox,
+            call_id=call.id,
         )
 
     async def _post_card(self, call: CallRow) -> CallRow:
-        try:
-            # Posting to the user id lands in the app's DM with them: the card is private.
-            response = await self.deps.slack.chat_postMessage(
-                channel=call.user_id, **self.card(call)
-            )
-        except SlackApiError as exc:
-            log.warning("could not post call card: %s", exc.response.get("error"))
+        # Posting to the user id lands in the app's DM with them: the card is private.
+        posted = await self.notify.dm(call.user_id, self.card(call))
+        if posted is None or not posted.ts:
             return call
-        await self.deps.background.turn()
-        return self.deps.store.update_call(
-            call.id, channel=response["channel"], message_ts=response["ts"]
-        )
+        await self.background.turn()
+        return self.store.update_call(call.id, channel=posted.channel, message_ts=posted.ts)
 
     async def render(self, call: CallRow) -> None:
-        if not call.channel or not call.message_ts:
-            return
-        try:
-            await self.deps.slack.chat_update(
-                channel=call.channel, ts=call.message_ts, **self.card(call)
-            )
-        except SlackApiError as exc:
-            log.warning("could not update call card: %s", exc.response.get("error"))
+        if call.channel and call.message_ts:
+            await self.notify.update(call.channel, call.message_ts, self.card(call))
 
     # ------------------------------------------------------------------ following a call
 
     async def poll_once(self, call_id: int) -> bool:
         """Read dial.c2cstatus once; update the row and card on change. True once final."""
-        call = self.deps.store.get_call(call_id)
+        call = self.store.get_call(call_id)
         if call.state == "final":
             return True
         if not call.kaleyra_id:
             return False
         try:
-            status = await self.deps.kaleyra.c2c_status(call.kaleyra_id)
+            status = await self.kaleyra.c2c_status(call.kaleyra_id)
         except KaleyraError as exc:
             log.warning("status of call %s not read: %s", call.id, exc)
             return False
@@ -263,11 +526,11 @@ class ClickToCall:
             return False
         return await self.apply(
             call,
-            status1=status.status,
-            status2=status.status2,
+            status1=_status_word(status.status),
+            status2=_status_word(status.status2),
             duration=status.duration,
             billsec=status.billsec,
-            recording=status.recording_url,
+            recording=safe_recording(status.recording_url),
             final=status.is_final,
         )
 
@@ -282,24 +545,30 @@ class ClickToCall:
         recording: str | None,
         final: bool,
     ) -> bool:
-        await self.deps.background.turn()  # polls and callbacks come back in bursts
+        """Merge what Kaleyra said: forward only; a final call is never changed again."""
+        await self.background.turn()  # polls and callbacks come back in bursts
+        call = self.store.get_call(call.id)  # a poll and a callback may have raced
+        if call.state == "final":
+            return True
+        status1, status2 = _forward(call.status1, status1), _forward(call.status2, status2)
+        final = final or _is_final(status1, status2)
         fields = {
             "status1": status1,
             "status2": status2,
-            "duration": duration,
-            "billsec": billsec,
-            "recording": recording,
+            "duration": call.duration if duration is None else duration,
+            "billsec": call.billsec if billsec is None else billsec,
+            "recording": call.recording if recording is None else recording,
             "state": "final" if final else call.state,
         }
         if all(getattr(call, k) == v for k, v in fields.items()):
             return final
         before = self.card(call)
-        call = self.deps.store.update_call(call.id, **fields)
+        call = self.store.update_call(call.id, **fields)
         if self.card(call) != before:  # Slack only hears of changes a person can see
             await self.render(call)
         if final:
-            refresh_home_later(self.deps, call.user_id)
-            self.deps.store.audit(
+            self.home.refresh_later(call.user_id)
+            self.store.audit(
                 user_id=call.user_id,
                 action="c2c.final",
                 outcome=f"{status1 or '-'}/{status2 or '-'}",
@@ -310,18 +579,18 @@ class ClickToCall:
 
     async def poll_open(self) -> None:
         """Follow every open call (a bounded number at a time); give up on one after a while."""
-        if self.deps.settings.public_url:
+        if self.public_url:
             return  # Kaleyra's callbacks report progress instead
-        now, due = self.deps.clock(), []
-        for call in self.deps.store.open_calls():
+        now, due = self.clock(), []
+        for call in self.store.open_calls():
             if not call.kaleyra_id:
                 continue
             age = (now - datetime.fromisoformat(call.created_at)).total_seconds()
-            if age <= self.deps.track_for_seconds:
+            if age <= self.track_for_seconds:
                 due.append(call.id)
                 continue
-            minutes = self.deps.track_for_seconds / 60
-            call = self.deps.store.update_call(
+            minutes = self.track_for_seconds / 60
+            call = self.store.update_call(
                 call.id,
                 state="untracked",
                 error=f"No final status after {minutes:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
@@ -337,14 +606,14 @@ class ClickToCall:
 
     def ensure_poller(self) -> None:
         """Without the scheduler: one loop follows all open calls (not a task per call)."""
-        if not self.deps.auto_track or self.deps.settings.public_url:
+        if not self.auto_track or self.public_url:
             return
         if self._poller is None or self._poller.done():
-            self._poller = self.deps.background.spawn(self._poll_loop(), name="track-calls")
+            self._poller = self.background.spawn(self._poll_loop(), name="track-calls")
 
     async def _poll_loop(self) -> None:
-        while self.deps.store.open_calls():
-            await asyncio.sleep(self.deps.poll_seconds)
+        while self.store.open_calls():
+            await asyncio.sleep(self.poll_seconds)
             await self.poll_open()
 
     def resume_tracking(self) -> int:
@@ -353,10 +622,10 @@ class ClickToCall:
         Dials still queued or waiting for Kaleyra when the process stopped may or may not have
         rung: they are marked unknown and their user is shown a card saying so.
         """
-        for call in self.deps.store.calls_being_placed():
-            call = self.deps.store.update_call(call.id, state="unknown", error=INTERRUPTED)
-            self.deps.background.spawn(self._post_card(call), name="c2c-interrupted")
-        calls = [c for c in self.deps.store.open_calls() if c.kaleyra_id]
+        for call in self.store.calls_being_placed():
+            call = self.store.update_call(call.id, state="unknown", error=INTERRUPTED)
+            self.background.spawn(self._post_card(call), name="c2c-interrupted")
+        calls = [c for c in self.store.open_calls() if c.kaleyra_id]
         if calls:
             self.ensure_poller()
         return len(calls)
@@ -365,20 +634,34 @@ class ClickToCall:
 
     def callback_token(self, call_id: int) -> str:
         if self._secret is None:
-            self._secret = self.deps.store.secret("callback_secret").encode()
+            self._secret = self.store.secret("callback_secret").encode()
         digest = hmac.new(self._secret, f"c2c:{call_id}".encode(), hashlib.sha256).hexdigest()
         return f"{call_id}-{digest[:32]}"
 
-    def call_for_token(self, token: str) -> CallRow | None:
-        call_id, _, _ = token.partition("-")
-        if not call_id.isdigit() or not hmac.compare_digest(
-            token, self.callback_token(int(call_id))
-        ):
+    def call_for_token(self, token: object) -> CallRow | None:
+        """The call a callback token was minted for, while it is valid; None for anything else.
+
+        Total: no string makes this raise. A token is valid for TOKEN_TTL after its call.
+        """
+        try:
+            match = _TOKEN.match(token) if isinstance(token, str) else None
+            if match is None:
+                return None
+            expected = self.callback_token(int(match.group(1)))
+            if not hmac.compare_digest(token.encode(), expected.encode()):  # type: ignore[union-attr]
+                return None
+            call = self.store.call_by_token(expected)
+            if call is None:
+                return None
+            if self.clock() - datetime.fromisoformat(call.created_at) > TOKEN_TTL:
+                return None
+            return call
+        except Exception:
+            log.warning("callback token not checked", exc_info=True)
             return None
-        return self.deps.store.call_by_token(token)
 
     def callback_url(self, call: CallRow) -> str | None:
-        base = self.deps.settings.public_url
+        base = self.public_url
         if not base or not call.callback_token:
             return None
         # Kaleyra replaces the {variables}; urlencode must leave the braces alone.
@@ -387,23 +670,24 @@ class ClickToCall:
         )
 
     async def on_callback(self, call: CallRow, query: Mapping[str, str]) -> None:
-        status1 = (query.get("status1") or "").upper() or None
-        status2 = (query.get("status2") or "").upper() or None
-        first_final = status1 in FINAL_STATUSES and status1 != "ANSWER"
-        final = first_final or (status2 in FINAL_STATUSES)
-        recording = query.get("recordpath") or None
-        if recording and recording.startswith("//"):
-            recording = "https:" + recording
-        await self.apply(
-            call,
-            status1=status1,
-            status2=status2,
-            duration=_int_or_none(query.get("duration")),
-            billsec=_int_or_none(query.get("billsec")),
-            recording=recording,
-            final=final,
-        )
+        """Kaleyra's progress report: checked word by word, applied forward only, never raises."""
+        try:
+            status1, status2 = (
+                _status_word(query.get("status1")),
+                _status_word(query.get("status2")),
+            )
+            await self.apply(
+                call,
+                status1=status1,
+                status2=status2,
+                duration=_seconds(query.get("duration")),
+                billsec=_seconds(query.get("billsec")),
+                recording=safe_recording(query.get("recordpath")),
+                final=_is_final(status1, status2),
+            )
+        except Exception:
+            log.exception("callback for call %s not applied", call.id)
 
 
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+def _digits(number: str | None) -> str:
+    return re.sub(r"\D", "", number or "")

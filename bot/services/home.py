@@ -3,58 +3,86 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, tzinfo
 
-from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
-
-from bot.services.followup import followup_from_row
+from bot.models import CallOutcome, DigestSettings, FeedCall
+from bot.runtime.background import Background
+from bot.services.agents import Agents
+from bot.slack.notify import Notifier
+from bot.store import Store
+from bot.views.common import with_notice
 from bot.views.home import home_view
 
-if TYPE_CHECKING:
-    from bot.deps import Deps
-
 log = logging.getLogger("voicebot.home")
-DIGEST_CHANNEL, DIGEST_TIME = "digest_channel", "digest_time"
+Clock = Callable[[], datetime]
 
 
-async def publish_home(deps: Deps, client: AsyncWebClient, user_id: str) -> None:
-    await deps.background.turn()
-    deps.homes_to_refresh.discard(user_id)  # later changes need a refresh of their own
-    agent = deps.store.get_agent(user_id)
-    admin = deps.is_admin(user_id)
-    now = deps.clock()
-    followups = [followup_from_row(r) for r in deps.store.followups(agent.number)] if agent else []
-    upcoming = [f for f in followups if f.ontime > now]
-    store = deps.store
-    digest = (
-        store.get_setting(DIGEST_CHANNEL) or deps.settings.health_digest_channel,
-        store.get_setting(DIGEST_TIME) or deps.settings.health_digest_time,
-    )
-    view = home_view(
-        number=agent.number if agent else None,
-        role="admin" if admin else "agent",
-        calls=store.recent_calls(user_id, limit=10),
-        followups=upcoming,
-        tz=deps.settings.tz,
-        tz_name=deps.settings.timezone,
-        digest=((None if digest[0] == "off" else digest[0]), digest[1]) if admin else None,
-        audit=store.audit_entries(10) if admin else None,
-        sandbox=deps.uses_sandbox,
-    )
-    try:
-        await client.views_publish(user_id=user_id, view=view)
-    except SlackApiError as exc:  # a Home tab that cannot refresh is not worth a message
-        log.info("views.publish for %s failed: %s", user_id, exc.response.get("error"))
+class Home:
+    def __init__(
+        self,
+        store: Store,
+        notify: Notifier,
+        agents: Agents,
+        background: Background,
+        clock: Clock,
+        *,
+        tz: tzinfo,
+        tz_name: str,
+        sandbox: bool,
+        digest: Callable[[], DigestSettings | tuple[str | None, str]],
+        missed_calls: Callable[[], Sequence[FeedCall] | None] = lambda: None,
+        outcomes: Callable[[list[int]], Mapping[int, CallOutcome]] = lambda _ids: {},
+    ) -> None:
+        self.store = store
+        self.notify = notify
+        self.agents = agents
+        self.background = background
+        self.clock = clock
+        self.tz = tz
+        self.tz_name = tz_name
+        self.sandbox = sandbox
+        self.digest = digest  # (channel or None when off, "HH:MM"), read when a tab is built
+        self.missed_calls = missed_calls  # the team line's missed calls waiting, when it is on
+        self.outcomes = outcomes  # logged outcomes of my recent calls
+        self._waiting: set[str] = set()  # users whose refresh is queued and not yet built
 
+    def view(self, user_id: str) -> dict:
+        status = self.agents.status(user_id)
+        admin = status.role == "admin"
+        mine = self.agents.number(user_id)  # follow-ups are shown for a proven number only
+        now = self.clock()
+        upcoming = [f for f in self.store.followups(mine.e164) if f.ontime > now] if mine else []
+        calls = self.store.recent_calls(user_id, limit=10)
+        view = home_view(
+            status=status,
+            calls=calls,
+            followups=upcoming,
+            tz=self.tz,
+            tz_name=self.tz_name,
+            digest=tuple(self.digest()) if admin else None,
+            audit=self.store.audit_entries(10) if admin else None,
+            missed=self.missed_calls(),
+            outcomes=self.outcomes([c.id for c in calls]),
+        )
+        return with_notice(view) if self.sandbox else view
 
-def refresh_home_later(deps: Deps, user_id: str) -> None:
-    """After an action of the user: refresh their Home tab without delaying anything.
+    async def publish(self, user_id: str) -> bool:
+        await self.background.turn()
+        self._waiting.discard(user_id)  # later changes need a refresh of their own
+        return await self.notify.publish(user_id, self.view(user_id))
 
-    A refresh already waiting will read the store after this change, so it is not repeated:
-    a burst of calls publishes the tab once or twice, not once a call.
-    """
-    if user_id in deps.homes_to_refresh:
-        return
-    deps.homes_to_refresh.add(user_id)
-    deps.background.spawn(publish_home(deps, deps.slack, user_id), name=f"home-{user_id}")
+    def open(self, user_id: str) -> None:
+        """The user opened the tab: publish it after the event is acked."""
+        self.background.spawn(self.publish(user_id), name="home-open")
+
+    def refresh_later(self, user_id: str) -> None:
+        """After an action of the user: refresh their Home tab without delaying anything.
+
+        A refresh already waiting will read the store after this change, so it is not repeated:
+        a burst of calls publishes the tab once or twice, not once a call.
+        """
+        if user_id in self._waiting:
+            return
+        self._waiting.add(user_id)
+        self.background.spawn(self.publish(user_id), name=f"home-{user_id}")

@@ -81,7 +81,7 @@ class Reminders:
         posted = None
         try:
             payload = views.reminder_message(item, tz=self.tz, tz_name=self.tz_name, late=late)
-            posted = await self.notify.dm(user_id, payload)
+            posted = await self.notify.open_dm(user_id, payload)
         finally:
             if posted is None:
                 log.warning("reminder %s not sent; released for the next run", key)

@@ -54,7 +54,11 @@ class Notifier:
         return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
 
     async def dm(self, user_id: str, payload: dict[str, Any]) -> Posted | None:
-        """A direct message: conversations.open, then chat.postMessage to that channel."""
+        """A message in the app's DM with the user (posting to a user id lands there)."""
+        return await self.post(user_id, payload)
+
+    async def open_dm(self, user_id: str, payload: dict[str, Any]) -> Posted | None:
+        """A direct message by the book: conversations.open, then chat.postMessage to it."""
         try:
             opened = await self.slack.conversations_open(users=user_id)
             channel = str((opened.get("channel") or {}).get("id") or "")

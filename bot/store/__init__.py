@@ -6,24 +6,32 @@ from bot.models import Agent, CallRow
 from bot.store.agents import AgentsTable
 from bot.store.audit import AuditTable
 from bot.store.blacklist import BlacklistTable
+from bot.store.callfeed import CallFeedTable
 from bot.store.calls import CallsTable
+from bot.store.campaigns import CampaignsTable
 from bot.store.db import Clock, Db, StoreError, iso, utc_now
 from bot.store.followups import FollowupsTable
+from bot.store.history import HistoryTable
 from bot.store.jobs import JobsTable
 from bot.store.schema import SCHEMA_VERSION
 from bot.store.sentlog import SentLogTable
 from bot.store.settings import SettingsTable
+from bot.store.verification import VerificationTable
 
 
 class Store(
     AgentsTable,
+    VerificationTable,
     CallsTable,
     AuditTable,
     SettingsTable,
     BlacklistTable,
+    CampaignsTable,
     JobsTable,
     FollowupsTable,
     SentLogTable,
+    CallFeedTable,
+    HistoryTable,
 ):
     """Every table, over one connection."""
 

@@ -18,6 +18,16 @@ class AgentsTable(Db):
         return agent
 
     def agent_by_number(self, number: str) -> Agent | None:
+        """The user who has proven `number` (reminders and follow-up rights go only to them)."""
+        row = self._one(
+            "SELECT a.* FROM agents a JOIN verifications v ON v.user_id = a.user_id"
+            " AND v.number = a.number AND v.state = 'verified' WHERE a.number = ?",
+            [number],
+        )
+        return Agent(**row) if row else None
+
+    def holder_of(self, number: str) -> Agent | None:
+        """Whoever registered `number`, proven or not."""
         row = self._one("SELECT * FROM agents WHERE number = ?", [number])
         return Agent(**row) if row else None
 
@@ -25,7 +35,7 @@ class AgentsTable(Db):
         """One number per user, one user per number: a number held by someone else is refused."""
         with self._lock, self.db.conn:
             self._agents.pop(user_id, None)
-            holder = self.agent_by_number(number)
+            holder = self.holder_of(number)
             if holder and holder.user_id != user_id:
                 raise StoreError(
                     f"{mask(number)} is already registered to another Slack user; "

@@ -10,23 +10,155 @@ SCHEMA_VERSION = 11
 # Later migrations, one per feature, each a function of its own: tables are created
 # if missing, so each is safe to run on a file that already has them.
 def _v7_verification(db: sqlite_utils.Database) -> None:
-    """Agent numbers proven by a verification call (issue 12)."""
+    """Agent numbers proven by a verification call (issue 12).
+
+    One row per user who registered: the number, the pending code's HMAC, its expiry and wrong
+    tries, who verified it, and the day's count of verification calls. Mappings made before
+    this migration have no row, so they are unproven until registered again (or assigned by an
+    admin).
+    """
+    db["verifications"].create(
+        {
+            "user_id": str,
+            "number": str,
+            "state": str,
+            "code_hash": str,
+            "tries": int,
+            "expires_at": str,
+            "verified_by": str,
+            "calls_sent": int,
+            "first_call_at": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="user_id",
+        not_null={"number", "state", "tries", "calls_sent", "created_at", "updated_at"},
+        defaults={"tries": 0, "calls_sent": 0},
+        if_not_exists=True,
+    )
 
 
 def _v8_campaigns(db: sqlite_utils.Database) -> None:
-    """Broadcast campaigns stored chunk by chunk (issue 13)."""
+    """Broadcast campaigns stored chunk by chunk (issue 13).
+
+    A campaign is its `jobs` row (who paused it and why, when it started, when its results went
+    out); each Kaleyra request is a `campaign_chunks` row, marked `sending` before the request
+    and settled (accepted, refused, unknown) after it, so a restart knows what went out.
+    """
+    jobs = db["jobs"]
+    for column in ("pause_reason", "paused_by", "started_at", "results_at"):
+        if column not in jobs.columns_dict:
+            jobs.add_column(column, str)
+    jobs.create_index(["state"], if_not_exists=True)
+    db["campaign_chunks"].create(
+        {
+            "job_id": int,
+            "idx": int,
+            "numbers": str,  # JSON list of E.164
+            "size": int,
+            "state": str,
+            "group_ids": str,  # JSON list
+            "code": str,
+            "error": str,
+            "sent_at": str,
+            "done_at": str,
+        },
+        pk=("job_id", "idx"),
+        not_null={"size", "state"},
+        if_not_exists=True,
+    )
+    db["campaign_chunks"].create_index(["job_id", "state", "idx"], if_not_exists=True)
 
 
 def _v9_followups_and_audit(db: sqlite_utils.Database) -> None:
-    """Follow-up, blacklist and audit indexes (issues 11, 12)."""
+    """Follow-up, blacklist and audit indexes (issues 11, 12).
+
+    A follow-up's reminder has a state of its own, read by index, so the reminder scan reads only
+    pending reminders; follow-ups already past when this runs have nothing left to remind.
+    """
+    followups = db["followups"]
+    if "source" not in followups.columns_dict:
+        followups.add_column("source", str, not_null_default="slack")
+    if "reminder_state" not in followups.columns_dict:
+        followups.add_column("reminder_state", str, not_null_default="pending")
+        db.execute(
+            "UPDATE followups SET reminder_state = 'none'"
+            " WHERE ontime < strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now')"
+        )
+    followups.create_index(["reminder_state", "ontime"], if_not_exists=True)
+    db["blacklist"].create_index(["added_at"], if_not_exists=True)
+    db["sent_log"].create_index(["state", "at"], if_not_exists=True)
+    db["audit"].create_index(["action", "id"], if_not_exists=True)
 
 
 def _v10_callfeed(db: sqlite_utils.Database) -> None:
     """The incoming-call feed: posted calls, claims, outcomes (issue 15)."""
+    # One row per Kaleyra incoming call (its id is the key): posted once, claimed once.
+    db["feed_calls"].create(
+        {
+            "key": str,
+            "caller": str,
+            "agent_number": str,
+            "agent_user": str,
+            "started_at": str,
+            "billsec": int,
+            "status": str,
+            "location": str,
+            "missed": int,
+            "state": str,
+            "channel": str,
+            "message_ts": str,
+            "claimed_by": str,
+            "claimed_at": str,
+            "callback_call_id": int,
+            "callback_state": str,
+            "callback_billsec": int,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="key",
+        if_not_exists=True,
+    )
+    db["feed_calls"].create_index(["state", "started_at"], if_not_exists=True)
+    db["feed_calls"].create_index(["started_at"], if_not_exists=True)
+    db["feed_calls"].create_index(["callback_call_id"], if_not_exists=True)
+    # What came of a call the bot placed (calls.id), logged by its caller.
+    db["call_outcomes"].create(
+        {
+            "call_id": int,
+            "user_id": str,
+            "outcome": str,
+            "note": str,
+            "followup_at": str,
+            "followup_id": str,
+            "created_at": str,
+            "updated_at": str,
+        },
+        pk="call_id",
+        if_not_exists=True,
+    )
 
 
 def _v11_scale(db: sqlite_utils.Database) -> None:
-    """Indexes and retention for a year of history (issue 14)."""
+    """Indexes and retention for a year of history (issue 14).
+
+    - partial indexes of the open calls (tracked every 2 s) and of the calls being placed (read
+      at start-up): they hold only those rows, so they are found without reading a year of
+      finished calls, and the planner picks them whatever ANALYZE says of `state` (a plain index
+      of five values loses to a table scan once statistics exist). Their WHERE is the one the
+      store's queries use, term for term, as SQLite requires of a partial index;
+    - calls(user_id, id): a user's latest calls (App Home, the call history pages) walk the index
+      backwards from the newest and stop at the page's end, with no sort;
+    - blacklist(added_at, number): `/blacklist list` pages in order without sorting the list.
+    Retention (`prune_history`) deletes by the existing audit(at) and calls(created_at) indexes.
+    """
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS idx_calls_open ON calls(id)"
+        " WHERE state IN ('placed', 'unknown')"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS idx_calls_placing ON calls(id) WHERE state = 'placing'")
+    db["calls"].create_index(["user_id", "id"], if_not_exists=True)
+    db["blacklist"].create_index(["added_at", "number"], if_not_exists=True)
 
 
 LATER = (

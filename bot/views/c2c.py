@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.kaleyra.models import C2CCall, CallDetail
+from bot.models import (
+    AdminChanged,
+    AdminRoster,
+    AgentStatus,
+    AlreadyHandled,
+    AskFirst,
+    CallLogPage,
+    Dialling,
+    DialOutcome,
+    Registration,
+)
+from bot.phones import Phone, mask
+from bot.views.callfeed import log_outcome_button
 from bot.views.common import (
     actions,
     button,
@@ -32,7 +46,11 @@ CALL_STATUS_REFRESH = "c2c_status_refresh"
 REGISTER_BUTTON = "c2c_register_open"
 REGISTER_MODAL = "c2c_register_modal"
 REGISTER_BLOCK, REGISTER_INPUT = "reg_number", "number"
+VERIFY_MODAL = "c2c_verify_modal"
+VERIFY_BLOCK, VERIFY_INPUT = "verify_code", "code"
 LOG_PAGE_SIZE = 20
+# A link Slack may render: https only, and nothing that could end the link or add a label.
+SAFE_LINK = re.compile(r"^https://[^\s<>|\"'`]{1,500}$")
 
 HELP = """*Click-to-call* bridges your agent phone and a customer: your phone rings first, then the customer's.
 • `/c2c 9876543210` call a customer from your registered number
@@ -41,16 +59,18 @@ HELP = """*Click-to-call* bridges your agent phone and a customer: your phone ri
 • `/c2c status <call-id>` one call's status
 • `/c2c log [from [to]]` your account's click-to-call log (last 3 days), dates as YYYY-MM-DD
 • `/c2c calls [from [to]]` incoming calls forwarded to agents
-• `/c2c register 9876543210` map yourself to your agent number
+• `/c2c register 9876543210` map yourself to your agent number; the bot rings it and reads out a code
+• `/c2c verify <code>` prove the number with that code (10 minutes, 5 tries)
 • `/c2c register @someone 9876543210` map someone else (admins)
 • `/c2c unregister [@someone]` remove a mapping
 • `/c2c whoami` your number and role
 • `/c2c admin grant @someone`, `admin revoke @someone`, `admin list` (admins)
+• `/c2c feed #channel`, `/c2c feed off` where incoming and missed calls are posted (admins)
 Numbers may be typed as 9876543210, 09876543210 or +91 98765 43210."""
 
 
-def help_message(*, sandbox: bool = False) -> dict[str, Any]:
-    return message([section(HELP)], "Click-to-call help", sandbox=sandbox)
+def help_message() -> dict[str, Any]:
+    return message([section(HELP)], "Click-to-call help")
 
 
 def dial_modal(agent_number: str | None, *, can_change_agent: bool) -> dict[str, Any]:
@@ -94,7 +114,11 @@ def dial_modal(agent_number: str | None, *, can_change_agent: bool) -> dict[str,
 
 
 def _leg_line(label: str, number: str, status: str | None, waiting: str) -> str:
-    return f"*{label}* {escape(number)}: {status_words(status) if status else waiting}"
+    return f"*{label}* {escape(number)}: {escape(status_words(status)) if status else waiting}"
+
+
+def _recording_line(url: str | None) -> str | None:
+    return f"*Recording* <{url}|listen>" if url and SAFE_LINK.match(url) else None
 
 
 def call_card(
@@ -109,9 +133,12 @@ def call_card(
     billsec: int | None = None,
     recording: str | None = None,
     error: str | None = None,
-    sandbox: bool = False,
+    call_id: int | None = None,
 ) -> dict[str, Any]:
-    """The one message that shows a call and is updated as it progresses."""
+    """The one message that shows a call and is updated as it progresses.
+
+    With `call_id`, a call that has ended offers Log outcome (the outcome and notes form).
+    """
     first_waiting = "ringing" if state in {"placed"} else "not dialled yet"
     second_waiting = "rings once the agent answers"
     if status1 and status1 != "ANSWER":
@@ -137,8 +164,8 @@ def call_card(
     if state == "final" and duration is not None:
         talk = f", talk time {billsec} s" if billsec else ""
         lines.append(f"*Duration* {duration} s{talk}")
-    if recording:
-        lines.append(f"*Recording* <{escape(recording)}|listen>")
+    if link := _recording_line(recording):
+        lines.append(link)
     blocks: list[dict[str, Any]] = [section(f"{headline}\n" + "\n".join(lines))]
     if error:
         blocks.append(section(f":warning: {escape(error)}"))
@@ -155,16 +182,19 @@ def call_card(
         blocks.append(
             actions("c2c_card_actions", button("Refresh", CALL_STATUS_REFRESH, kaleyra_id))
         )
+    if call_id is not None and state in {"final", "untracked"}:
+        blocks.append(actions("c2c_card_outcome", log_outcome_button(call_id)))
     text = f"Call {escape(agent)} → {escape(customer)}: {headline.split(' ', 1)[1]}"
-    return message(blocks, text, sandbox=sandbox)
+    return message(blocks, text)
 
 
-def redial_confirm(agent: str, customer: str, value: str, *, sandbox: bool = False):
+def redial_confirm(ask: AskFirst) -> dict[str, Any]:
+    value = ask.redial.encode()
     return message(
         [
             section(
-                f":repeat: You called {escape(customer)} from {escape(agent)} less than a minute "
-                "ago. Dial again?"
+                f":repeat: You called {escape(ask.customer.pretty)} from {escape(ask.agent.pretty)}"
+                " less than a minute ago. Dial again?"
             ),
             actions(
                 REDIAL_BLOCK,
@@ -173,11 +203,41 @@ def redial_confirm(agent: str, customer: str, value: str, *, sandbox: bool = Fal
             ),
         ],
         "You called this number less than a minute ago. Dial again?",
-        sandbox=sandbox,
     )
 
 
-def status_message(call: C2CCall, *, sandbox: bool = False) -> dict[str, Any]:
+def dialling_text(dialling: Dialling) -> str:
+    if dialling.again:
+        return ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
+    return (
+        f":telephone_receiver: Dialling {escape(dialling.customer.pretty)}: your phone"
+        f" {escape(dialling.agent.pretty)} rings first. I'll keep you posted in our DM."
+    )
+
+
+def outcome_message(outcome: DialOutcome) -> dict[str, Any] | None:
+    """What the person who asked for a call is shown; nothing for a repeated click."""
+    match outcome:
+        case Dialling():
+            text = dialling_text(outcome)
+            return message([section(text)], text)
+        case AskFirst():
+            return redial_confirm(outcome)
+        case AlreadyHandled():
+            return None
+
+
+def dm_after(outcome: DialOutcome) -> dict[str, Any] | None:
+    """What to DM after a dial asked from a form or a button with no reply in place:
+    the repeat question only (a dial shows its card; a repeated click shows nothing)."""
+    return redial_confirm(outcome) if isinstance(outcome, AskFirst) else None
+
+
+def not_dialled_message() -> dict[str, Any]:
+    return message([section("Not dialled.")], "Not dialled.")
+
+
+def status_message(call: C2CCall) -> dict[str, Any]:
     lines = [
         f"*Call* `{escape(call.id)}`",
         _leg_line("Agent", call.callfrom or "?", call.status, "ringing"),
@@ -187,56 +247,120 @@ def status_message(call: C2CCall, *, sandbox: bool = False) -> dict[str, Any]:
         lines.append(f"*Started* {escape(call.start_time)}")
     if call.is_final:
         lines.append(f"*Duration* {call.duration or 0} s, talk time {call.billsec or 0} s")
-    if call.recording_url:
-        lines.append(f"*Recording* <{escape(call.recording_url)}|listen>")
-    return message([section("\n".join(lines))], f"Call {call.id}", sandbox=sandbox)
+    if link := _recording_line(call.recording_url):
+        lines.append(link)
+    return message([section("\n".join(lines))], f"Call {escape(call.id)}")
 
 
-def _log_line(row: C2CCall | CallDetail) -> str:
+def _shown(number: str | None, full: bool) -> str:
+    if not number:
+        return "?"
+    return escape(number) if full else mask(number)
+
+
+def _log_line(row: C2CCall | CallDetail, full: bool) -> str:
     when = escape(row.start_time or getattr(row, "date", None) or "")
-    legs = f"{escape(row.callfrom or '?')} → {escape(row.callto or '?')}"
-    outcome = status_words(row.status)
+    legs = f"{_shown(row.callfrom, full)} → {_shown(row.callto, full)}"
+    outcome = escape(status_words(row.status))
     if row.status2:
-        outcome += f" / {status_words(row.status2)}"
+        outcome += f" / {escape(status_words(row.status2))}"
     return f"`{escape(row.id)}` {when} {legs}: {outcome}, {row.duration or 0} s"
 
 
 def log_message(
-    title: str, rows: list[C2CCall] | list[CallDetail], *, more: bool, sandbox: bool = False
+    title: str,
+    rows: list[C2CCall] | list[CallDetail],
+    *,
+    more: bool,
+    full_numbers: frozenset[str] | None = None,
 ) -> dict[str, Any]:
+    """A page of the call log; numbers of rows not in `full_numbers` are masked (None: none)."""
     if not rows:
-        return message(
-            [section(f"*{escape(title)}*\nNo calls in that range.")], title, sandbox=sandbox
-        )
+        return message([section(f"*{escape(title)}*\nNo calls in that range.")], title)
     shown = rows[:LOG_PAGE_SIZE]
-    body = "\n".join(_log_line(r) for r in shown)
+    body = "\n".join(_log_line(r, full_numbers is None or r.id in full_numbers) for r in shown)
     blocks = [header(title), section(body)]
     hidden = len(rows) - len(shown)
     if hidden > 0 or more:
         extra = f"{hidden} more" if hidden > 0 and not more else "More"
         blocks.append(context(f"{extra} calls not shown: narrow the dates to see them."))
-    return message(blocks, f"{title}: {len(rows)} calls", sandbox=sandbox)
+    if full_numbers is not None and any(r.id not in full_numbers for r in shown):
+        blocks.append(
+            context("Numbers of other people's calls are masked; admins see them in full.")
+        )
+    return message(blocks, f"{title}: {len(rows)} calls")
 
 
-def whoami_message(
-    user_id: str, number: str | None, role: str, *, sandbox: bool = False
-) -> dict[str, Any]:
-    if number:
-        text = f"<@{user_id}>: agent number *{escape(number)}*, role *{role}*."
+def log_page_message(page: CallLogPage) -> dict[str, Any]:
+    return log_message(page.title, page.rows, more=page.more, full_numbers=page.full_numbers)
+
+
+def whoami_message(status: AgentStatus) -> dict[str, Any]:
+    if status.number and status.verified:
+        number = escape(Phone.known(status.number).pretty)
+        text = f"<@{status.user_id}>: agent number *{number}*, role *{status.role}*."
+    elif status.number:
+        number = escape(Phone.known(status.number).pretty)
+        text = (
+            f"<@{status.user_id}>: agent number *{number}*, unverified — type"
+            f" `/c2c verify <code>` with the code the verification call read out"
+            f" (or `/c2c register {number}` again for a new call). Role *{status.role}*."
+        )
     else:
         text = (
-            f"<@{user_id}>: no agent number yet (role *{role}*). "
+            f"<@{status.user_id}>: no agent number yet (role *{status.role}*). "
             "Register with `/c2c register 9876543210`."
         )
-    return message([section(text)], text, sandbox=sandbox)
+    return message([section(text)], text)
 
 
-def not_registered_message(*, sandbox: bool = False) -> dict[str, Any]:
+def registration_message(registration: Registration, *, show_code: bool = False) -> dict[str, Any]:
+    """The answer to `/c2c register`; `show_code` in the sandbox, where no call really rings."""
+    who, number = f"<@{registration.user_id}>", escape(registration.number.pretty)
+    if registration.unchanged:
+        text = f":white_check_mark: {who} already calls from {number} (verified)."
+    elif registration.verified:
+        text = f":white_check_mark: {who} now calls from {number}."
+    else:
+        text = (
+            f":telephone_receiver: {who} now calls from {number} once it is verified: I am"
+            " ringing that phone to read out a 6-digit code. Type `/c2c verify <code>` within"
+            " 10 minutes. Until then it rings nobody first."
+        )
+        if show_code and registration.code:
+            text += f"\n:test_tube: Sandbox: the call would read out `{registration.code}`."
+    return message([section(text)], text)
+
+
+def verified_message(number: Phone) -> dict[str, Any]:
     text = (
-        ":wave: You have no agent number yet, so I don't know which phone to ring first. "
-        "Register it once with `/c2c register 9876543210`, then `/c2c <customer>` dials."
+        f":white_check_mark: Verified: you now call from {escape(number.pretty)}."
+        " `/c2c <customer>` rings it first."
     )
-    return message([section(text)], "Register your agent number first", sandbox=sandbox)
+    return message([section(text)], text)
+
+
+def unregistered_message(user_id: str, removed: bool) -> dict[str, Any]:
+    text = (
+        f":white_check_mark: <@{user_id}> has no agent number now."
+        if removed
+        else f"<@{user_id}> had no agent number."
+    )
+    return message([section(text)], text)
+
+
+def admins_message(result: AdminRoster | AdminChanged) -> dict[str, Any]:
+    if isinstance(result, AdminRoster):
+        text = "Admins: " + ", ".join(
+            f"<@{u}>" + (" (ADMIN_USER_IDS)" if u in result.from_env else "") for u in result.admins
+        )
+    elif result.action == "grant":
+        text = f":key: <@{result.target}> is now an admin."
+    elif result.changed:
+        text = f"<@{result.target}> is no longer an admin."
+    else:
+        text = f"<@{result.target}> was not an admin."
+    return message([section(text)], text)
 
 
 def register_modal(number: str | None) -> dict[str, Any]:
@@ -249,6 +373,47 @@ def register_modal(number: str | None) -> dict[str, Any]:
                 REGISTER_BLOCK,
                 "The phone that rings first when you call",
                 text_element(REGISTER_INPUT, initial=number),
+                hint="The bot rings it and reads out a 6-digit code to prove it is yours.",
             )
         ],
     )
+
+
+def verify_modal(registration: Registration, *, show_code: bool = False) -> dict[str, Any]:
+    """After the number form: the code the verification call reads out, typed right here."""
+    intro = (
+        f":telephone_receiver: I am ringing {escape(registration.number.pretty)} to read out a"
+        " 6-digit code. Type it below within 10 minutes (or later with `/c2c verify <code>`)."
+    )
+    if show_code and registration.code:
+        intro += f"\n:test_tube: Sandbox: the call would read out `{registration.code}`."
+    return form(
+        VERIFY_MODAL,
+        "Verify my number",
+        "Verify",
+        [
+            section(intro),
+            input_block(
+                VERIFY_BLOCK,
+                "Code",
+                text_element(VERIFY_INPUT, max_length=12, placeholder="123456"),
+            ),
+        ],
+    )
+
+
+def verification_call_text(code: str) -> str:
+    """What the verification call says: the code twice, digit by digit."""
+    spoken = " ".join(code)
+    return (
+        f"Your voicebot code is {spoken}. Again, your code is {spoken}."
+        " If you did not ask for it, ignore this call."
+    )
+
+
+def verification_failed_message(number: Phone, problem: str) -> dict[str, Any]:
+    text = (
+        f"I could not ring {escape(number.pretty)} to read out your code: {escape(problem)}"
+        f" Try `/c2c register {escape(number.pretty)}` again in a minute."
+    )
+    return message([section(f":warning: {text}")], text)

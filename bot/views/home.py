@@ -2,48 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.models import CallRow
+from bot.models import AgentStatus, CallOutcome, CallRow, FeedCall, Followup
 from bot.phones import Phone
 from bot.views.c2c import REGISTER_BUTTON
-from bot.views.common import SANDBOX_NOTICE, button, context, escape, header, section, status_words
+from bot.views.callfeed import missed_calls_section, outcome_line
+from bot.views.common import button, escape, header, section, status_words
 from bot.views.followup import FOLLOWUP_CALL
 
 MAX_HOME_BLOCKS = 100
+IN_PROGRESS = {"placed": "in progress", "placing": "dialling", "unknown": "outcome unknown"}
+
+
+def _mine(status: AgentStatus) -> dict[str, Any]:
+    if status.number and status.verified:
+        return section(
+            f"Your agent number is *{escape(Phone.known(status.number).pretty)}* (role: {status.role}).",
+            accessory=button("Change", REGISTER_BUTTON),
+        )
+    if status.number:
+        return section(
+            f"Your agent number is *{escape(Phone.known(status.number).pretty)}*, unverified"
+            " — type `/c2c verify <code>` with the code the verification call read out"
+            f" (role: {status.role}).",
+            accessory=button("Change", REGISTER_BUTTON),
+        )
+    return section(
+        "You have no agent number yet, so calls cannot ring you first.",
+        accessory=button("Set my number", REGISTER_BUTTON, style="primary"),
+    )
+
+
+def _outcome(call: CallRow) -> str:
+    if call.state == "final":
+        return f"{escape(status_words(call.status1))} / {escape(status_words(call.status2))}"
+    return IN_PROGRESS.get(call.state, escape(call.state))
+
+
+def _field(entry: Any, name: str) -> str:
+    value = entry[name] if isinstance(entry, dict) else getattr(entry, name, "")
+    return str(value or "")
 
 
 def home_view(
     *,
-    number: str | None,
-    role: str,
-    calls: list[CallRow],
-    followups: list[Any],
+    status: AgentStatus,
+    calls: Sequence[CallRow],
+    followups: Sequence[Followup],
     tz: ZoneInfo,
     tz_name: str,
     digest: tuple[str | None, str] | None = None,
-    audit: list[dict[str, Any]] | None = None,
-    sandbox: bool = False,
+    audit: Sequence[Any] | None = None,
+    missed: Sequence[FeedCall] | None = None,
+    outcomes: Mapping[int, CallOutcome] | None = None,
 ) -> dict[str, Any]:
-    if number:
-        mine = section(
-            f"Your agent number is *{escape(Phone(number, '').pretty)}* (role: {role}).",
-            accessory=button("Change", REGISTER_BUTTON),
-        )
-    else:
-        mine = section(
-            "You have no agent number yet, so calls cannot ring you first.",
-            accessory=button("Set my number", REGISTER_BUTTON, style="primary"),
-        )
-    blocks: list[dict[str, Any]] = [header("Voice calls"), mine, header("Next follow-ups")]
+    blocks: list[dict[str, Any]] = [header("Voice calls"), _mine(status), header("Next follow-ups")]
     if not followups:
         blocks.append(section("None scheduled. Add one with `/followup`."))
     for item in followups[:5]:
         local = item.ontime.astimezone(tz)
         blocks.append(
             section(
-                f"*{escape(item.name)}* {escape(Phone(item.phone, '').pretty)} · {local:%a %d %b %H:%M} {tz_name}",
+                f"*{escape(item.name)}* {escape(Phone.known(item.phone).pretty)} · {local:%a %d %b %H:%M} {tz_name}",
                 accessory=button("Call now", FOLLOWUP_CALL, item.id),
             )
         )
@@ -51,16 +74,14 @@ def home_view(
     if not calls:
         blocks.append(section("No calls yet. Try `/c2c 9876543210`."))
     for call in calls[:10]:
-        outcome = (
-            f"{status_words(call.status1)} / {status_words(call.status2)}"
-            if call.state == "final"
-            else {"placed": "in progress", "placing": "dialling"}.get(call.state, call.state)
-        )
-        blocks.append(
-            section(
-                f"{escape(Phone(call.customer_number, '').pretty)}: {outcome} · {escape(call.created_at[:16].replace('T', ' '))} UTC"
-            )
-        )
+        when = escape(call.created_at[:16].replace("T", " "))
+        customer = escape(Phone.known(call.customer_number).pretty)
+        line = f"{customer}: {_outcome(call)} · {when} UTC"
+        if outcomes and (logged := outcomes.get(call.id)):
+            line += f" · {outcome_line(logged)}"
+        blocks.append(section(line))
+    if missed is not None:
+        blocks += missed_calls_section(list(missed), tz)
     if digest is not None:
         channel, at = digest
         where = f"<#{channel}> at {escape(at)} {tz_name}" if channel else "off"
@@ -72,10 +93,9 @@ def home_view(
         ]
     if audit:
         lines = [
-            f"{escape(a['at'][:16].replace('T', ' '))} <@{a['user_id']}> {escape(a['action'])}: {escape(a['outcome'])}"
+            f"{escape(_field(a, 'at')[:16].replace('T', ' '))} <@{escape(_field(a, 'user_id'))}>"
+            f" {escape(_field(a, 'action'))}: {escape(_field(a, 'outcome'))}"
             for a in audit[:10]
         ]
         blocks += [header("Recent audit"), section("\n".join(lines))]
-    if sandbox:
-        blocks.append(context(SANDBOX_NOTICE))
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -13,7 +13,7 @@ from bot.kaleyra import KaleyraClient
 from bot.runtime.scheduler import digest_trigger
 from bot.sandbox import Fault
 from bot.store import Store
-from tests.support.harness import AGENT, text_of
+from tests.support.harness import ADMIN, AGENT, text_of
 
 KA = {
     "region": "Karnataka",
@@ -59,7 +59,7 @@ class TestHealth:
         assert posts(bot) == []
         bot.sandbox.state.incidents = [{**KA, "type": "critical"}]
         changes = bot.run(bot.deps.voicehealth.poll())
-        assert [c["kind"] for c in changes] == ["moved"]
+        assert [c.kind for c in changes] == ["moved"]
         [alert] = posts(bot)
         assert (
             "Voice network changed" in alert
@@ -188,7 +188,7 @@ class TestReminders:
         self.add(bot)
         row = bot.deps.store.get_followup("2351")
         bot.deps.store.save_followup(
-            {**row, "ontime": "2026-11-23T09:30:00+00:00"}
+            row.model_copy(update={"ontime": datetime(2026, 11, 23, 9, 30, tzinfo=UTC)})
         )  # edited to 15:00 IST
         clock.now = clock.now.replace(hour=11, minute=50)
         assert bot.run(bot.deps.reminders.run_due()) == 0
@@ -220,7 +220,7 @@ class TestReminders:
         )
         assert bot.run(bot.deps.reminders.sync()) == 1
         row = bot.deps.store.get_followup("7000")
-        assert (row["user_id"], row["ontime"]) == (AGENT, "2026-11-23T12:30:00+00:00")
+        assert (row.user_id, row.ontime.isoformat()) == (AGENT, "2026-11-23T12:30:00+00:00")
         assert bot.deps.store.get_followup("7001") is None
 
 
@@ -243,8 +243,7 @@ def test_two_restarts_leave_the_job_count_unchanged(bot) -> None:
 def test_digest_time_change_takes_effect_without_restart(bot) -> None:
     async def change() -> datetime:
         bot.deps.scheduler.start()
-        bot.deps.store.set_setting("digest_time", "18:45")
-        bot.deps.scheduler.reschedule_digest()
+        bot.deps.voicehealth.set_digest(ADMIN, "C0OPS", time(18, 45))  # reschedules the job
         job = bot.deps.scheduler.aps.get_job("health-digest")
         fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
         bot.deps.scheduler.shutdown()

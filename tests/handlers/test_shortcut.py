@@ -8,6 +8,11 @@ def test_one_number_in_the_message_is_dialled(bot) -> None:
     bot.register()
     bot.slack.message_shortcut(views.CALL_SHORTCUT, "Please call Asha back on 098765 43211 today")
     bot.settle()
+    assert bot.sandbox.state.recorded("dial.click2call") == []  # shown first, dialled on Call
+    button = bot.replies()[-1]["blocks"][1]["elements"][0]
+    assert button["action_id"] == views.CALL_CONFIRM
+    bot.slack.block_action(views.CALL_CONFIRM, button["value"])
+    bot.settle()
     [sent] = bot.sandbox.state.recorded("dial.click2call")
     assert (sent.form["caller"], sent.form["receiver"]) == ("9876543210", "9876543211")
     assert "Dialling +91 98765 43211" in text_of(bot.replies()[-1])

@@ -38,7 +38,7 @@ def agents(store, clock) -> Agents:
 @pytest.fixture
 def notify(mocker):
     notify = mocker.AsyncMock()
-    notify.dm.return_value = Posted("D0AGENT", "1700000001.000100")
+    notify.open_dm.return_value = Posted("D0AGENT", "1700000001.000100")
     return notify
 
 
@@ -75,7 +75,7 @@ async def test_sent_once_to_the_verified_follower(followups, reminders, notify, 
     clock.advance(minutes=1)
     assert await reminders.run_due() == 1
     assert await reminders.run_due() == 0
-    [call] = notify.dm.await_args_list
+    [call] = notify.open_dm.await_args_list
     user_id, payload = call.args
     assert user_id == AGENT and "Call *John Doe* on +91 87123 45678 at 12:00" in str(payload)
     assert reminders.store.get_followup(item.id).reminder == "sent"
@@ -86,10 +86,10 @@ async def test_any_failed_send_releases_the_claim_and_is_retried(
 ) -> None:
     await add(followups)
     clock.now = clock.now.replace(hour=11, minute=50)
-    notify.dm.return_value = None  # Notifier's answer for every failure (reset, timeout, refusal)
+    notify.open_dm.return_value = None  # Notifier's answer for every failure (reset, timeout, refusal)
     assert await reminders.run_due() == 0
     assert store.sent_entries("reminder") == []  # released, not stuck "claimed"
-    notify.dm.return_value = Posted("D0AGENT", "1.2")
+    notify.open_dm.return_value = Posted("D0AGENT", "1.2")
     clock.advance(minutes=1)
     assert await reminders.run_due() == 1
     [entry] = store.sent_entries("reminder")
@@ -101,7 +101,7 @@ async def test_an_exception_while_sending_releases_too(
 ) -> None:
     await add(followups)
     clock.now = clock.now.replace(hour=11, minute=50)
-    notify.dm.side_effect = RuntimeError("unexpected data")
+    notify.open_dm.side_effect = RuntimeError("unexpected data")
     assert await reminders.run_due() == 0
     assert store.sent_entries("reminder") == []
 
@@ -152,7 +152,7 @@ async def test_sync_keeps_past_ones_quiet_and_reminds_new_ones(
     assert await reminders.sync() == 3
     assert store.get_followup("6000").reminder == "none"
     assert await reminders.run_due() == 1  # 7002 is due in 5 minutes: reminded at once, not late
-    assert "late" not in str(notify.dm.await_args.args[1])
+    assert "late" not in str(notify.open_dm.await_args.args[1])
     clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=IST)
     await reminders.run_due()
     [missed] = store.missed_entries()  # 7000 fell due while we knew it, then went unsent
@@ -193,4 +193,4 @@ async def test_a_followup_made_inside_its_lead_is_reminded_at_once_not_late(
     item = await add(followups)  # 12:00, five minutes away: its reminder time has passed
     assert item.remind_at == clock.now
     assert await reminders.run_due() == 1
-    assert "late" not in str(notify.dm.await_args.args[1])
+    assert "late" not in str(notify.open_dm.await_args.args[1])
