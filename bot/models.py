@@ -81,7 +81,9 @@ class Followup(StoredRow):
     state: Literal["active", "done", "deleted"] = "active"
     source: Literal["slack", "kaleyra"] = "slack"  # kaleyra = made outside Slack, synced
     reminder: ReminderState = "pending"  # pending until its reminder is sent or missed
-    remind_at: datetime | None = None  # snoozed (or first reminder moved to now); None = ontime - lead
+    remind_at: datetime | None = (
+        None  # snoozed (or first reminder moved to now); None = ontime - lead
+    )
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,18 @@ class AuditEntry(StoredRow):
 
 
 # ---- c2c
+
+
+@dataclass(frozen=True, slots=True)
+class CallProgress:
+    """What Kaleyra reports of a click-to-call's two legs, from a status poll or a callback."""
+
+    status1: str | None = None
+    status2: str | None = None
+    duration: int | None = None
+    billsec: int | None = None
+    recording: str | None = None
+    final: bool = False
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,18 @@ class OpenModal:
     pass
 
 
+def opening(text: str) -> OpenModal | Help | tuple[str, list[str]]:
+    """Every command's first step: no text opens its form, `help` shows its usage, anything
+    else is its verb (lower-cased) and the words after it."""
+    words = text.split()
+    if not words:
+        return OpenModal()
+    head = words[0].lower()
+    if head == "help":
+        return Help()
+    return head, words[1:]
+
+
 # A list of numbers where every entry must be valid.
 def strict_numbers(text: str, region: str, what: str = "numbers") -> list[Phone]:
     """Every entry must be valid: one bad entry refuses the lot, naming each by position."""

@@ -11,6 +11,7 @@ from bot.grammar import (
     Help,
     OpenModal,
     UsageError,
+    opening,
     parse_date,
     parse_number,
     parse_user,
@@ -120,12 +121,10 @@ def numbers_in_message(text: str, region: str) -> NumberList:
 
 
 def parse_c2c(text: str, region: str) -> C2CCommand:
-    words = text.split()
-    if not words:
-        return OpenModal()
-    head, rest = words[0].lower(), words[1:]
-    if head == "help":
-        return Help()
+    first = opening(text)
+    if not isinstance(first, tuple):
+        return first
+    head, rest = first
     if head == "whoami":
         if rest:
             raise UsageError("`/c2c whoami` takes nothing after it.")

@@ -10,6 +10,7 @@ from bot.grammar import (
     Help,
     OpenModal,
     UsageError,
+    opening,
     parse_date,
     parse_number,
     parse_time,
@@ -51,12 +52,10 @@ def _followup_id(words: list[str], verb: str) -> str:
 
 
 def parse_followup(text: str, region: str) -> FollowupCommand:
-    words = text.split()
-    if not words:
-        return OpenModal()
-    head, rest = words[0].lower(), words[1:]
-    if head == "help":
-        return Help()
+    first = opening(text)
+    if not isinstance(first, tuple):
+        return first
+    head, rest = first
     if head == "list":
         if len(rest) > 1 or (rest and rest[0].lower() not in {"mine", "all"}):
             raise UsageError("Use `/followup list`, `/followup list mine` or `/followup list all`.")

@@ -8,7 +8,9 @@ from datetime import time
 from bot.grammar import (
     CHANNEL,
     Help,
+    OpenModal,
     UsageError,
+    opening,
     parse_time,
 )
 
@@ -33,12 +35,12 @@ HealthCommand = HealthNow | DigestSet | DigestOff | Help
 
 
 def parse_voicehealth(text: str) -> HealthCommand:
-    words = text.split()
-    if not words:
+    first = opening(text)
+    if isinstance(first, OpenModal):  # no text: the health view itself, there is no form
         return HealthNow()
-    head, rest = words[0].lower(), words[1:]
-    if head == "help":
-        return Help()
+    if isinstance(first, Help):
+        return first
+    head, rest = first
     if head != "digest":
         raise UsageError("Use `/voicehealth`, or `/voicehealth digest #channel [HH:MM]` or `off`.")
     if len(rest) == 1 and rest[0].lower() == "off":

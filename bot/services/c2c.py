@@ -35,6 +35,7 @@ from bot.models import (
     AlreadyHandled,
     AskFirst,
     CallLogPage,
+    CallProgress,
     CallRow,
     Click,
     Dialling,
@@ -524,8 +525,7 @@ class ClickToCall:
             return False
         if status is None:
             return False
-        return await self.apply(
-            call,
+        progress = CallProgress(
             status1=_status_word(status.status),
             status2=_status_word(status.status2),
             duration=status.duration,
@@ -533,31 +533,23 @@ class ClickToCall:
             recording=safe_recording(status.recording_url),
             final=status.is_final,
         )
+        return await self.apply(call, progress)
 
-    async def apply(
-        self,
-        call: CallRow,
-        *,
-        status1: str | None,
-        status2: str | None,
-        duration: int | None,
-        billsec: int | None,
-        recording: str | None,
-        final: bool,
-    ) -> bool:
+    async def apply(self, call: CallRow, progress: CallProgress) -> bool:
         """Merge what Kaleyra said: forward only; a final call is never changed again."""
         await self.background.turn()  # polls and callbacks come back in bursts
         call = self.store.get_call(call.id)  # a poll and a callback may have raced
         if call.state == "final":
             return True
-        status1, status2 = _forward(call.status1, status1), _forward(call.status2, status2)
-        final = final or _is_final(status1, status2)
+        status1 = _forward(call.status1, progress.status1)
+        status2 = _forward(call.status2, progress.status2)
+        final = progress.final or _is_final(status1, status2)
         fields = {
             "status1": status1,
             "status2": status2,
-            "duration": call.duration if duration is None else duration,
-            "billsec": call.billsec if billsec is None else billsec,
-            "recording": call.recording if recording is None else recording,
+            "duration": call.duration if progress.duration is None else progress.duration,
+            "billsec": call.billsec if progress.billsec is None else progress.billsec,
+            "recording": call.recording if progress.recording is None else progress.recording,
             "state": "final" if final else call.state,
         }
         if all(getattr(call, k) == v for k, v in fields.items()):
@@ -672,12 +664,9 @@ class ClickToCall:
     async def on_callback(self, call: CallRow, query: Mapping[str, str]) -> None:
         """Kaleyra's progress report: checked word by word, applied forward only, never raises."""
         try:
-            status1, status2 = (
-                _status_word(query.get("status1")),
-                _status_word(query.get("status2")),
-            )
-            await self.apply(
-                call,
+            status1 = _status_word(query.get("status1"))
+            status2 = _status_word(query.get("status2"))
+            progress = CallProgress(
                 status1=status1,
                 status2=status2,
                 duration=_seconds(query.get("duration")),
@@ -685,6 +674,7 @@ class ClickToCall:
                 recording=safe_recording(query.get("recordpath")),
                 final=_is_final(status1, status2),
             )
+            await self.apply(call, progress)
         except Exception:
             log.exception("callback for call %s not applied", call.id)
 
