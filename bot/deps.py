@@ -253,6 +253,7 @@ HEALTH_POLL, HEALTH_DIGEST = "health-poll", "health-digest"
 REMINDERS, FOLLOWUP_SYNC = "followup-reminders", "followup-sync"
 TRACK_CALLS, TRACK_BROADCASTS = "track-calls", "track-broadcasts"
 CALL_FEED, ACTIVITY_DIGEST = "call-feed", "activity-digest"
+BROADCAST_WINDOW = "broadcast-window"
 JOB_IDS = (
     HEALTH_POLL,
     HEALTH_DIGEST,
@@ -260,6 +261,7 @@ JOB_IDS = (
     FOLLOWUP_SYNC,
     TRACK_CALLS,
     TRACK_BROADCASTS,
+    BROADCAST_WINDOW,
     CALL_FEED,
     ACTIVITY_DIGEST,
 )
@@ -281,6 +283,8 @@ def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
         ScheduledJob(FOLLOWUP_SYNC, d.reminders.sync, IntervalTrigger(minutes=10)),
         ScheduledJob(TRACK_CALLS, d.c2c.poll_open, IntervalTrigger(seconds=d.tuning.poll_seconds)),
         ScheduledJob(TRACK_BROADCASTS, d.obd.poll_tracking, IntervalTrigger(seconds=30)),
+        # Paused by the calling window closing: resumed when it opens again.
+        ScheduledJob(BROADCAST_WINDOW, d.obd.tick, IntervalTrigger(minutes=1)),
         ScheduledJob(
             CALL_FEED, d.callfeed.poll, IntervalTrigger(seconds=settings.calls_poll_seconds)
         ),

@@ -29,6 +29,9 @@ class Lifecycle:
         resumed = deps.c2c.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
+        interrupted = await deps.obd.recover_interrupted()
+        if interrupted:
+            log.info("%d broadcasts were interrupted; their owners were told", interrupted)
         if deps.tuning.freeze_heap:
             # Everything built so far lives as long as the process: move it out of the
             # collector's reach, so full collections under load do not walk it again.

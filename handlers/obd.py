@@ -1,233 +1,210 @@
-"""/obd: broadcasts and dialer uploads (admins), each confirmed before anything is sent."""
+"""/obd: broadcasts and dialer uploads (admins), each confirmed before anything is sent; their
+progress messages' Pause / Resume / Cancel, the restart DM, and "Call the unreached again"."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-from datetime import datetime
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.grammar import Help, OpenModal, UsageError
-from bot.grammar.csvnumbers import MAX_BYTES, CsvError, parse_csv
-from bot.grammar.obd import DialerUpload, ObdStart, ObdStatus, parse_obd
+from bot.grammar.obd import (
+    DialerUpload,
+    ObdForm,
+    ObdList,
+    ObdStart,
+    ObdStatus,
+    form_problems,
+    parse_obd,
+)
 from bot.kaleyra import KaleyraError
-from bot.slack.files import download
-from bot.slack.replies import Responder, dm_responder, later, open_modal
+from bot.services.agents import Refused
+from bot.slack.forms import Form, field_errors
+from bot.slack.replies import open_modal, reply
 from bot.views import obd as views
-from bot.views.common import describe_kaleyra_error, error_message, info_message
+from bot.views.common import describe_kaleyra_error, error_message
 
 INLINE_PLAN_CHARS = 2000  # about 150 numbers: checked within the ack; longer lists after it
-ADMINS_ONLY = (
-    "Only admins can start broadcasts or dialer uploads. `/obd status <id>` is open to everyone."
-)
+
+
+def _job_id(value: str) -> int | None:
+    return int(value) if value.isdigit() and len(value) < 10 else None
 
 
 class ObdHandlers:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.sandbox = deps.uses_sandbox
+        self.obd = deps.obd
+        self.replies = deps.replies
 
-    def _refuse(self, user_id: str) -> dict:
-        self.deps.store.audit(user_id=user_id, action="obd.refused", outcome="not admin")
-        return error_message(ADMINS_ONLY, sandbox=self.sandbox)
+    def _spawn(self, work, name: str) -> None:
+        self.deps.background.spawn(work, name=name)
+
+    # ------------------------------------------------------------------ the command
 
     async def command(
         self, ack: AsyncAck, command: dict, respond: AsyncRespond, client: AsyncWebClient
     ) -> None:
-        user_id = command["user_id"]
+        user_id, text = command["user_id"], command.get("text", "")
         try:
-            parsed = parse_obd(command.get("text", ""))
-            if isinstance(parsed, ObdStatus | Help):
-                await ack(**views.help_message(sandbox=self.sandbox)) if isinstance(
-                    parsed, Help
-                ) else await ack()
-                if isinstance(parsed, ObdStatus):
-                    self.deps.background.spawn(self._status(respond, parsed), name="obd-status")
+            parsed = parse_obd(text)
+            if isinstance(parsed, Help | ObdList | ObdStatus):
+                await self._lookup(ack, respond, parsed)
                 return
-            if not self.deps.is_admin(user_id):
-                await ack(**self._refuse(user_id))
-                return
+            self.obd.require_admin(user_id)  # refused in the ack, audited
             if isinstance(parsed, OpenModal):
                 await ack()
-                await open_modal(
-                    client,
-                    command["trigger_id"],
-                    views.obd_modal(),
-                    respond,
-                    "/obd 9876543210 play 123.sound",
-                    sandbox=self.sandbox,
-                )
-                return
-            if len(command.get("text", "")) <= INLINE_PLAN_CHARS:
-                await ack(**self._confirm(user_id, parsed))
-                return
-            # A long list takes a while to check: ack now, confirm by response_url from a thread.
-            await ack(
-                **info_message(
-                    ":hourglass_flowing_sand: Checking the numbers…", sandbox=self.sandbox
-                )
-            )
-            self.deps.background.spawn(
-                self._confirm_later(respond, user_id, parsed), name="obd-plan"
-            )
-        except UsageError as exc:
-            await ack(**error_message(str(exc), sandbox=self.sandbox))
+                example = "/obd 9876543210 play 123.sound"
+                await open_modal(client, command["trigger_id"], views.obd_modal(), respond, example)
+            elif len(text) <= INLINE_PLAN_CHARS:
+                await ack(**self._confirmation(user_id, parsed))
+            else:  # a long list takes a while to check: ack now, confirm by response_url
+                await ack(**self.replies.info(":hourglass_flowing_sand: Checking the numbers…"))
+                self._spawn(self._confirm_later(respond, user_id, parsed), "obd-plan")
+        except (UsageError, Refused) as exc:
+            await ack(**self.replies.error(exc))
 
-    def _confirm(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
-        broadcasts = self.deps.obd
-        payload = (
-            broadcasts.plan_dialer(parsed)
-            if isinstance(parsed, DialerUpload)
-            else broadcasts.plan(parsed)
-        )
-        job_id = self.deps.store.create_job(payload["kind"], user_id, payload)
-        return views.confirm_message(job_id, payload, sandbox=self.sandbox)
+    async def _lookup(
+        self, ack: AsyncAck, respond: AsyncRespond, parsed: Help | ObdList | ObdStatus
+    ) -> None:
+        """What anyone may read: help, the recent campaigns, a status."""
+        if isinstance(parsed, Help):
+            await ack(**self.replies.show(views.help_message()))
+        elif isinstance(parsed, ObdList):
+            await ack(**self.replies.show(views.list_message(self.obd.recent())))
+        else:
+            await ack()
+            self._spawn(self._status(respond, parsed), "obd-status")
+
+    def _confirmation(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
+        return self.replies.show(views.confirm_message(self.obd.propose(user_id, parsed)))
 
     async def _confirm_later(
         self, respond: AsyncRespond, user_id: str, parsed: ObdStart | DialerUpload
     ) -> None:
         try:
-            confirmation = await asyncio.to_thread(self._confirm, user_id, parsed)
-        except UsageError as exc:
-            confirmation = error_message(str(exc), sandbox=self.sandbox)
-        await respond(**confirmation)
+            confirmation = await asyncio.to_thread(self._confirmation, user_id, parsed)
+        except (UsageError, Refused) as exc:
+            confirmation = self.replies.error(exc)
+        await reply(respond, **confirmation)
 
     async def _status(self, respond: AsyncRespond, status: ObdStatus) -> None:
-        kaleyra = self.deps.kaleyra
         try:
-            rows = await (
-                kaleyra.obd_group_status(status.ident)
-                if status.is_group
-                else kaleyra.obd_status(status.ident)
-            )
+            found = await self.obd.status(status)
         except KaleyraError as exc:
-            await respond(**error_message(describe_kaleyra_error(exc), sandbox=self.sandbox))
+            await reply(respond, **self.replies.error(describe_kaleyra_error(exc)))
             return
-        await respond(**views.status_message(status.ident, rows, sandbox=self.sandbox))
+        except UsageError as exc:
+            await reply(respond, **self.replies.error(exc))
+            return
+        if isinstance(found, tuple):
+            await reply(respond, **self.replies.show(views.status_message(*found)))
+        else:
+            await reply(respond, **self.replies.show(views.campaign_status_message(found)))
+
+    # ------------------------------------------------------------------ the confirmation
 
     async def confirm(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
-        user_id, job_id = body["user"]["id"], int(action["value"])
-        if not self.deps.is_admin(user_id):
-            later(self.deps, respond, **self._refuse(user_id))
-            return
+        job_id = _job_id(str(action.get("value", "")))
+        if job_id is not None:
+            self._spawn(self._start(respond, body["user"]["id"], job_id), f"obd-start-{job_id}")
+
+    async def _start(self, respond: AsyncRespond, user_id: str, job_id: int) -> None:
         # Double clicks and Slack retries find the job already claimed: nothing is sent twice.
-        if not self.deps.store.claim_job(job_id, user_id):
+        try:
+            started = await self.obd.start(job_id, user_id)
+        except (UsageError, Refused) as exc:
+            await reply(respond, **self.replies.error(exc))
             return
-        self.deps.background.spawn(self.deps.obd.start(job_id, user_id), name=f"obd-{job_id}")
-        text = f":rocket: Job #{job_id} started. Progress is in our DM."
-        later(self.deps, respond, replace_original=True, **info_message(text, sandbox=self.sandbox))
+        if started is not None:
+            message = self.replies.show(views.start_message(started))
+            await reply(respond, replace_original=True, **message)
 
     async def cancel(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
-        job_id = int(action["value"])
-        if self.deps.store.claim_job(job_id, body["user"]["id"]):
-            self.deps.store.update_job(job_id, state="cancelled")
-            later(
-                self.deps,
-                respond,
-                replace_original=True,
-                **views.cancelled_message(job_id, sandbox=self.sandbox),
-            )
+        job_id = _job_id(str(action.get("value", "")))
+        if job_id is not None and self.obd.discard(job_id, body["user"]["id"]):
+            message = self.replies.show(views.cancelled_message(job_id))
+            self._spawn(reply(respond, replace_original=True, **message), "reply")
+
+    # ------------------------------------------------------------------ a running campaign
+
+    async def control(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        """Pause, Resume, Cancel: on the progress message or the restart DM."""
+        await ack()
+        job_id = _job_id(str(action.get("value", "")))
+        verb = views.CONTROL_VERBS.get(action.get("action_id", ""))
+        if job_id is None or verb is None:
+            return
+        replace = action.get("block_id") == views.RECOVERY_BLOCK  # the DM's buttons go
+        self._spawn(self._control(respond, body["user"]["id"], job_id, verb, replace), "obd-ctl")
+
+    async def _control(
+        self, respond: AsyncRespond, user_id: str, job_id: int, verb, replace: bool
+    ) -> None:
+        try:
+            outcome = await self.obd.control(job_id, user_id, verb)
+        except (UsageError, Refused) as exc:
+            await reply(respond, **self.replies.error(exc))
+            return
+        message = self.replies.show(views.control_message(outcome))
+        await reply(respond, replace_original=replace, **message)
+
+    async def again(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        """Call the unreached again: a new campaign, shown for confirmation like any other."""
+        await ack()
+        job_id = _job_id(str(action.get("value", "")))
+        if job_id is not None:
+            self._spawn(self._again(respond, body["user"]["id"], job_id), "obd-again")
+
+    async def _again(self, respond: AsyncRespond, user_id: str, job_id: int) -> None:
+        try:
+            campaign = await asyncio.to_thread(self.obd.again, job_id, user_id)
+        except (UsageError, Refused) as exc:
+            await reply(respond, **self.replies.error(exc))
+            return
+        await reply(respond, **self.replies.show(views.confirm_message(campaign)))
+
+    # ------------------------------------------------------------------ the form
 
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
-        user_id, values = body["user"]["id"], view["state"]["values"]
-
-        def value(block: str, action: str) -> str:
-            return (values.get(block, {}).get(action, {}).get("value") or "").strip()
-
-        picked = values.get(views.AT_BLOCK, {}).get(views.AT_INPUT, {}).get("selected_date_time")
-        at = (
-            datetime.fromtimestamp(int(picked), self.deps.settings.tz).replace(tzinfo=None)
-            if picked
-            else None
-        )
-        retries = (
-            values.get(views.RETRIES_BLOCK, {}).get(views.RETRIES_INPUT, {}).get("selected_option")
-            or {}
-        ).get("value")
-        play, say = (
-            value(views.PLAY_BLOCK, views.PLAY_INPUT).lower() or None,
-            value(views.SAY_BLOCK, views.SAY_INPUT) or None,
-        )
-        files = values.get(views.FILE_BLOCK, {}).get(views.FILE_INPUT, {}).get("files") or []
-        dialer = value(views.DIALER_BLOCK, views.DIALER_INPUT) or None
-        typed = value(views.NUMBERS_BLOCK, views.NUMBERS_INPUT)
-        errors = {}
-        if not self.deps.is_admin(user_id):
-            errors[views.NUMBERS_BLOCK] = ADMINS_ONLY[:150]
-        elif not typed and not files:
-            errors[views.NUMBERS_BLOCK] = "Paste the numbers, or upload a CSV below."
-        elif play and say:
-            errors[views.PLAY_BLOCK] = "Give a sound or IVR to play, or a message to say, not both."
-        elif not (play or say or dialer or files):
-            errors[views.PLAY_BLOCK] = "Give a sound or IVR to play, or a message to say."
-        elif dialer and not re.fullmatch(r"[\w.-]{1,64}", dialer):
-            errors[views.DIALER_BLOCK] = "Letters, digits, _ . and - only."
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        start = ObdStart(
-            numbers_text=typed,
-            play=play,
-            say=say,
-            at=at,
-            campaign=value(views.CAMPAIGN_BLOCK, views.CAMPAIGN_INPUT) or None,
-            retries=int(retries) if retries else None,
-        )
-        await ack()
-        respond = dm_responder(client, user_id)
-        self.deps.background.spawn(
-            self._review(respond, client, user_id, start, files[:1], dialer), name="obd-form"
-        )
-
-    async def _review(
-        self,
-        respond: Responder,
-        client: AsyncWebClient,
-        user_id: str,
-        start: ObdStart,
-        files: list[dict],
-        dialer: str | None,
-    ) -> None:
-        """Plan the job off the ack path (a 100 000-row file takes seconds) and post the confirmation."""
-        region = self.deps.settings.default_region
-        broadcasts = self.deps.obd
+        user_id, request = body["user"]["id"], self._read_form(Form(view))
         try:
-            if files:
-                data = await download(client, files[0], MAX_BYTES)
-                result = await asyncio.to_thread(parse_csv, data, region)
-                if start.numbers_text:
-                    typed = await asyncio.to_thread(
-                        parse_csv, start.numbers_text.replace(",", "\n").encode(), region
-                    )
-                    result.rows += [
-                        r
-                        for r in typed.rows
-                        if r.phone.e164 not in {x.phone.e164 for x in result.rows}
-                    ]
-                    result.errors += typed.errors
-                payload = await asyncio.to_thread(broadcasts.plan_rows, result, start, dialer)
-            elif dialer:
-                payload = broadcasts.plan_dialer(DialerUpload(dialer, start.numbers_text))
-            else:
-                payload = await asyncio.to_thread(broadcasts.plan, start)
-        except (UsageError, CsvError, ValueError) as exc:
-            await respond(**error_message(f"{exc} Nothing was sent.", sandbox=self.sandbox))
+            self.obd.require_admin(user_id)
+            problems = form_problems(request)
+        except Refused as exc:
+            problems = {"numbers": str(exc)}
+        if problems:
+            await ack(**field_errors({views.FIELD_BLOCKS[k]: v for k, v in problems.items()}))
             return
-        except Exception as exc:  # a download that failed: say so, without a stack trace
-            await respond(
-                **error_message(
-                    f"I could not read the uploaded file ({type(exc).__name__}). Nothing was sent.",
-                    sandbox=self.sandbox,
-                )
-            )
+        await ack()
+        self._spawn(self._review(user_id, request), "obd-form")
+
+    def _read_form(self, form: Form) -> ObdForm:
+        moment = form.moment(views.AT_BLOCK, views.AT_INPUT, self.deps.settings.tz)
+        retries = form.choice(views.RETRIES_BLOCK, views.RETRIES_INPUT)
+        return ObdForm(
+            numbers_text=form.text(views.NUMBERS_BLOCK, views.NUMBERS_INPUT),
+            files=tuple(form.files(views.FILE_BLOCK, views.FILE_INPUT)[:1]),
+            play=form.text(views.PLAY_BLOCK, views.PLAY_INPUT).lower() or None,
+            say=form.text(views.SAY_BLOCK, views.SAY_INPUT) or None,
+            at=moment.replace(tzinfo=None) if moment else None,
+            campaign=form.text(views.CAMPAIGN_BLOCK, views.CAMPAIGN_INPUT) or None,
+            retries=int(retries) if retries and retries.isdigit() else None,
+            dialer=form.text(views.DIALER_BLOCK, views.DIALER_INPUT) or None,
+        )
+
+    async def _review(self, user_id: str, request: ObdForm) -> None:
+        """Plan the job off the ack path and post the confirmation in the DM."""
+        try:
+            campaign = await self.obd.propose_form(user_id, request)
+        except (ValueError, Refused) as exc:  # UsageError and CsvError are ValueErrors
+            await self.deps.notify.post(user_id, error_message(f"{exc} Nothing was sent."))
             return
-        job_id = self.deps.store.create_job(payload["kind"], user_id, payload)
-        await respond(**views.confirm_message(job_id, payload, sandbox=self.sandbox))
+        await self.deps.notify.post(user_id, views.confirm_message(campaign))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:
@@ -235,4 +212,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.command("/obd")(h.command)
     app.action(views.OBD_CONFIRM)(h.confirm)
     app.action(views.OBD_CANCEL)(h.cancel)
+    for action_id in views.CONTROL_VERBS:
+        app.action(action_id)(h.control)
+    app.action(views.OBD_AGAIN)(h.again)
     app.view(views.OBD_MODAL)(h.submit)

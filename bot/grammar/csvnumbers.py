@@ -44,6 +44,26 @@ class CsvResult:
     duplicates: list[str]
     header: list[str] | None
 
+    def merged(self, typed: CsvResult) -> CsvResult:
+        """The file's rows, then the typed numbers not already in it (reported as repeats).
+
+        One set of the file's numbers, built once: linear, however long both lists are.
+        """
+        seen = {r.phone.e164 for r in self.rows}
+        extra, repeats = [], []
+        for row in typed.rows:
+            if row.phone.e164 in seen:
+                repeats.append(f'typed "{row.phone.pretty}" is also in the file')
+            else:
+                seen.add(row.phone.e164)
+                extra.append(row)
+        return CsvResult(
+            self.rows + extra,
+            self.errors + typed.errors,
+            self.duplicates + typed.duplicates + repeats,
+            self.header,
+        )
+
 
 def decode(data: bytes) -> str:
     """UTF-8 (with or without BOM), UTF-16 with BOM, else Windows-1252: what spreadsheets write."""
@@ -67,7 +87,8 @@ def neutralise(value: str) -> str:
     return "'" + value if value and _looks_like_formula(value) else value
 
 
-def parse_csv(data: bytes, region: str) -> CsvResult:
+def parse_csv(data: bytes, region: str, *, allow_foreign: bool = False) -> CsvResult:
+    """Every row called, skipped with its reason, or refused; `allow_foreign` for kaleyra.io."""
     if len(data) > MAX_BYTES:
         raise CsvError(
             f"The file is {len(data) // 1024 // 1024} MB; the limit is {MAX_BYTES // 1024 // 1024} MB."
@@ -102,7 +123,7 @@ def parse_csv(data: bytes, region: str) -> CsvResult:
             )
             continue
         try:
-            phone = parse_phone(raw, region)
+            phone = parse_phone(raw, region, allow_foreign=allow_foreign)
         except InvalidNumber as exc:
             errors.append(f"row {line}: {exc}")
             continue
@@ -124,7 +145,7 @@ def parse_csv(data: bytes, region: str) -> CsvResult:
 def _is_header(cells: list[str], region: str) -> bool:
     for cell in cells:
         try:
-            parse_phone(cell, region)
+            parse_phone(cell, region, allow_foreign=True)
             return False
         except InvalidNumber:
             continue

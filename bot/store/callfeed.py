@@ -200,10 +200,9 @@ class CallFeedTable(Db):
     # ------------------------------------------------------------------ the digest's other reads
 
     def broadcasts_between(self, start: str, end: str) -> list[BroadcastActivity]:
-        """Broadcasts made in the window that went ahead (not cancelled, expired or pending)."""
+        """Broadcasts made in the window that went ahead (cancelled mid-run ones rang numbers too)."""
         rows = self._all(
-            "SELECT payload, result FROM jobs WHERE kind = 'obd'"
-            " AND state NOT IN ('pending', 'cancelled', 'expired')"
+            "SELECT payload, result FROM jobs WHERE kind = 'obd' AND started_at IS NOT NULL"
             " AND created_at >= ? AND created_at <= ? ORDER BY id",
             [start, end],
         )

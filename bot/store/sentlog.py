@@ -107,6 +107,3 @@ class SentLogTable(Db):
                 "UPDATE sent_log SET state = 'reported' WHERE key = ? AND state = 'missed'",
                 [[k] for k in keys],
             )
-
-    def jobs_in_state(self, state: str) -> list[dict[str, Any]]:
-        return self._all("SELECT id, kind, user_id FROM jobs WHERE state = ? ORDER BY id", [state])

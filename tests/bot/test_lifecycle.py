@@ -20,11 +20,13 @@ def deps(tmp_path):
 async def test_start_runs_the_scheduler_and_resumes_tracking_then_is_ready(deps, mocker) -> None:
     start = mocker.patch.object(deps.scheduler, "start")
     resume = mocker.patch.object(deps.c2c, "resume_tracking", return_value=2)
+    recover = mocker.patch.object(deps.obd, "recover_interrupted", return_value=1)
     lifecycle = Lifecycle(deps)
     assert not lifecycle.ready
     await lifecycle.start()
     start.assert_called_once_with()
     resume.assert_called_once_with()
+    recover.assert_awaited_once_with()
     assert lifecycle.ready and deps.slack.session is not None
     shutdown = mocker.patch.object(deps.scheduler, "shutdown")
     await lifecycle.stop()
@@ -36,6 +38,7 @@ async def test_without_the_scheduler_nothing_is_scheduled(deps, mocker) -> None:
     deps.settings.scheduler_enabled = False
     start = mocker.patch.object(deps.scheduler, "start")
     mocker.patch.object(deps.c2c, "resume_tracking", return_value=0)
+    mocker.patch.object(deps.obd, "recover_interrupted", return_value=0)
     lifecycle = Lifecycle(deps)
     await lifecycle.start()
     start.assert_not_called()

@@ -1,0 +1,274 @@
+"""Campaigns chunk by chunk: every Kaleyra request of a broadcast is a row, settled on its own.
+
+A chunk is marked `sending` in its own transaction before its request and settled (accepted,
+refused, unknown) in another after it, so whatever stops the process, the store knows which
+chunks never went out (pending), which did (settled) and which may have (sending → unknown).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from bot.models import BroadcastPlan, CampaignCounts, CampaignListing, ChunkRow
+from bot.store.jobs import JobsTable
+
+ACTIVE = ("running", "paused", "interrupted")
+_CHUNK_COLUMNS = "job_id, idx, numbers, size, state, group_ids, code, error, sent_at, done_at"
+
+
+def _chunk(row: dict[str, Any]) -> ChunkRow:
+    return ChunkRow(
+        **{
+            **row,
+            "numbers": json.loads(row["numbers"] or "[]"),
+            "group_ids": json.loads(row["group_ids"] or "[]"),
+        }
+    )
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+class CampaignsTable(JobsTable):
+    # ------------------------------------------------------------------ the campaign row
+
+    def start_campaign(
+        self,
+        job_id: int,
+        user_id: str,
+        plan: BroadcastPlan,
+        chunks: Sequence[tuple[list[str], int]],
+    ) -> bool:
+        """Pending → running with its chunks, in one transaction: once, for the owner only.
+
+        `chunks` are (numbers, size) in sending order. A double click, a retry or another user
+        claims nothing.
+        """
+        now = self._now()
+        with self._lock, self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE jobs SET state = 'running', payload = ?, started_at = ?, updated_at = ?"
+                " WHERE id = ? AND user_id = ? AND state = 'pending'",
+                [plan.model_dump_json(), now, now, job_id, user_id],
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.db.conn.executemany(
+                "INSERT INTO campaign_chunks (job_id, idx, numbers, size, state, group_ids)"
+                " VALUES (?, ?, ?, ?, 'pending', '[]')",
+                [(job_id, i, json.dumps(n), size) for i, (n, size) in enumerate(chunks)],
+            )
+        return True
+
+    def campaign_state(self, job_id: int) -> str | None:
+        row = self._one("SELECT state FROM jobs WHERE id = ?", [job_id])
+        return row["state"] if row else None
+
+    def move_campaign(
+        self,
+        job_id: int,
+        to: str,
+        *,
+        since: Sequence[str],
+        reason: str | None = None,
+        by: str | None = None,
+        only_reason: str | None = None,
+    ) -> bool:
+        """One state change, if the campaign is still in one of `since` (and paused for
+        `only_reason`, when given). `reason`/`by` say who paused it; any other move clears them."""
+        sql = (
+            f"UPDATE jobs SET state = ?, pause_reason = ?, paused_by = ?, updated_at = ?"
+            f" WHERE id = ? AND state IN ({_marks(since)})"
+        )
+        params: list[Any] = [to, reason, by, self._now(), job_id, *since]
+        if only_reason is not None:
+            sql += " AND pause_reason = ?"
+            params.append(only_reason)
+        return self._write(sql, params).rowcount == 1
+
+    def cancel_campaign(self, job_id: int) -> int | None:
+        """Running, paused or interrupted → cancelled, and every unsent chunk with it, at once.
+
+        Returns how many numbers will not be called, or None when it was not active.
+        """
+        now = self._now()
+        with self._lock, self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE jobs SET state = 'cancelled', pause_reason = NULL, updated_at = ?"
+                f" WHERE id = ? AND state IN ({_marks(ACTIVE)})",
+                [now, job_id, *ACTIVE],
+            )
+            if cursor.rowcount != 1:
+                return None
+            row = self.db.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM campaign_chunks"
+                " WHERE job_id = ? AND state = 'pending'",
+                [job_id],
+            ).fetchone()
+            self.db.execute(
+                "UPDATE campaign_chunks SET state = 'cancelled', done_at = ?"
+                " WHERE job_id = ? AND state = 'pending'",
+                [now, job_id],
+            )
+        return int(row[0])
+
+    def interrupt_campaign(self, job_id: int) -> bool:
+        """After a restart: running → interrupted, and chunks caught sending become unknown.
+
+        Nobody knows whether Kaleyra got those requests, so they are never sent again.
+        """
+        now = self._now()
+        with self._lock, self.db.conn:
+            cursor = self.db.execute(
+                "UPDATE jobs SET state = 'interrupted', updated_at = ?"
+                " WHERE id = ? AND state = 'running'",
+                [now, job_id],
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.db.execute(
+                "UPDATE campaign_chunks SET state = 'unknown', done_at = ?,"
+                " error = 'The bot stopped while this request was on its way; Kaleyra may or may"
+                " not have it, so it was not sent again.'"
+                " WHERE job_id = ? AND state = 'sending'",
+                [now, job_id],
+            )
+        return True
+
+    def campaign_ids(self, *states: str, reason: str | None = None) -> list[int]:
+        sql = f"SELECT id FROM jobs WHERE state IN ({_marks(states)})"
+        params: list[Any] = list(states)
+        if reason is not None:
+            sql += " AND pause_reason = ?"
+            params.append(reason)
+        return [r["id"] for r in self._all(sql + " ORDER BY id", params)]
+
+    def tracked_campaigns(self) -> list[int]:
+        """Campaigns whose calls are followed: sending ended, some chunk has group ids, and the
+        results are not out yet."""
+        rows = self._all(
+            "SELECT DISTINCT j.id FROM jobs j JOIN campaign_chunks c ON c.job_id = j.id"
+            " WHERE j.state IN ('tracking', 'cancelled') AND j.results_at IS NULL"
+            " AND c.state = 'accepted' AND c.group_ids != '[]' ORDER BY j.id"
+        )
+        return [r["id"] for r in rows]
+
+    def recent_campaigns(self, limit: int = 10) -> list[CampaignListing]:
+        """The newest campaigns that were started, without reading their number lists."""
+        rows = self._all(
+            "SELECT id, kind, user_id, state, created_at,"
+            " json_extract(payload, '$.campaign') AS name,"
+            " json_extract(payload, '$.group') AS grp,"
+            " json_array_length(payload, '$.numbers') AS total"
+            " FROM jobs WHERE state NOT IN ('pending', 'expired')"
+            " AND started_at IS NOT NULL ORDER BY id DESC LIMIT ?",
+            [limit],
+        )
+        counts = self._counts([r["id"] for r in rows])
+        return [
+            CampaignListing(
+                id=r["id"],
+                kind=r["kind"],
+                user_id=r["user_id"],
+                state=r["state"],
+                created_at=r["created_at"],
+                name=r["name"],
+                total=1 if r["grp"] else int(r["total"] or 0),
+                counts=counts.get(r["id"], CampaignCounts()),
+            )
+            for r in rows
+        ]
+
+    # ------------------------------------------------------------------ its chunks
+
+    def next_chunk(self, job_id: int) -> ChunkRow | None:
+        """The first chunk never sent."""
+        row = self._one(
+            f"SELECT {_CHUNK_COLUMNS} FROM campaign_chunks WHERE job_id = ? AND state = 'pending'"
+            " ORDER BY idx LIMIT 1",
+            [job_id],
+        )
+        return _chunk(row) if row else None
+
+    def claim_chunk(self, job_id: int, idx: int) -> bool:
+        """Pending → sending, before its request: committed before anything reaches Kaleyra."""
+        cursor = self._write(
+            "UPDATE campaign_chunks SET state = 'sending', sent_at = ?"
+            " WHERE job_id = ? AND idx = ? AND state = 'pending'",
+            [self._now(), job_id, idx],
+        )
+        return cursor.rowcount == 1
+
+    def settle_chunk(
+        self,
+        job_id: int,
+        idx: int,
+        state: str,
+        *,
+        group_ids: Sequence[str] = (),
+        code: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Sending → accepted, refused or unknown: what Kaleyra said (or did not) about it."""
+        self._write(
+            "UPDATE campaign_chunks SET state = ?, group_ids = ?, code = ?, error = ?, done_at = ?"
+            " WHERE job_id = ? AND idx = ? AND state = 'sending'",
+            [state, json.dumps(list(group_ids)), code, error, self._now(), job_id, idx],
+        )
+
+    def settle_stray_chunks(self, job_id: int) -> int:
+        """Chunks left `sending` with no request in flight (a write that failed): unknown."""
+        cursor = self._write(
+            "UPDATE campaign_chunks SET state = 'unknown', done_at = ?,"
+            " error = 'The outcome of this request was not recorded; it was not sent again.'"
+            " WHERE job_id = ? AND state = 'sending'",
+            [self._now(), job_id],
+        )
+        return cursor.rowcount
+
+    def chunks(self, job_id: int) -> list[ChunkRow]:
+        rows = self._all(
+            f"SELECT {_CHUNK_COLUMNS} FROM campaign_chunks WHERE job_id = ? ORDER BY idx",
+            [job_id],
+        )
+        return [_chunk(r) for r in rows]
+
+    def chunk_outline(self, job_id: int) -> list[ChunkRow]:
+        """Every chunk without its numbers: what the progress message needs, cheaply."""
+        rows = self._all(
+            "SELECT job_id, idx, '[]' AS numbers, size, state, group_ids, code, error, sent_at,"
+            " done_at FROM campaign_chunks WHERE job_id = ? ORDER BY idx",
+            [job_id],
+        )
+        return [_chunk(r) for r in rows]
+
+    def chunk_counts(self, job_id: int) -> CampaignCounts:
+        return self._counts([job_id]).get(job_id, CampaignCounts())
+
+    def has_pending_chunks(self, job_id: int) -> bool:
+        row = self._one(
+            "SELECT 1 AS x FROM campaign_chunks WHERE job_id = ? AND state = 'pending' LIMIT 1",
+            [job_id],
+        )
+        return row is not None
+
+    def _counts(self, job_ids: Sequence[int]) -> dict[int, CampaignCounts]:
+        if not job_ids:
+            return {}
+        rows = self._all(
+            "SELECT job_id, state, COUNT(*) AS chunks, SUM(size) AS numbers FROM campaign_chunks"
+            f" WHERE job_id IN ({_marks(job_ids)}) GROUP BY job_id, state",
+            list(job_ids),
+        )
+        numbers: dict[int, dict[str, int]] = {}
+        chunks: dict[int, dict[str, int]] = {}
+        for r in rows:
+            numbers.setdefault(r["job_id"], {})[r["state"]] = int(r["numbers"] or 0)
+            chunks.setdefault(r["job_id"], {})[r["state"]] = int(r["chunks"])
+        return {
+            job_id: CampaignCounts(numbers=numbers[job_id], chunks=chunks[job_id])
+            for job_id in numbers
+        }
