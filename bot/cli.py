@@ -23,6 +23,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox import Sandbox, SandboxState
 
     sandbox = Sandbox(SandboxState(api_key=args.api_key, step_seconds=args.step_seconds))
+    # No phone rings here: what a call would have said (a verification code) is printed.
+    sandbox.state.listeners.append(lambda notice: print(notice, flush=True))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", args.port))
@@ -33,10 +35,28 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_problem(settings) -> str | None:
+    """Why `voicebot serve` cannot run with these settings, or None."""
+    if settings.slack_bot_token is None:
+        return "SLACK_BOT_TOKEN is not set (xoxb-…); `voicebot console` runs without Slack."
+    if not settings.socket_mode and settings.slack_signing_secret is None:
+        # Without it no request can be verified: every Slack request would be refused.
+        return (
+            "SLACK_SIGNING_SECRET is not set, and HTTP mode needs it to verify Slack's requests"
+            " (or set SLACK_APP_TOKEN for Socket Mode)."
+        )
+    return None
+
+
 def cmd_serve(_args: argparse.Namespace) -> int:
     from bot.server import serve
 
-    return serve(_settings_or_exit())
+    settings = _settings_or_exit()
+    problem = serve_problem(settings)
+    if problem:
+        print(f"voicebot: configuration error: {problem}", file=sys.stderr)
+        return 2
+    return serve(settings)
 
 
 def cmd_console(_args: argparse.Namespace) -> int:

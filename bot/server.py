@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
+import json
 import logging
 import os
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import parse_qsl
 
 import uvicorn
-from slack_bolt.adapter.starlette.async_handler import (
-    to_async_bolt_request,
-    to_starlette_response,
-)
-from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.starlette.async_handler import to_starlette_response
+from slack_bolt.async_app import AsyncApp, AsyncBoltContext, AsyncBoltRequest
+from slack_bolt.request.async_internals import build_async_context
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -30,13 +34,98 @@ from bot.slack.app import build_app
 
 log = logging.getLogger("voicebot.server")
 REPLAY_WINDOW_SECONDS = 360
+MAX_BODY_BYTES = 1024 * 1024  # Slack's largest payloads (a full modal's state) are far below
+SIGNATURE_MAX_AGE_SECONDS = 300  # Slack's own rule: refuse requests signed 5 minutes ago or more
+MAX_TOKEN_LENGTH = 200
+MAX_CALLBACK_QUERY = 8192
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The body, read as it arrives and abandoned once past `limit` (with or without a length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise BodyTooLarge
+    return bytes(body)
+
+
+class SlackSignature:
+    """Slack's request signing (v0 HMAC-SHA256 over `v0:{timestamp}:{raw body}`), over raw bytes.
+
+    Checked before anything is remembered or parsed, so an unsigned request costs one HMAC and
+    leaves nothing behind. Malformed headers are refused without computing anything.
+    """
+
+    def __init__(self, secret: str | None, clock: Callable[[], float] = time.time) -> None:
+        self._secret = secret.encode() if secret else None
+        self._clock = clock
+
+    def valid(self, body: bytes, timestamp: str, signature: str) -> bool:
+        if self._secret is None or not _SIGNATURE.fullmatch(signature):
+            return False
+        if not _TIMESTAMP.fullmatch(timestamp):
+            return False
+        if abs(self._clock() - int(timestamp)) > SIGNATURE_MAX_AGE_SECONDS:
+            return False
+        expected = hmac.new(
+            self._secret, b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256
+        ).hexdigest()
+        return hmac.compare_digest(signature, "v0=" + expected)
+
+
+def parse_slack_body(text: str, content_type: str | None) -> dict[str, Any]:
+    """What Slack sent, as Bolt reads it, minus Bolt's slip: a form whose text merely contains
+    the word "payload" (a command typed in #payload-team) is read as a form, not as empty.
+
+    ValueError for anything that is not a JSON object or a form.
+    """
+    if not text:
+        return {}
+    if content_type == "application/json" or text.startswith("{"):
+        parsed: Any = json.loads(text)
+    else:
+        form = dict(parse_qsl(text, keep_blank_values=True))
+        parsed = json.loads(form["payload"]) if "payload" in form else form
+    if not isinstance(parsed, dict):
+        raise ValueError("the body is not a JSON object")
+    return parsed
+
+
+def to_bolt_request(request: Request, text: str) -> AsyncBoltRequest:
+    """Bolt's request for a verified body; ValueError when the body is not a Slack payload."""
+    content_type = request.headers.get("content-type", "").split(";")[0]  # as Bolt reads it
+    try:
+        body = parse_slack_body(text, content_type or None)
+    except RecursionError:  # JSON nested deeper than Python's stack
+        raise ValueError("the body is nested too deeply") from None
+    bolt_request = AsyncBoltRequest(
+        body=text,
+        query=request.query_params,  # type: ignore[arg-type]
+        headers=request.headers,  # type: ignore[arg-type]
+    )
+    if body != bolt_request.body:
+        bolt_request.body = body
+        bolt_request.context = build_async_context(AsyncBoltContext({}), body)
+    return bolt_request
 
 
 def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool = True) -> Starlette:
     bolt = app or build_app(deps)
+    secret = deps.settings.slack_signing_secret
+    signing = SlackSignature(secret.get_secret_value() if secret else None)
     # Bolt refuses timestamps older than 5 minutes, so remembering a signature for 6 covers
     # every replay Bolt would accept. In memory: a SQLite write per request was the largest
-    # cost of an ack.
+    # cost of an ack. Only signatures that verified are remembered.
     replays = RecentKeys(REPLAY_WINDOW_SECONDS, time.monotonic)
     lifecycle = Lifecycle(deps)
 
@@ -44,8 +133,17 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         # Work spawned by the listener copies this context, so its logs keep the request id
         # (as random as uuid4's first 12 hex digits, at a fifth of the cost).
         REQUEST_ID.set(os.urandom(6).hex())
+        try:
+            raw = await read_capped(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            COMMANDS.labels("too_large", "rejected").inc()
+            return PlainTextResponse("request body too large", status_code=413)
         signature = request.headers.get("x-slack-signature", "")
-        if signature and not replays.first_time(signature):
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        if not signing.valid(raw, timestamp, signature):
+            COMMANDS.labels("unverified", "rejected").inc()
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        if not replays.first_time(signature):
             # The same signed request again (a replay inside Slack's 5-minute window): no effect.
             COMMANDS.labels("replayed", "rejected").inc()
             return PlainTextResponse("", status_code=200)
@@ -53,7 +151,11 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
             # Slack re-sends what it thinks timed out. The first delivery did the work.
             COMMANDS.labels("retry", "ignored").inc()
             return PlainTextResponse("", status_code=200)
-        bolt_request = to_async_bolt_request(request, await request.body())
+        try:
+            bolt_request = to_bolt_request(request, raw.decode("utf-8"))
+        except ValueError:  # not UTF-8, not JSON, not an object (UnicodeDecodeError included)
+            COMMANDS.labels("undecodable", "rejected").inc()
+            return PlainTextResponse("the body is not a Slack payload", status_code=400)
         return to_starlette_response(await bolt.async_dispatch(bolt_request))  # counted there
 
     async def healthz(_request: Request) -> Response:
@@ -68,12 +170,20 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         )
 
     async def kaleyra_callback(request: Request) -> Response:
-        call = deps.c2c.call_for_token(request.path_params["token"])
-        if call is None:
+        token = request.path_params["token"]
+        if len(token) > MAX_TOKEN_LENGTH or not token.isascii():
             return PlainTextResponse("not found", status_code=404)
-        deps.background.spawn(
-            deps.c2c.on_callback(call, dict(request.query_params)), name="c2c-callback"
-        )
+        if len(request.url.query) > MAX_CALLBACK_QUERY:  # Kaleyra's dozen variables fit in 2 KB
+            return PlainTextResponse("query too long", status_code=414)
+        try:
+            call = deps.c2c.call_for_token(token)
+            if call is None:
+                return PlainTextResponse("not found", status_code=404)
+            work = deps.c2c.on_callback(call, dict(request.query_params))
+        except Exception:  # whatever a forged token trips over, the answer is "no such call"
+            log.warning("Kaleyra callback refused: the token could not be checked", exc_info=True)
+            return PlainTextResponse("not found", status_code=404)
+        deps.background.spawn(work, name="c2c-callback")
         return PlainTextResponse("ok")
 
     async def metrics(_request: Request) -> Response:
@@ -92,7 +202,9 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     ]
     if slack_routes:
         routes.insert(0, Route("/slack/events", slack_events, methods=["POST"]))
-    return Starlette(routes=routes, lifespan=lifespan)
+    asgi = Starlette(routes=routes, lifespan=lifespan)
+    asgi.state.replays = replays  # for tests: what unauthenticated requests cannot grow
+    return asgi
 
 
 def serve(settings: Settings) -> int:

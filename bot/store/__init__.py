@@ -9,7 +9,7 @@ from bot.store.blacklist import BlacklistTable
 from bot.store.callfeed import CallFeedTable
 from bot.store.calls import CallsTable
 from bot.store.campaigns import CampaignsTable
-from bot.store.db import Clock, Db, StoreError, iso, utc_now
+from bot.store.db import Clock, Db, StoreBusy, StoreError, StoreFull, StoreUnavailable, iso, utc_now
 from bot.store.followups import FollowupsTable
 from bot.store.history import HistoryTable
 from bot.store.jobs import JobsTable
@@ -43,7 +43,10 @@ __all__ = [
     "Clock",
     "Db",
     "Store",
+    "StoreBusy",
     "StoreError",
+    "StoreFull",
+    "StoreUnavailable",
     "iso",
     "utc_now",
 ]

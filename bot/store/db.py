@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,19 +30,114 @@ class StoreError(Exception):
     """A store rule was broken; the message is fit for the user."""
 
 
+class StoreUnavailable(StoreError, sqlite3.OperationalError):
+    """SQLite could not do it just now; still an OperationalError for code that expects one."""
+
+
+class StoreBusy(StoreUnavailable):
+    """Another connection holds the write lock longer than the bot may wait on its event loop."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The bot's database is busy (another program is holding a lock on it), so nothing"
+            " was saved. Try again in a minute; if it keeps happening, tell an admin."
+        )
+
+
+class StoreFull(StoreUnavailable):
+    """The disk (or the database's page limit) is full."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The bot's database is full (the server's disk has no space left), so nothing was"
+            " saved. Tell an admin: the bot needs disk space before it can record anything."
+        )
+
+
+# The loop waits on SQLite synchronously, so a lock held elsewhere must not hold every ack:
+# at most this long per statement, then StoreBusy. Start-up (migrations) may wait longer.
+BUSY_TIMEOUT_MS = 150
+STARTUP_BUSY_TIMEOUT_MS = 10_000
+
+
+def translate(exc: sqlite3.OperationalError) -> sqlite3.OperationalError:
+    """SQLite's lock and disk-full errors as the store's own, with a message for the user."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return StoreBusy()
+    if "database or disk is full" in text or "disk i/o error" in text:
+        return StoreFull()
+    return exc
+
+
+class GuardedConnection(sqlite3.Connection):
+    """A connection whose lock and disk-full failures raise StoreBusy / StoreFull, wherever in
+    the store they happen (plain SQL, sqlite-utils helpers, commits at the end of `with`)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
+        with _translated():
+            return super().execute(*args, **kwargs)
+
+    def executemany(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
+        with _translated():
+            return super().executemany(*args, **kwargs)
+
+    def executescript(self, *args: Any, **kwargs: Any) -> sqlite3.Cursor:
+        with _translated():
+            return super().executescript(*args, **kwargs)
+
+    def commit(self) -> None:
+        with _translated():
+            super().commit()
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any) -> Any:
+        with _translated():
+            try:
+                return super().__exit__(kind, value, traceback)
+            except sqlite3.OperationalError:
+                # The commit failed (locked, disk full): leave no transaction open behind it.
+                with contextlib.suppress(sqlite3.Error):
+                    self.rollback()
+                raise
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except StoreUnavailable:
+        raise
+    except sqlite3.OperationalError as exc:
+        translated = translate(exc)
+        if translated is exc:
+            raise
+        raise translated from exc
+
+
 class Db:
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock = utc_now,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, check_same_thread=False, timeout=10)
+        connection = sqlite3.connect(
+            self.path,
+            check_same_thread=False,
+            timeout=STARTUP_BUSY_TIMEOUT_MS / 1000,
+            factory=GuardedConnection,
+        )
         self.db = sqlite_utils.Database(connection)
         self.clock = clock
         self._lock = threading.RLock()
         self._agents: dict[str, Agent | None] = {}
         self._last_prune = 0.0
         with self._lock:
-            self.db.execute("PRAGMA busy_timeout = 10000")
+            self.db.execute(f"PRAGMA busy_timeout = {STARTUP_BUSY_TIMEOUT_MS}")
             if self.path != ":memory:":
                 self.db.execute("PRAGMA journal_mode = WAL")
                 # WAL + NORMAL cannot corrupt the file; it skips an fsync per commit (0.55 ms
@@ -49,6 +145,7 @@ class Db:
                 self.db.execute("PRAGMA synchronous = NORMAL")
             self.db.execute("PRAGMA foreign_keys = ON")
             migrate(self.db)
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
     def close(self) -> None:
         self.db.conn.close()

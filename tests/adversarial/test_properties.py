@@ -3,8 +3,12 @@ clear UsageError, and what they accept round-trips."""
 
 from __future__ import annotations
 
+import re
+
+import phonenumbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from bot.grammar import UsageError
 from bot.grammar.blacklist import parse_blacklist
@@ -12,7 +16,7 @@ from bot.grammar.c2c import Dial, parse_c2c
 from bot.grammar.followup import parse_followup
 from bot.grammar.obd import parse_obd
 from bot.grammar.voicehealth import parse_voicehealth
-from bot.phones import parse_number_list, parse_phone, split_entries
+from bot.phones import InvalidNumber, parse_number_list, parse_phone, split_entries
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 noise = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=200)
@@ -84,3 +88,38 @@ def test_obd_numbers_and_sound_round_trip(numbers: list[str], sound: str) -> Non
     command = parse_obd(", ".join(numbers) + f" play {sound} retries 2")
     assert command.play == sound and command.retries == 2
     assert [p.national for p in parse_number_list(command.numbers_text, "IN").valid] == numbers
+
+
+foreign_regions = st.sampled_from(
+    sorted(
+        r for r in phonenumbers.SUPPORTED_REGIONS if phonenumbers.country_code_for_region(r) != 91
+    )
+)
+
+
+@FAST
+@given(foreign_regions)
+def test_another_countrys_number_is_refused_by_name_unless_allowed(region: str) -> None:
+    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    example = example or phonenumbers.example_number(region)
+    if example is None:
+        return
+    typed = phonenumbers.format_number(example, PhoneNumberFormat.INTERNATIONAL)
+    try:
+        parse_phone(typed, "IN")
+    except InvalidNumber as exc:
+        assert "the Voice API calls only India numbers (+91)" in str(exc)
+    else:
+        raise AssertionError(f"{typed} ({region}) was accepted for the legacy API")
+    try:
+        phone = parse_phone(typed, "IN", allow_foreign=True)
+    except InvalidNumber:
+        return  # premium-rate and the like stay refused
+    assert phone.e164 == phonenumbers.format_number(example, PhoneNumberFormat.E164)
+
+
+@FAST
+@given(st.one_of(noise, digits_and_separators))
+def test_splitting_keeps_every_word_in_order(text: str) -> None:
+    words = [w for chunk in re.split(r"[,;\n\r\t]", text) for w in chunk.split()]
+    assert " ".join(split_entries(text)).split() == words

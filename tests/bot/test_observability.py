@@ -61,3 +61,37 @@ def test_json_logs_carry_request_id_and_hide_numbers_and_secrets() -> None:
         and "sup3r" not in record["message"]
         and "A1234567key" not in record["message"]
     )
+
+
+def test_tracebacks_are_cleaned_in_both_formats() -> None:
+    from bot.runtime.logs import ConsoleFormatter
+
+    for formatter in (ConsoleFormatter(), JsonFormatter()):
+        stream = io.StringIO()
+        handler = logging.StreamHandler(stream)
+        handler.addFilter(PrivacyFilter(["sup3r-signing-secret"]))
+        handler.setFormatter(formatter)
+        logger = logging.getLogger("voicebot.test.tracebacks")
+        logger.addHandler(handler)
+        try:
+            raise RuntimeError("caller=9876543210 xoxb-123-456 sup3r-signing-secret\nforged")
+        except RuntimeError:
+            logger.exception("dial failed")
+        finally:
+            logger.removeHandler(handler)
+        out = stream.getvalue()
+        assert "RuntimeError" in out and "98******10" in out
+        assert "9876543210" not in out and "xoxb-123" not in out and "sup3r" not in out
+        if isinstance(formatter, ConsoleFormatter):
+            assert all(
+                line.startswith("    | ") for line in out.splitlines()[1:]
+            )  # the traceback is indented under its record, the forged line too
+
+
+def test_kaleyra_status_labels_are_bounded() -> None:
+    from bot.runtime.metrics import kaleyra_status
+
+    assert kaleyra_status("ok") == "ok" and kaleyra_status("E101") == "E101"
+    assert kaleyra_status("RBC3007") == "RBC3007" and kaleyra_status("502") == "502"
+    assert kaleyra_status("E999") == "other" and kaleyra_status("<b>x</b>") == "other"
+    assert kaleyra_status("9999") == "other" and kaleyra_status("") == "other"
