@@ -39,8 +39,15 @@ async def kaleyra(sandbox: RunningSandbox):
 
 @pytest.fixture
 def bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock):
+    """The app over the wire; a test fails if the app sent anything Slack would refuse."""
     from tests.support.harness import Harness
 
     harness = Harness(sandbox, tmp_path, clock)
     yield harness
+    refused = list(harness.fake.invalid)
     harness.close()
+    if refused:
+        shown = "\n".join(
+            f"{method}: {'; '.join(problems[:5])}" for method, problems in refused[:10]
+        )
+        pytest.fail(f"payloads Slack would refuse (invalid_blocks):\n{shown}", pytrace=False)

@@ -202,7 +202,8 @@ class CallFeedTable(Db):
     def broadcasts_between(self, start: str, end: str) -> list[BroadcastActivity]:
         """Broadcasts made in the window that went ahead (cancelled mid-run ones rang numbers too)."""
         rows = self._all(
-            "SELECT payload, result FROM jobs WHERE kind = 'obd' AND started_at IS NOT NULL"
+            "SELECT payload, result FROM jobs WHERE kind = 'obd'"
+            " AND (started_at IS NOT NULL OR state NOT IN ('pending', 'cancelled', 'expired'))"
             " AND created_at >= ? AND created_at <= ? ORDER BY id",
             [start, end],
         )

@@ -7,6 +7,7 @@ from typing import Any
 from bot.models import BlacklistPage
 from bot.phones import Phone, mask
 from bot.views.common import (
+    clip,
     context,
     escape,
     form,
@@ -14,12 +15,14 @@ from bot.views.common import (
     input_block,
     message,
     section,
+    sections,
     text_element,
 )
 
 BLACKLIST_MODAL = "blacklist_modal"
 NUMBERS_BLOCK, NUMBERS_INPUT = "bl_numbers", "numbers"
 REASON_BLOCK, REASON_INPUT = "bl_reason", "reason"
+REASON_MAX = 200  # the form's limit; a longer reason typed in the command is shown cut to it
 
 HELP = """*Blacklist* stops Kaleyra calling a number, and stops voicebot's broadcasts to it.
 • `/blacklist add 9876543210, 9123456789` (anyone); add `because <reason>` to say why
@@ -45,7 +48,10 @@ def modal() -> dict[str, Any]:
                 hint="Separated by commas, spaces or new lines",
             ),
             input_block(
-                REASON_BLOCK, "Reason", text_element(REASON_INPUT, max_length=200), optional=True
+                REASON_BLOCK,
+                "Reason",
+                text_element(REASON_INPUT, max_length=REASON_MAX),
+                optional=True,
             ),
         ],
     )
@@ -65,11 +71,11 @@ def list_message(page: BlacklistPage) -> dict[str, Any]:
     lines = []
     for entry in page.entries:
         number = Phone.known(entry.number).pretty if page.show_numbers else mask(entry.number)
-        reason = f" · {escape(entry.reason)}" if entry.reason else ""
+        reason = f" · {escape(clip(entry.reason, REASON_MAX))}" if entry.reason else ""
         lines.append(
             f"{escape(number)} · <@{escape(entry.added_by)}> · {escape(entry.added_at[:10])}{reason}"
         )
-    blocks = [header(f"Blacklist ({page.total})"), section("\n".join(lines))]
+    blocks = [header(f"Blacklist ({page.total})"), *sections(lines)]
     if page.total > len(page.entries):
         blocks.append(context(f"{page.total - len(page.entries)} more not shown."))
     if not page.show_numbers:

@@ -30,6 +30,7 @@ from bot.views.common import (
     message,
     retry_options,
     section,
+    sections,
     status_words,
     text_element,
 )
@@ -276,10 +277,10 @@ def log_message(
 ) -> dict[str, Any]:
     """A page of the call log; numbers of rows not in `full_numbers` are masked (None: none)."""
     if not rows:
-        return message([section(f"*{escape(title)}*\nNo calls in that range.")], title)
+        return message([section(f"*{escape(title)}*\nNo calls in that range.")], escape(title))
     shown = rows[:LOG_PAGE_SIZE]
-    body = "\n".join(_log_line(r, full_numbers is None or r.id in full_numbers) for r in shown)
-    blocks = [header(title), section(body)]
+    lines = [_log_line(r, full_numbers is None or r.id in full_numbers) for r in shown]
+    blocks = [header(title), *sections(lines)]
     hidden = len(rows) - len(shown)
     if hidden > 0 or more:
         extra = f"{hidden} more" if hidden > 0 and not more else "More"
@@ -288,7 +289,7 @@ def log_message(
         blocks.append(
             context("Numbers of other people's calls are masked; admins see them in full.")
         )
-    return message(blocks, f"{title}: {len(rows)} calls")
+    return message(blocks, f"{escape(title)}: {len(rows)} calls")
 
 
 def log_page_message(page: CallLogPage) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from bot.views.common import (
     input_block,
     message,
     section,
+    sections,
     status_words,
     text_element,
 )
@@ -277,17 +278,6 @@ def _agent_parts(agent: AgentActivity) -> list[str]:
     return parts
 
 
-def _sections_of(lines: list[str], limit: int = 2900) -> list[str]:
-    """Lines joined into texts that each fit a section: a big team is split, not cut."""
-    texts: list[str] = []
-    for line in lines:
-        if texts and len(texts[-1]) + len(line) + 1 <= limit:
-            texts[-1] += "\n" + line
-        else:
-            texts.append(line)
-    return texts
-
-
 def activity_digest_message(digest: ActivityDigest, tz_name: str) -> dict[str, Any]:
     span = f"{digest.since:%d %b %H:%M} to {digest.until:%d %b %H:%M} {tz_name}"
     blocks: list[dict[str, Any]] = [header("Team activity"), context(escape(span))]
@@ -295,7 +285,7 @@ def activity_digest_message(digest: ActivityDigest, tz_name: str) -> dict[str, A
         lines = ["*Agents*"] + [
             f"<@{a.user_id}>: " + ", ".join(_agent_parts(a)) for a in digest.agents
         ]
-        blocks.extend(section(text) for text in _sections_of(lines))
+        blocks.extend(sections(lines))
     else:
         blocks.append(section("*Agents*\nNo calls placed."))
     blocks.append(
@@ -306,10 +296,10 @@ def activity_digest_message(digest: ActivityDigest, tz_name: str) -> dict[str, A
         )
     )
     outcomes = ", ".join(
-        f"{count} {status_words(status)}"
+        f"{count} {escape(status_words(status))}"
         for status, count in sorted(digest.broadcast_outcomes.items(), key=lambda kv: -kv[1])
     )
     broadcast = f"*Broadcasts* {digest.broadcasts} sent to {digest.broadcast_numbers} numbers"
     blocks.append(section(broadcast + (f": {outcomes}" if outcomes else "")))
     blocks.append(section(f"*Follow-ups due today* {digest.followups_due_today}"))
-    return message(blocks, f"Team activity {span}")
+    return message(blocks, f"Team activity {escape(span)}")

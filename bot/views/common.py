@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # a modal or Home tab
 MAX_SECTION_TEXT = 3000
 MAX_FALLBACK_TEXT = 4000
+MAX_INPUT = 3000  # characters a plain-text input holds
 SANDBOX_NOTICE = ":test_tube: Sandbox: no real calls are placed (KALEYRA_API_KEY is not set)."
 
 STATUS_WORDS = {
@@ -47,6 +49,21 @@ def section(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}, **extra}
 
 
+def sections(lines: list[str], limit: int = MAX_SECTION_TEXT) -> list[dict[str, Any]]:
+    """Lines as sections of at most `limit` characters each: a long list is split, not cut.
+
+    A single line longer than a section is clipped; `message` keeps the result within 50 blocks.
+    """
+    texts: list[str] = []
+    for line in lines:
+        line = clip(line, limit)
+        if texts and len(texts[-1]) + len(line) + 1 <= limit:
+            texts[-1] += "\n" + line
+        else:
+            texts.append(line)
+    return [section(text) for text in texts]
+
+
 def context(text: str) -> dict[str, Any]:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
 
@@ -56,12 +73,14 @@ def header(text: str) -> dict[str, Any]:
 
 
 def button(text: str, action_id: str, value: str = "", style: str | None = None) -> dict[str, Any]:
+    """A button; an empty `value` is left out rather than sent as an empty string."""
     element: dict[str, Any] = {
         "type": "button",
         "text": {"type": "plain_text", "text": clip(text, 75)},
         "action_id": action_id,
-        "value": value[:2000],
     }
+    if value:
+        element["value"] = value[:2000]
     if style:
         element["style"] = style
     return element
@@ -80,12 +99,12 @@ def text_element(
         "action_id": action_id,
         "multiline": multiline,
     }
-    if initial:
-        element["initial_value"] = initial
+    if initial:  # Slack refuses an initial value longer than the input takes
+        element["initial_value"] = initial[: max_length or MAX_INPUT]
     if max_length:
         element["max_length"] = max_length
     if placeholder:
-        element["placeholder"] = {"type": "plain_text", "text": placeholder}
+        element["placeholder"] = {"type": "plain_text", "text": clip(placeholder, 150)}
     return element
 
 
@@ -152,13 +171,15 @@ def message(blocks: list[dict[str, Any]], text: str, *, sandbox: bool = False) -
 
 
 def with_notice(payload: dict[str, Any]) -> dict[str, Any]:
-    """The same message with the sandbox notice at its foot (once, within the block limit)."""
+    """The same message or view with the sandbox notice at its foot (once, within the block
+    limit: 50 for a message, 100 for a modal or Home tab)."""
     blocks = list(payload.get("blocks") or [])
     notice = context(SANDBOX_NOTICE)
     if notice in blocks:
         return payload
-    if len(blocks) >= MAX_BLOCKS:
-        blocks = blocks[: MAX_BLOCKS - 1]
+    limit = MAX_VIEW_BLOCKS if payload.get("type") in {"modal", "home"} else MAX_BLOCKS
+    if len(blocks) >= limit:
+        blocks = blocks[: limit - 1]
     return {**payload, "blocks": [*blocks, notice]}
 
 

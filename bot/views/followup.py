@@ -20,6 +20,7 @@ from bot.views.common import (
     input_block,
     message,
     section,
+    sections,
     text_element,
 )
 
@@ -134,7 +135,7 @@ def list_message(
         return message([section(f"*{title}*: none. Add one with `/followup add`.")], title)
     blocks = [
         header(f"{title} ({len(items)})"),
-        section("\n".join(_line(i, tz, tz_name, now) for i in items[:LIST_LIMIT])),
+        *sections([_line(i, tz, tz_name, now) for i in items[:LIST_LIMIT]]),
     ]
     if len(items) > LIST_LIMIT:
         blocks.append(context(f"{len(items) - LIST_LIMIT} more not shown."))

@@ -10,7 +10,7 @@ from bot.models import AgentStatus, CallOutcome, CallRow, FeedCall, Followup
 from bot.phones import Phone
 from bot.views.c2c import REGISTER_BUTTON
 from bot.views.callfeed import missed_calls_section, outcome_line
-from bot.views.common import button, escape, header, section, status_words
+from bot.views.common import button, escape, header, section, sections, status_words
 from bot.views.followup import FOLLOWUP_CALL
 
 MAX_HOME_BLOCKS = 100
@@ -97,5 +97,5 @@ def home_view(
             f" {escape(_field(a, 'action'))}: {escape(_field(a, 'outcome'))}"
             for a in audit[:10]
         ]
-        blocks += [header("Recent audit"), section("\n".join(lines))]
+        blocks += [header("Recent audit"), *sections(lines)]
     return {"type": "home", "blocks": blocks[:MAX_HOME_BLOCKS]}

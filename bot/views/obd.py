@@ -29,6 +29,7 @@ from bot.views.common import (
     message,
     retry_options,
     section,
+    sections,
     status_words,
     text_element,
 )
@@ -229,9 +230,12 @@ def _controls(progress: CampaignProgress, block_id: str) -> dict[str, Any] | Non
     stop = {
         **button("Cancel", OBD_STOP, job, style="danger"),
         "confirm": {
-            "title": {"type": "plain_text", "text": f"Cancel broadcast #{job}?"},
+            "title": {
+                "type": "plain_text",
+                "text": f"Cancel {_noun(progress.campaign.kind)} #{job}?",
+            },
             "text": {
-                "type": "mrkdwn",
+                "type": "plain_text",
                 "text": "Numbers not sent yet will not be called. Calls already placed go on.",
             },
             "confirm": {"type": "plain_text", "text": "Cancel it"},
@@ -433,7 +437,7 @@ def list_message(listings: list[CampaignListing]) -> dict[str, Any]:
     return message(
         [
             header("Recent broadcasts"),
-            section("\n".join(lines)),
+            *sections(lines),
             context("`/obd status #<id>` shows one."),
         ],
         f"{len(listings)} recent broadcasts",

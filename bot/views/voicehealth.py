@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.kaleyra.models import HealthReport, Incident
 from bot.models import HealthChange, SentEntry
-from bot.views.common import context, escape, header, message, section
+from bot.views.common import context, escape, header, message, section, sections
 
 ICONS = {
     "operational": ":large_green_circle:",
@@ -87,10 +87,8 @@ def changes_lines(changes: list[HealthChange]) -> list[str]:
 
 
 def alert_message(changes: list[HealthChange]) -> dict[str, Any]:
-    body = "\n".join(changes_lines(changes))
-    return message(
-        [section(":rotating_light: *Voice network changed*\n" + body)], "Voice network changed"
-    )
+    lines = [":rotating_light: *Voice network changed*", *changes_lines(changes)]
+    return message(sections(lines), "Voice network changed")
 
 
 def outage_message(problem: str, *, recovered: bool = False) -> dict[str, Any]:
@@ -102,6 +100,7 @@ def outage_message(problem: str, *, recovered: bool = False) -> dict[str, Any]:
 
 
 MISSED_SHOWN = 20
+DIGEST_HEALTH_BLOCKS = 30
 
 
 def digest_message(
@@ -121,13 +120,18 @@ def digest_message(
             section(f":warning: Kaleyra's health status could not be read: {escape(problem or '')}")
         )
     else:
-        blocks.extend(health_message(report)["blocks"][1 if report.incidents else 0 :])
-    blocks.append(
-        section(
-            "*Since the last digest*: "
-            + ("no changes." if not changes else "\n" + "\n".join(changes_lines(changes)))
-        )
-    )
+        health = health_message(report)["blocks"][1 if report.incidents else 0 :]
+        if len(health) > DIGEST_HEALTH_BLOCKS:  # leave room for the changes and missed sends
+            hidden = len(health) - DIGEST_HEALTH_BLOCKS + 1
+            health = [
+                *health[: DIGEST_HEALTH_BLOCKS - 1],
+                context(f"…and {hidden} more: `/voicehealth` shows every region."),
+            ]
+        blocks.extend(health)
+    if changes:
+        blocks.extend(sections(["*Since the last digest*:", *changes_lines(changes)]))
+    else:
+        blocks.append(section("*Since the last digest*: no changes."))
     if missed:
         lines = [
             f"• {escape(m.kind)} due {escape(m.due_at[:16].replace('T', ' '))} UTC: {escape(m.detail or '')}"
@@ -135,7 +139,5 @@ def digest_message(
         ]
         if len(missed) > MISSED_SHOWN:
             lines.append(f"…and {len(missed) - MISSED_SHOWN} more.")
-        blocks.append(
-            section("*Missed while the bot was down* (too old to send late):\n" + "\n".join(lines))
-        )
+        blocks.extend(sections(["*Missed while the bot was down* (too old to send late):", *lines]))
     return message(blocks, title)
