@@ -1,8 +1,10 @@
 """Kaleyra Voice (legacy) and kaleyra.io Outbound Calling client."""
 
-from bot.kaleyra.client import BulkResult, ChunkOutcome, KaleyraClient
+from bot.kaleyra.bulk import BulkResult, ChunkOutcome
+from bot.kaleyra.client import KaleyraClient
 from bot.kaleyra.errors import (
     KaleyraAPIError,
+    KaleyraBadAnswer,
     KaleyraConnectionError,
     KaleyraError,
     KaleyraServerError,
@@ -13,6 +15,7 @@ __all__ = [
     "BulkResult",
     "ChunkOutcome",
     "KaleyraAPIError",
+    "KaleyraBadAnswer",
     "KaleyraClient",
     "KaleyraConnectionError",
     "KaleyraError",

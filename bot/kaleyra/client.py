@@ -6,15 +6,26 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
 
 import httpx
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from bot.kaleyra.bulk import (
+    DIALER_IMPORT_LIMIT,
+    OUTBOUND_TO_LIMIT,
+    VOICE_CALL_LIMIT,
+    BulkResult,
+    ChunkOutcome,
+    OnChunk,
+    chunked,
+    send_in_chunks,
+)
 from bot.kaleyra.errors import (
     KaleyraAPIError,
+    KaleyraBadAnswer,
     KaleyraConnectionError,
     KaleyraError,
     KaleyraServerError,
@@ -42,59 +53,50 @@ from bot.kaleyra.models import (
     OutboundResult,
     rows_from_keyed,
 )
+from bot.kaleyra.transport import AiohttpTransport
 from bot.runtime.metrics import KALEYRA_LATENCY, KALEYRA_REQUESTS
 
 log = logging.getLogger("voicebot.kaleyra")
 
-VOICE_CALL_LIMIT = 200
-OUTBOUND_TO_LIMIT = 100
-DIALER_IMPORT_LIMIT = 1000
 NO_INCIDENTS = "E701"
 OUTBOUND_SUBMITTED = "RBC3007"
+M = TypeVar("M", bound=BaseModel)
 
-T = TypeVar("T")
-OnChunk = Callable[["ChunkOutcome"], Awaitable[None]]
-ChunkState = Literal["accepted", "rejected", "unknown"]
-
-
-def chunked(items: Sequence[T], size: int) -> list[list[T]]:
-    """In order, remainder last: 450 by 200 gives 200, 200, 50."""
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
-@dataclass
-class ChunkOutcome:
-    index: int
-    numbers: list[str]
-    state: ChunkState
-    result: Any = None
-    error: KaleyraError | None = None
+# Kept importable from here while callers move to bot.kaleyra.bulk.
+__all__ = [
+    "DIALER_IMPORT_LIMIT",
+    "OUTBOUND_TO_LIMIT",
+    "VOICE_CALL_LIMIT",
+    "BulkResult",
+    "ChunkOutcome",
+    "KaleyraClient",
+    "OnChunk",
+    "chunked",
+]
 
 
-@dataclass
-class BulkResult:
-    """Every number of a chunked job, accounted for chunk by chunk."""
+@contextmanager
+def decoding(operation: str, *, places_call: bool = False) -> Iterator[None]:
+    """Turn any failure to read a 200 answer into KaleyraBadAnswer, never a stray exception."""
+    try:
+        yield
+    except ValidationError as exc:
+        problem = _validation_problem(exc)
+        log.warning("kaleyra %s answer not understood: %s", operation, problem)
+        raise KaleyraBadAnswer(operation, problem, outcome_unknown=places_call) from None
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        log.warning("kaleyra %s answer not understood: %s", operation, type(exc).__name__)
+        raise KaleyraBadAnswer(
+            operation, f"unexpected {type(exc).__name__}", outcome_unknown=places_call
+        ) from None
 
-    chunks: list[ChunkOutcome] = field(default_factory=list)
 
-    def numbers_in(self, state: ChunkState) -> list[str]:
-        return [n for c in self.chunks if c.state == state for n in c.numbers]
-
-    @property
-    def accepted(self) -> list[str]:
-        return self.numbers_in("accepted")
-
-    @property
-    def rejected(self) -> list[str]:
-        return self.numbers_in("rejected")
-
-    @property
-    def unknown(self) -> list[str]:
-        return self.numbers_in("unknown")
-
-    @property
-    def total(self) -> int:
-        return sum(len(c.numbers) for c in self.chunks)
+def _validation_problem(exc: ValidationError) -> str:
+    """Where and what, never the value (answers carry phone numbers)."""
+    first = exc.errors(include_input=False, include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"]) or "answer"
+    more = exc.error_count() - 1
+    return f"{where}: {first['msg'].lower()}" + (f", and {more} more" if more > 0 else "")
 
 
 class KaleyraClient:
@@ -110,6 +112,7 @@ class KaleyraClient:
         backoff_seconds: float = 0.25,
         chunk_concurrency: int = 4,
         max_in_flight: int = 50,
+        calls_in_flight: int = 200,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
@@ -122,11 +125,16 @@ class KaleyraClient:
         self.chunk_concurrency = max(1, chunk_concurrency)
         self._sleep = sleep
         # Waiting here is O(1); thousands of requests queued inside httpx's pool are not.
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        # Call-placing requests have their own budget, so a person's dial never queues behind
+        # hundreds of status reads (and reads never starve behind a burst of dials).
+        self._in_flight = asyncio.Semaphore(max(1, max_in_flight))
+        self._calls_in_flight = asyncio.Semaphore(max(1, calls_in_flight))
+        connections = max(1, max_in_flight) + max(1, calls_in_flight)
         self._http = httpx.AsyncClient(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            transport=transport,
+            # Sockets from aiohttp (see bot/kaleyra/transport.py); tests and the embedded
+            # sandbox pass a transport of their own.
+            transport=transport or AiohttpTransport(connections=connections),
         )
 
     async def aclose(self) -> None:
@@ -212,7 +220,7 @@ class KaleyraClient:
         started: float,
     ) -> LegacyEnvelope | OutboundResult:
         try:
-            async with self._in_flight:
+            async with self._calls_in_flight if places_call else self._in_flight:
                 response = await self._http.post(
                     url, data=form, params=params, json=body, headers=headers
                 )
@@ -247,23 +255,28 @@ class KaleyraClient:
     def _decode(
         operation: str, response: httpx.Response, api: str, places_call: bool
     ) -> LegacyEnvelope | OutboundResult:
+        status = response.status_code
         try:
             payload = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
             payload = None
         if not isinstance(payload, dict):
-            if response.status_code >= 500:
+            if status >= 500:
                 raise KaleyraServerError(
-                    f"Kaleyra answered HTTP {response.status_code}.",
-                    http_status=response.status_code,
+                    f"Kaleyra answered HTTP {status}.",
+                    http_status=status,
                     outcome_unknown=places_call,
                 )
+            if 200 <= status < 300:
+                raise KaleyraBadAnswer(
+                    operation, "not JSON", http_status=status, outcome_unknown=places_call
+                )
             raise KaleyraServerError(
-                f"Kaleyra answered HTTP {response.status_code} with something that is not JSON.",
-                http_status=response.status_code,
+                f"Kaleyra answered HTTP {status} with something that is not JSON.",
+                http_status=status,
                 outcome_unknown=places_call,
             )
-        try:
+        with decoding(operation, places_call=places_call):
             if api == "io":
                 result = OutboundResult.model_validate(payload)
                 if result.code != OUTBOUND_SUBMITTED:
@@ -271,21 +284,15 @@ class KaleyraClient:
                         result.code,
                         result.message or "request refused",
                         field_errors=_field_errors(result.error),
-                        http_status=response.status_code,
+                        http_status=status,
                     )
                 return result
             envelope = LegacyEnvelope.model_validate(payload)
-        except ValidationError:
-            raise KaleyraServerError(
-                f"Kaleyra's answer to {operation} was not in the expected shape.",
-                http_status=response.status_code,
-                outcome_unknown=places_call,
-            ) from None
         if not envelope.ok and not (operation == "monitor" and envelope.status == NO_INCIDENTS):
             raise KaleyraAPIError(
                 envelope.status,
                 envelope.message or "request refused",
-                http_status=response.status_code,
+                http_status=status,
             )
         return envelope
 
@@ -294,6 +301,13 @@ class KaleyraClient:
         assert isinstance(envelope, LegacyEnvelope)
         return envelope
 
+    @staticmethod
+    def _rows(operation: str, data: Any, model: type[M]) -> list[M]:
+        """Rows keyed "0", "1", … or listed, each validated; any bad row is a KaleyraBadAnswer."""
+        with decoding(operation):
+            rows, _ = rows_from_keyed(data)
+            return [model.model_validate(r) for r in rows]
+
     async def _in_chunks(
         self,
         numbers: Sequence[str],
@@ -301,29 +315,25 @@ class KaleyraClient:
         send: Callable[[list[str]], Awaitable[Any]],
         on_chunk: OnChunk | None = None,
     ) -> BulkResult:
-        """Send each chunk once, a few at a time, and record every chunk's outcome in order."""
-        gate = asyncio.Semaphore(self.chunk_concurrency)
-
-        async def one(index: int, part: list[str]) -> ChunkOutcome:
-            async with gate:
-                try:
-                    outcome = ChunkOutcome(index, part, "accepted", result=await send(part))
-                except KaleyraError as exc:
-                    state: ChunkState = "unknown" if exc.outcome_unknown else "rejected"
-                    outcome = ChunkOutcome(index, part, state, error=exc)
-            if on_chunk is not None:
-                await on_chunk(outcome)
-            return outcome
-
-        parts = chunked(list(numbers), size)
-        return BulkResult(list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts)))))
+        return await send_in_chunks(
+            numbers, size, send, concurrency=self.chunk_concurrency, on_chunk=on_chunk
+        )
 
     # ------------------------------------------------------------------ click-to-call
 
     async def click_to_call(self, request: ClickToCallRequest) -> ClickToCallResult:
-        env = await self._legacy("dial.click2call", request.to_form(), places_call=True)
-        data = env.data if isinstance(env.data, dict) else {}
-        return ClickToCallResult(id=data.get("id"), message=env.message)
+        """A 200 without a call id means Kaleyra took it but it cannot be followed: unknown."""
+        operation = "dial.click2call"
+        env = await self._legacy(operation, request.to_form(), places_call=True)
+        with decoding(operation, places_call=True):
+            rows, _ = rows_from_keyed(env.data)
+            result = ClickToCallResult.model_validate(
+                {"id": rows[0].get("id") if rows else None, "message": env.message}
+            )
+        if not result.id:
+            log.warning("kaleyra %s answered 200 without a call id", operation)
+            raise KaleyraBadAnswer(operation, "no call id", outcome_unknown=True)
+        return result
 
     async def c2c_status(self, call_id: str) -> C2CCall | None:
         calls = await self.c2c_log(LogQuery(id=call_id))
@@ -331,13 +341,11 @@ class KaleyraClient:
 
     async def c2c_log(self, query: LogQuery | None = None) -> list[C2CCall]:
         env = await self._legacy("dial.c2cstatus", (query or LogQuery()).to_form(), idempotent=True)
-        rows, _ = rows_from_keyed(env.data)
-        return [C2CCall.model_validate(r) for r in rows]
+        return self._rows("dial.c2cstatus", env.data, C2CCall)
 
     async def call_details(self, query: LogQuery | None = None) -> list[CallDetail]:
         env = await self._legacy("dial", (query or LogQuery()).to_form(), idempotent=True)
-        rows, _ = rows_from_keyed(env.data)
-        return [CallDetail.model_validate(r) for r in rows]
+        return self._rows("dial", env.data, CallDetail)
 
     # ------------------------------------------------------------------ blacklist
 
@@ -353,11 +361,14 @@ class KaleyraClient:
 
     async def followup_create(self, request: FollowupRequest) -> str:
         env = await self._legacy("followup", request.to_form())
-        return str((env.data or {}).get("id", ""))
+        followup_id = _answer_id("followup", env.data)
+        if not followup_id:
+            raise KaleyraBadAnswer("followup", "no follow-up id")
+        return followup_id
 
     async def followup_edit(self, followup_id: str, request: FollowupRequest) -> str:
         env = await self._legacy("followup", {**request.to_form(), "id": followup_id})
-        return str((env.data or {}).get("id", followup_id))
+        return _answer_id("followup", env.data) or followup_id
 
     async def followup_delete(self, followup_id: str) -> str:
         form = {"id": followup_id, "action": "delete"}
@@ -366,8 +377,7 @@ class KaleyraClient:
     async def followup_report(self, query: FollowupQuery | None = None) -> list[FollowupRecord]:
         form = (query or FollowupQuery()).to_form()
         env = await self._legacy("followup.reports", form, idempotent=True)
-        rows, _ = rows_from_keyed(env.data)
-        return [FollowupRecord.model_validate(r) for r in rows]
+        return self._rows("followup.reports", env.data, FollowupRecord)
 
     # ------------------------------------------------------------------ health
 
@@ -376,8 +386,8 @@ class KaleyraClient:
         if env.status == NO_INCIDENTS:
             return HealthReport(incidents=[], message=env.message or "No incidents found")
         data = env.data if isinstance(env.data, dict) else {}
-        incidents = data.get("incidents") or []
-        return HealthReport(incidents=[Incident.model_validate(i) for i in incidents])
+        incidents = self._rows("monitor", data.get("incidents"), Incident)
+        return HealthReport(incidents=incidents)
 
     # ------------------------------------------------------------------ progressive dialer
 
@@ -406,7 +416,8 @@ class KaleyraClient:
 
         async def send(numbers: list[str]) -> ObdResult:
             env = await self._legacy("voice.call", request.to_form(numbers), places_call=True)
-            return ObdResult.from_data(env.data, env.message)
+            with decoding("voice.call", places_call=True):
+                return ObdResult.from_data(env.data, env.message)
 
         if request.group:
             return await self._in_chunks([f"group:{request.group}"], 1, send, on_chunk)
@@ -414,17 +425,20 @@ class KaleyraClient:
 
     async def obd_json(self, request: ObdJsonRequest) -> ObdResult:
         env = await self._request("voice.json", body=request.to_body(), places_call=True)
-        return ObdResult.from_data(env.data, env.message)
+        with decoding("voice.json", places_call=True):
+            return ObdResult.from_data(env.data, env.message)
 
     async def obd_status(self, call_id: str, mobile: str | None = None) -> list[ObdCall]:
         form = {"id": call_id, **({"mobile": mobile} if mobile else {})}
         env = await self._legacy("voice.status", form, idempotent=True)
-        return ObdResult.from_data(env.data).calls
+        with decoding("voice.status"):
+            return ObdResult.from_data(env.data).calls
 
     async def obd_group_status(self, group_id: str, campaign: str | None = None) -> list[ObdCall]:
         form = {"groupid": group_id, **({"campaign": campaign} if campaign else {})}
         env = await self._legacy("voice.groupstatus", form, idempotent=True)
-        return ObdResult.from_data(env.data).calls
+        with decoding("voice.groupstatus"):
+            return ObdResult.from_data(env.data).calls
 
     # ------------------------------------------------------------------ kaleyra.io outbound
 
@@ -441,6 +455,16 @@ class KaleyraClient:
             return result
 
         return await self._in_chunks(request.to, OUTBOUND_TO_LIMIT, send, on_chunk)
+
+
+def _answer_id(operation: str, data: Any) -> str | None:
+    """The `id` of a one-row answer (`data: {"id": …}` or `[{"id": …}]`), as text."""
+    with decoding(operation):
+        rows, _ = rows_from_keyed(data)
+        value = rows[0].get("id") if rows else None
+    if value is None or isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    return str(value).strip() or None
 
 
 def _field_errors(error: Any) -> dict[str, str]:

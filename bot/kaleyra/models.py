@@ -11,7 +11,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 # --------------------------------------------------------------------------- shared helpers
 
-_Stripped = ConfigDict(extra="allow", str_strip_whitespace=True, populate_by_name=True)
+# Answers: unknown keys kept, text stripped, numbers where text is documented read as text
+# (Kaleyra sends ids and numbers both ways: "id": "2354" and "id": 2354).
+_Stripped = ConfigDict(
+    extra="allow", str_strip_whitespace=True, populate_by_name=True, coerce_numbers_to_str=True
+)
+
+
+def _none_to(default: str) -> Any:
+    """A before-validator: null (or blank) becomes `default`, anything else is left to the field."""
+
+    def fill(cls: Any, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return default
+        return value
+
+    return classmethod(fill)
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -450,10 +465,7 @@ class FollowupRecord(BaseModel):
     note: str | None = None
     ontime: str = ""
 
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id(cls, value: Any) -> str:
-        return str(value)
+    _text = field_validator("name", "follower", "ontime", mode="before")(_none_to(""))
 
     def ontime_local(self) -> datetime | None:
         """Parse the report's `14-10-2015 07:00:00 PM` (naive, account time zone)."""
@@ -470,11 +482,15 @@ HealthType = Literal["operational", "warning", "critical"]
 
 class Incident(BaseModel):
     model_config = _Stripped
-    region: str = ""
+    region: str = "unknown"
     region_code: str = Field(default="", alias="region_code")
     type: str = "operational"
     service: str = "all"
     numbers: list[str] = Field(default_factory=list)
+
+    _region = field_validator("region", mode="before")(_none_to("unknown"))
+    _code = field_validator("region_code", mode="before")(_none_to(""))
+    _service = field_validator("service", mode="before")(_none_to("all"))
 
     @model_validator(mode="before")
     @classmethod
@@ -486,15 +502,19 @@ class Incident(BaseModel):
     @field_validator("type", mode="before")
     @classmethod
     def _type(cls, value: Any) -> str:
-        return str(value or "operational").strip().lower()
+        if value is not None and not isinstance(value, str):
+            raise ValueError("type must be text")
+        return (value or "operational").strip().lower()
 
     @field_validator("numbers", mode="before")
     @classmethod
     def _numbers(cls, value: Any) -> list[str]:
         if value is None:
             return []
-        if isinstance(value, str):
-            return [value]
+        if isinstance(value, str | int):
+            return [str(value)]
+        if not isinstance(value, list):
+            raise ValueError("numbers must be a list")
         return [str(v) for v in value]
 
     @property

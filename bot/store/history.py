@@ -1,0 +1,76 @@
+"""A year of history: paged reads by index, and retention that prunes in small batches.
+
+Every read here costs what its page costs, however many rows the table holds (issue 14): each
+query walks an index from a key and stops at its limit. Retention deletes at most `batch` rows of
+a table per call, each batch its own short transaction, so a job that calls it repeatedly (and
+yields in between) never holds the connection long enough to stretch an ack.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.models import BlacklistEntry, CallRow
+from bot.store.db import Db, iso
+
+# Calls still moving are never pruned, however old (they are reported, not forgotten).
+_UNSETTLED = ("placing", "placed")
+
+
+class HistoryTable(Db):
+    def call_history(
+        self, user_id: str, *, before_id: int | None = None, limit: int = 20
+    ) -> list[CallRow]:
+        """A page of the user's own calls, newest first; the next page starts before the last id.
+
+        Read backwards along the (user_id, id) index: the same cost on page 1 and page 500.
+        """
+        if before_id is None:
+            rows = self._all(
+                "SELECT * FROM calls WHERE user_id = ? ORDER BY id DESC LIMIT ?", [user_id, limit]
+            )
+        else:
+            rows = self._all(
+                "SELECT * FROM calls WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                [user_id, before_id, limit],
+            )
+        return [CallRow.from_row(r) for r in rows]
+
+    def blacklist_page(
+        self, *, after: tuple[str, str] | None = None, limit: int = 60
+    ) -> list[BlacklistEntry]:
+        """Newest first, `limit` at a time; `after` is (added_at, number) of the previous page's
+        last entry. Read along the (added_at, number) index, never sorted whole."""
+        sql = "SELECT * FROM blacklist"
+        params: list[object] = []
+        if after is not None:
+            sql += " WHERE (added_at, number) < (?, ?)"
+            params += list(after)
+        rows = self._all(sql + " ORDER BY added_at DESC, number DESC LIMIT ?", [*params, limit])
+        return [BlacklistEntry(**{**r, "reason": r.get("reason") or ""}) for r in rows]
+
+    def prune_history(
+        self, now: datetime, audit_days: int, call_days: int, batch: int = 100
+    ) -> int:
+        """Delete at most `batch` audit rows older than `audit_days` and at most `batch` settled
+        calls older than `call_days`; returns how many rows went (0 = nothing left to prune).
+
+        One call is one short transaction per table (a few milliseconds): call it again until it
+        returns 0, yielding to the event loop in between.
+        """
+        audit_cutoff = iso(now - timedelta(days=audit_days))
+        call_cutoff = iso(now - timedelta(days=call_days))
+        with self._lock, self.db.conn:
+            audit = self.db.conn.execute(
+                "DELETE FROM audit WHERE id IN"
+                " (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
+                [audit_cutoff, batch],
+            ).rowcount
+        with self._lock, self.db.conn:
+            calls = self.db.conn.execute(
+                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE created_at < ?"
+                f" AND state NOT IN ({', '.join('?' for _ in _UNSETTLED)})"
+                " ORDER BY created_at LIMIT ?)",
+                [call_cutoff, *_UNSETTLED, batch],
+            ).rowcount
+        return audit + calls
