@@ -27,6 +27,7 @@ from bot.services.followup import Followups
 from bot.services.home import Home
 from bot.services.obd import BroadcastConfig, Broadcasts
 from bot.services.reminders import Reminders
+from bot.services.retention import Retention
 from bot.services.voicehealth import HealthWatch
 from bot.settings import Settings
 from bot.slack.client import PacedWebClient
@@ -81,6 +82,7 @@ class Deps:
     voicehealth: HealthWatch = field(init=False)
     blacklist: Blacklist = field(init=False)
     callfeed: CallFeed = field(init=False)
+    retention: Retention = field(init=False)
     scheduler: Scheduler = field(init=False)
 
     @property
@@ -155,6 +157,7 @@ def _c2c(d: Deps) -> ClickToCall:
         find_followup=lambda followup_id: d.followup.find(followup_id),
         poll_seconds=tuning.poll_seconds,
         track_for_seconds=tuning.track_for_seconds,
+        dial_concurrency=settings.dial_concurrency,
         auto_track=tuning.auto_track,
     )
 
@@ -254,6 +257,7 @@ REMINDERS, FOLLOWUP_SYNC = "followup-reminders", "followup-sync"
 TRACK_CALLS, TRACK_BROADCASTS = "track-calls", "track-broadcasts"
 CALL_FEED, ACTIVITY_DIGEST = "call-feed", "activity-digest"
 BROADCAST_WINDOW = "broadcast-window"
+HISTORY_PRUNE = "history-prune"
 JOB_IDS = (
     HEALTH_POLL,
     HEALTH_DIGEST,
@@ -264,6 +268,7 @@ JOB_IDS = (
     BROADCAST_WINDOW,
     CALL_FEED,
     ACTIVITY_DIGEST,
+    HISTORY_PRUNE,
 )
 
 
@@ -293,6 +298,7 @@ def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
             d.callfeed.post_digest,
             daily_at(d.callfeed.digest_time(), settings.timezone),
         ),
+        ScheduledJob(HISTORY_PRUNE, d.retention.prune, IntervalTrigger(minutes=10)),
     ]
 
 
@@ -332,6 +338,7 @@ def _sandbox_kaleyra(settings: Settings) -> tuple[KaleyraClient, Sandbox]:
         io_url="http://sandbox/v1/",
         sid=settings.kaleyra_sid or "SANDBOX",
         timeout=settings.kaleyra_timeout_seconds,
+        calls_in_flight=settings.dial_concurrency,
         transport=httpx.ASGITransport(app=sandbox.app),
     )
     return client, sandbox
@@ -345,6 +352,7 @@ def _live_kaleyra(settings: Settings) -> KaleyraClient:
         io_url=settings.kaleyra_io_url,
         sid=settings.kaleyra_sid,
         timeout=settings.kaleyra_timeout_seconds,
+        calls_in_flight=settings.dial_concurrency,
     )
 
 
@@ -397,5 +405,11 @@ def build_deps(
     deps.voicehealth = _voicehealth(deps)
     deps.blacklist = _blacklist(deps)
     deps.callfeed = _callfeed(deps)
+    deps.retention = Retention(
+        store,
+        clock,
+        audit_days=settings.audit_retention_days,
+        call_days=settings.call_retention_days,
+    )
     deps.scheduler = scheduler_for(deps)
     return deps

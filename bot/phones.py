@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType, geocoder
+from phonenumbers import NumberParseException, PhoneNumberFormat, PhoneNumberType
 
 _PHONE_RUN = re.compile(r"\+?\(?\d[\d\s()\-]{6,}\d")  # no dots: 127.0.0.1 is not a phone
 _LETTER = re.compile(r"[A-Za-z]")
@@ -144,16 +144,38 @@ def _refuse_foreign(parsed: phonenumbers.PhoneNumber, region: str) -> None:
     )
 
 
-@lru_cache(maxsize=64)
-def _country_name(region: str) -> str:
+# The names most refusals need, so the common case does not load phonenumbers' geocoder: its
+# data for every locale costs about 100 MB of memory and a second of start-up.
+COUNTRY_NAMES = {
+    "IN": "India", "GB": "United Kingdom", "US": "United States", "CA": "Canada",
+    "AE": "United Arab Emirates", "SA": "Saudi Arabia", "SG": "Singapore", "AU": "Australia",
+    "DE": "Germany", "FR": "France", "IT": "Italy", "ES": "Spain", "NL": "Netherlands",
+    "IE": "Ireland", "CH": "Switzerland", "SE": "Sweden", "BD": "Bangladesh", "PK": "Pakistan",
+    "LK": "Sri Lanka", "NP": "Nepal", "MY": "Malaysia", "ID": "Indonesia", "PH": "Philippines",
+    "TH": "Thailand", "CN": "China", "JP": "Japan", "KR": "South Korea", "HK": "Hong Kong",
+    "ZA": "South Africa", "NG": "Nigeria", "KE": "Kenya", "EG": "Egypt", "BR": "Brazil",
+    "MX": "Mexico", "QA": "Qatar", "KW": "Kuwait", "OM": "Oman", "BH": "Bahrain", "NZ": "New Zealand",
+}  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _region_name(region: str) -> str:
+    if region in COUNTRY_NAMES:
+        return COUNTRY_NAMES[region]
+    from phonenumbers import geocoder  # rare: loaded only for a country not listed above
+
     example = phonenumbers.example_number(region)
-    name = geocoder.country_name_for_number(example, "en") if example else ""
-    return name or region
+    return (geocoder.country_name_for_number(example, "en") if example else "") or region
+
+
+def _country_name(region: str) -> str:
+    return _region_name(region)
 
 
 def _country_of(parsed: phonenumbers.PhoneNumber) -> str:
     """ "a United Kingdom", "an Italy" or "an international (+800)": what comes before "number"."""
-    name = geocoder.country_name_for_number(parsed, "en")
+    region = phonenumbers.region_code_for_number(parsed)
+    name = _region_name(region) if region and region != "001" else ""
     if not name:
         return f"an international (+{parsed.country_code})"
     return f"{'an' if name[0] in 'AEIO' else 'a'} {name}"  # United, Uganda: "a"

@@ -51,7 +51,7 @@ class ObdHandlers:
         try:
             parsed = parse_obd(text)
             if isinstance(parsed, Help | ObdList | ObdStatus):
-                await self._lookup(ack, respond, parsed)
+                await self._lookup(ack, respond, parsed, user_id)
                 return
             self.obd.require_admin(user_id)  # refused in the ack, audited
             if isinstance(parsed, OpenModal):
@@ -67,7 +67,7 @@ class ObdHandlers:
             await ack(**self.replies.error(exc))
 
     async def _lookup(
-        self, ack: AsyncAck, respond: AsyncRespond, parsed: Help | ObdList | ObdStatus
+        self, ack: AsyncAck, respond: AsyncRespond, parsed: Help | ObdList | ObdStatus, user_id: str
     ) -> None:
         """What anyone may read: help, the recent campaigns, a status."""
         if isinstance(parsed, Help):
@@ -76,7 +76,7 @@ class ObdHandlers:
             await ack(**self.replies.show(views.list_message(self.obd.recent())))
         else:
             await ack()
-            self._spawn(self._status(respond, parsed), "obd-status")
+            self._spawn(self._status(respond, parsed, user_id), "obd-status")
 
     def _confirmation(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
         return self.replies.show(views.confirm_message(self.obd.propose(user_id, parsed)))
@@ -90,7 +90,7 @@ class ObdHandlers:
             confirmation = self.replies.error(exc)
         await reply(respond, **confirmation)
 
-    async def _status(self, respond: AsyncRespond, status: ObdStatus) -> None:
+    async def _status(self, respond: AsyncRespond, status: ObdStatus, user_id: str) -> None:
         try:
             found = await self.obd.status(status)
         except KaleyraError as exc:
@@ -100,7 +100,9 @@ class ObdHandlers:
             await reply(respond, **self.replies.error(exc))
             return
         if isinstance(found, tuple):
-            await reply(respond, **self.replies.show(views.status_message(*found)))
+            admin = self.deps.agents.is_admin(user_id)  # others see masked numbers
+            shown = views.status_message(*found, show_numbers=admin)
+            await reply(respond, **self.replies.show(shown))
         else:
             await reply(respond, **self.replies.show(views.campaign_status_message(found)))
 

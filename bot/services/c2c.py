@@ -70,7 +70,6 @@ CLICK_WINDOW = timedelta(seconds=10)  # a second press of the same button within
 REDIAL_KEEP = timedelta(hours=1)  # a *Dial again* payload works once within this
 TOKEN_TTL = timedelta(hours=24)  # callbacks for a call are accepted this long after it was placed
 TRACK_CONCURRENCY = 20  # status reads in flight at once, however many calls are open
-DIALS_IN_FLIGHT = 20  # dial workflows running at once; more wait their turn
 INTERRUPTED = (
     "The bot restarted while placing this call, so whether it rang is unknown."
     " Check `/c2c log` before dialling again."
@@ -157,6 +156,7 @@ class ClickToCall:
         find_followup: FindFollowup | None = None,
         poll_seconds: float = 2.0,
         track_for_seconds: float = 30 * 60,
+        dial_concurrency: int = 200,
         auto_track: bool = True,
     ) -> None:
         self.store = store
@@ -173,6 +173,9 @@ class ClickToCall:
         self.find_followup = find_followup
         self.poll_seconds = poll_seconds
         self.track_for_seconds = track_for_seconds
+        # Dial workflows at once: as many as the load asks for, up to DIAL_CONCURRENCY. Each
+        # mostly waits on Kaleyra, so a burst rings in about one Kaleyra round trip.
+        self.dial_concurrency = max(1, dial_concurrency)
         self.auto_track = auto_track
         self._poller: asyncio.Task | None = None
         self._secret: bytes | None = None  # read once from the store
@@ -358,7 +361,7 @@ class ClickToCall:
 
         Rules are applied by `request_dial`; this only places. Nothing here waits: a burst of
         dials is written to the store in one transaction on the next turn of the loop, then
-        DIALS_IN_FLIGHT workers place them in order, so the work after each ack never crowds
+        up to `dial_concurrency` workers place them in order, so the work after each ack never crowds
         out the acks still coming in.
         """
         order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get())
@@ -382,7 +385,7 @@ class ClickToCall:
                 self.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
             return
         self._queue.extend(zip(rows, orders, strict=True))
-        while self._workers < min(DIALS_IN_FLIGHT, len(self._queue)):
+        for _ in range(min(self.dial_concurrency - self._workers, len(self._queue))):
             self._workers += 1
             self.background.spawn(self._work(), name="c2c-dial")
 

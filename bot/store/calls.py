@@ -86,7 +86,11 @@ class CallsTable(Db):
         ]
 
     def open_calls(self) -> list[CallRow]:
-        rows = self._all("SELECT * FROM calls WHERE state IN ('placed', 'unknown') ORDER BY id")
+        # Only calls Kaleyra gave an id can be followed; the terms match idx_calls_open's.
+        rows = self._all(
+            "SELECT * FROM calls WHERE state IN ('placed', 'unknown') AND kaleyra_id IS NOT NULL"
+            " ORDER BY id"
+        )
         return [CallRow.from_row(r) for r in rows]
 
     def calls_being_placed(self) -> list[CallRow]:

@@ -18,6 +18,7 @@ from bot.models import (
     ControlOutcome,
     StartOutcome,
 )
+from bot.phones import mask
 from bot.views.common import (
     actions,
     button,
@@ -385,12 +386,13 @@ def results_message(results: CampaignResults) -> dict[str, Any]:
     return message(blocks, f"{noun} #{campaign.id} results: {shown}")
 
 
-def status_message(ident: str, rows: list[ObdCall]) -> dict[str, Any]:
+def status_message(ident: str, rows: list[ObdCall], *, show_numbers: bool = True) -> dict[str, Any]:
+    """Kaleyra's calls of a group or one call; numbers in full for admins only."""
     counts = Counter((r.status or "UNKNOWN").upper() for r in rows)
     summary = " · ".join(f"{escape(status_words(k))} {v}" for k, v in counts.most_common())
     lines = [
-        f"`{escape(r.id)}` {escape(r.mobile or '?')}: {escape(status_words(r.status))}"
-        + (f" · {escape(r.senttime)}" if r.senttime else "")
+        f"`{escape(r.id)}` {escape((r.mobile if show_numbers else mask(r.mobile)) or '?')}:"
+        f" {escape(status_words(r.status))}" + (f" · {escape(r.senttime)}" if r.senttime else "")
         for r in rows[:20]
     ]
     blocks = [

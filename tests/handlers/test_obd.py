@@ -177,6 +177,10 @@ def test_status_of_group_and_call_is_open_to_everyone(bot) -> None:
     assert "*2 calls*: busy 1 · completed 1" in reply or "*2 calls*: completed 1 · busy 1" in reply
     bot.command("/obd", f"status {group_id}-2", user_id=AGENT)
     assert bot.sandbox.state.recorded("voice.status")[-1].form["id"] == f"{group_id}-2"
+    # Issue 12: numbers in full for admins only; everyone else sees them masked.
+    assert "98******10: completed" in text_of(bot.replies()[-1])
+    assert "9876543210" not in text_of(bot.replies()[-1])
+    bot.command("/obd", f"status {group_id}-2", user_id=ADMIN)
     assert "9876543210: completed" in text_of(bot.replies()[-1])
 
 
