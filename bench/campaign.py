@@ -556,13 +556,33 @@ if "bot.cli" in " ".join(sys.orig_argv):
 
             setattr(owner, name, timed)
 
-        for _name in ("_next_chunk", "_send_chunk", "_refresh", "_post_progress", "start"):
+        for _name in ("_next_chunk", "_send_chunk", "_refresh", "_post_progress", "start",
+                      "propose_form", "poll_once", "_read_calls", "_deliver_results"):
             _async(obd.Broadcasts, _name)
         _async(obd._Sender, "__call__")
         _async(KaleyraClient, "_send_once")
         for _name in ("next_chunk", "claim_chunk", "settle_chunk", "campaign_state",
-                      "chunk_outline", "has_pending_chunks", "get_job", "start_campaign"):
+                      "chunk_outline", "has_pending_chunks", "get_job", "start_campaign",
+                      "chunks", "create_job"):
             _sync(Store, _name)
+        for _name in ("_plan_upload", "plan_rows", "_outcome_rows", "_recheck"):
+            _sync(obd.Broadcasts, _name)
+        _sync(obd, "parse_csv")
+        _sync(obd, "results_csv")
+
+        def _rss():  # the resident set every 20 ms, MB, as ("rss", time, MB)
+            import threading
+            page = os.sysconf("SC_PAGE_SIZE") / 2**20
+
+            def sample():
+                while True:
+                    with open("/proc/self/statm") as statm:
+                        _trace.append(("rss", _t(), int(statm.read().split()[1]) * page))
+                    time.sleep(0.02)
+
+            threading.Thread(target=sample, daemon=True).start()
+
+        _rss()
 
         def _lag():  # how late the loop runs a 5 ms timer: time spent away from the loop
             import asyncio
@@ -627,8 +647,9 @@ def analyse_trace(trace: Path) -> str:
     begin = min(s["arrived"] for s in stamps)
     end = max(s["done"] for s in stamps if s["done"] is not None)
     steps: dict[str, list[float]] = {}
-    for name, start, stop in json.loads(trace.read_text()):
-        if begin <= start <= end:
+    entries = json.loads(trace.read_text())
+    for name, start, stop in entries:
+        if name != "rss" and begin <= start <= end:
             steps.setdefault(name, []).append(stop - start)
     rows = [
         (name, len(d), f"{sum(d) / len(d) * 1000:.2f}", f"{max(d) * 1000:.1f}", f"{sum(d):.2f}")
@@ -640,7 +661,58 @@ def analyse_trace(trace: Path) -> str:
         f"trace {trace.name}: sending window {end - begin:.2f} s; loop late > 2 ms"
         f" {len(late)} times, {sum(late):.2f} s in all (CPU on the loop, or waiting for a core)"
     )
-    return head + "\n" + table(["step", "calls", "mean ms", "max ms", "total s"], rows)
+    timing = table(["step", "calls", "mean ms", "max ms", "total s"], rows)
+    return head + "\n" + timing + "\n\n" + memory_steps(entries, marks["clicked"])
+
+
+HEAVY_STEPS = (
+    "propose_form",
+    "_plan_upload",
+    "parse_csv",
+    "plan_rows",
+    "create_job",
+    "start",
+    "_recheck",
+    "start_campaign",
+    "poll_once",
+    "_read_calls",
+    "_deliver_results",
+    "chunks",
+    "_outcome_rows",
+    "results_csv",
+)
+
+
+def memory_steps(entries: list[list[Any]], clicked: float) -> str:
+    """The bot's resident set around each heavy step (sampled every 20 ms in the bot)."""
+    samples = sorted((t, mb) for name, t, mb in entries if name == "rss")
+    if not samples:
+        return ""
+
+    def around(start: float, stop: float) -> tuple[float, float, float]:
+        before = [mb for t, mb in samples if t <= start] or [samples[0][1]]
+        during = [mb for t, mb in samples if start <= t <= stop] or before[-1:]
+        after = [mb for t, mb in samples if t >= stop] or during[-1:]
+        return before[-1], max(during), after[0]
+
+    rows = []
+    for name, start, stop in entries:
+        if name in HEAVY_STEPS and stop - start > 0.05:
+            b, peak, a = around(start, stop)
+            rows.append(
+                (
+                    name,
+                    f"{start - clicked:+.2f}",
+                    f"{stop - start:.2f}",
+                    f"{b:.0f}",
+                    f"{peak:.0f}",
+                    f"{a:.0f}",
+                )
+            )
+    top = max(mb for _, mb in samples)
+    return f"RSS samples: peak {top:.0f} MB\n" + table(
+        ["step", "at s (from click)", "took s", "RSS before", "max during", "after"], rows
+    )
 
 
 # ----------------------------------------------------------------------------- the report

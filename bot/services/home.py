@@ -52,7 +52,7 @@ class Home:
         admin = status.role == "admin"
         mine = self.agents.number(user_id)  # follow-ups are shown for a proven number only
         now = self.clock()
-        upcoming = [f for f in self.store.followups(mine.e164) if f.ontime > now] if mine else []
+        upcoming = self.store.upcoming_followups(mine.e164, now, limit=5) if mine else []
         calls = self.store.recent_calls(user_id, limit=10)
         view = home_view(
             status=status,

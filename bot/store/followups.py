@@ -73,6 +73,15 @@ class FollowupsTable(Db):
             rows = self._all("SELECT * FROM followups WHERE state = 'active' ORDER BY ontime")
         return [_from_row(r) for r in rows]
 
+    def upcoming_followups(self, follower: str, after: datetime, limit: int = 5) -> list[Followup]:
+        """The next active follow-ups of one follower after `after` (App Home), by index."""
+        rows = self._all(
+            "SELECT * FROM followups WHERE follower = ? AND ontime > ? AND state = 'active'"
+            " ORDER BY ontime LIMIT ?",
+            [follower, iso(after), limit],
+        )
+        return [_from_row(r) for r in rows]
+
     def followups_to_remind(self, ontime_until: datetime, limit: int = 500) -> list[Followup]:
         """Active follow-ups whose reminder is pending and whose time is at most `ontime_until`.
 

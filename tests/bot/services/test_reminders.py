@@ -86,7 +86,8 @@ async def test_any_failed_send_releases_the_claim_and_is_retried(
 ) -> None:
     await add(followups)
     clock.now = clock.now.replace(hour=11, minute=50)
-    notify.open_dm.return_value = None  # Notifier's answer for every failure (reset, timeout, refusal)
+    # Notifier's answer for every failure (reset, timeout, refusal):
+    notify.open_dm.return_value = None
     assert await reminders.run_due() == 0
     assert store.sent_entries("reminder") == []  # released, not stuck "claimed"
     notify.open_dm.return_value = Posted("D0AGENT", "1.2")
