@@ -750,7 +750,7 @@ def report(results: list[Result], load: str, args: argparse.Namespace) -> str:
                     f"{r.ideal:.2f}",
                     f"{r.first_s:.2f}",
                     f"{r.wall_s:.2f}",
-                    f"{r.gap_ms:.1f}",
+                    "–" if r.rate else f"{r.gap_ms:.1f}",  # paced: the slots wait on purpose
                     f"{r.ratio:.3f}x",
                     "met" if r.ratio <= 1.1 else "**not met**",
                     f"{r.answer_s:.4f}",

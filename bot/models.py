@@ -165,6 +165,16 @@ class AuditEntry(StoredRow):
 # ---- c2c
 
 
+@dataclass(frozen=True)
+class CallHistory:
+    """A page of the calls a user placed through the bot, newest first, with logged outcomes."""
+
+    user_id: str
+    calls: tuple[CallRow, ...]
+    outcomes: dict[int, Any]  # calls.id -> CallOutcome (typed in the callfeed section)
+    older: int | None  # before_id of the next page, None on the last one
+
+
 @dataclass(frozen=True, slots=True)
 class CallProgress:
     """What Kaleyra reports of a click-to-call's two legs, from a status poll or a callback."""

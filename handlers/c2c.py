@@ -16,6 +16,7 @@ from bot.grammar.c2c import (
     CallStatus,
     Dial,
     Feed,
+    History,
     Register,
     Unregister,
     Verify,
@@ -89,6 +90,10 @@ class C2CHandlers:
                 )
             case AdminChange() | Feed():
                 return self._admin(user_id, parsed)
+            case History(before_id):
+                return self.replies.show(
+                    views.history_message(self.deps.home.history(user_id, before_id))
+                )
             case WhoAmI():
                 return self.replies.show(views.whoami_message(self.agents.status(user_id)))
             case Help():
@@ -232,6 +237,18 @@ class C2CHandlers:
         if payload:
             await self.deps.notify.dm(click.user_id, payload)
 
+    async def older(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        """The history's Older button: the next page, in place of this one."""
+        await ack()
+        before = int(action["value"]) if str(action.get("value", "")).isdigit() else None
+        page = self.deps.home.history(body["user"]["id"], before)
+        later(
+            self.deps,
+            respond,
+            replace_original=True,
+            **self.replies.show(views.history_message(page)),
+        )
+
 
 def register(app: AsyncApp, deps: Deps) -> None:
     h = C2CHandlers(deps)
@@ -240,4 +257,5 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.action(views.REDIAL_CONFIRM)(h.redial)
     app.action(views.REDIAL_CANCEL)(h.cancel_redial)
     app.action(views.CALL_STATUS_REFRESH)(h.refresh)
+    app.action(views.HISTORY_OLDER)(h.older)
     app.action(FOLLOWUP_CALL)(h.call_now)

@@ -65,12 +65,18 @@ class AdminChange:
 
 
 @dataclass(frozen=True)
+class History:
+    before_id: int | None = None  # a later page: calls older than this one
+
+
+@dataclass(frozen=True)
 class Feed:
     channel_id: str | None  # None = off
 
 
 C2CCommand = (
-    Feed
+    History
+    | Feed
     | Dial
     | CallStatus
     | CallLog
@@ -166,6 +172,10 @@ def parse_c2c(text: str, region: str) -> C2CCommand:
         return AdminChange(rest[0].lower(), user_id)
     if head == "feed":
         return _parse_feed(rest)
+    if head == "history":
+        if rest and not (len(rest) == 1 and rest[0].isdigit()):
+            raise UsageError("Use `/c2c history` (the Older button pages back).")
+        return History(int(rest[0]) if rest else None)
     if head == "unregister":
         if not rest:
             return Unregister()

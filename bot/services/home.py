@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 
-from bot.models import CallOutcome, DigestSettings, FeedCall
+from bot.models import CallHistory, CallOutcome, DigestSettings, FeedCall
 from bot.runtime.background import Background
 from bot.services.agents import Agents
 from bot.slack.notify import Notifier
@@ -66,6 +66,13 @@ class Home:
             outcomes=self.outcomes([c.id for c in calls]),
         )
         return with_notice(view) if self.sandbox else view
+
+    def history(self, user_id: str, before_id: int | None = None, limit: int = 20) -> CallHistory:
+        """`/c2c history`: my calls through the bot, a page at a time, with their outcomes."""
+        calls = self.store.call_history(user_id, before_id=before_id, limit=limit + 1)
+        page, more = tuple(calls[:limit]), len(calls) > limit
+        outcomes = dict(self.outcomes([c.id for c in page]))
+        return CallHistory(user_id, page, outcomes, page[-1].id if more and page else None)
 
     async def publish(self, user_id: str) -> bool:
         await self.background.turn()

@@ -12,13 +12,14 @@ from bot.models import (
     AgentStatus,
     AlreadyHandled,
     AskFirst,
+    CallHistory,
     CallLogPage,
     Dialling,
     DialOutcome,
     Registration,
 )
 from bot.phones import Phone, mask
-from bot.views.callfeed import log_outcome_button
+from bot.views.callfeed import log_outcome_button, outcome_line
 from bot.views.common import (
     actions,
     button,
@@ -26,6 +27,7 @@ from bot.views.common import (
     escape,
     form,
     header,
+    info_message,
     input_block,
     message,
     retry_options,
@@ -45,6 +47,7 @@ REDIAL_CONFIRM = "c2c_redial_confirm"
 REDIAL_CANCEL = "c2c_redial_cancel"
 CALL_STATUS_REFRESH = "c2c_status_refresh"
 REGISTER_BUTTON = "c2c_register_open"
+HISTORY_OLDER = "c2c_history_older"
 REGISTER_MODAL = "c2c_register_modal"
 REGISTER_BLOCK, REGISTER_INPUT = "reg_number", "number"
 VERIFY_MODAL = "c2c_verify_modal"
@@ -65,6 +68,7 @@ HELP = """*Click-to-call* bridges your agent phone and a customer: your phone ri
 • `/c2c register @someone 9876543210` map someone else (admins)
 • `/c2c unregister [@someone]` remove a mapping
 • `/c2c whoami` your number and role
+• `/c2c history` the calls you placed through the bot, with their outcomes
 • `/c2c admin grant @someone`, `admin revoke @someone`, `admin list` (admins)
 • `/c2c feed #channel`, `/c2c feed off` where incoming and missed calls are posted (admins)
 Numbers may be typed as 9876543210, 09876543210 or +91 98765 43210."""
@@ -418,3 +422,30 @@ def verification_failed_message(number: Phone, problem: str) -> dict[str, Any]:
         f" Try `/c2c register {escape(number.pretty)}` again in a minute."
     )
     return message([section(f":warning: {text}")], text)
+
+
+def history_message(history: CallHistory) -> dict[str, Any]:
+    """The bot's own call history: my calls, newest first, with what I logged of each."""
+    if not history.calls:
+        return info_message("No calls placed through the bot yet. Try `/c2c 9876543210`.")
+    lines = []
+    for call in history.calls:
+        when = escape(call.created_at[:16].replace("T", " "))
+        customer = escape(Phone.known(call.customer_number).pretty)
+        state = (
+            f"{escape(status_words(call.status1))} / {escape(status_words(call.status2))}"
+            if call.state == "final"
+            else escape(call.state)
+        )
+        line = f"{when} UTC · {customer} · {state}"
+        if call.billsec:
+            line += f" · talk {call.billsec} s"
+        if logged := history.outcomes.get(call.id):
+            line += f" · {outcome_line(logged)}"
+        lines.append(line)
+    blocks = [header("Your calls"), *sections(lines)]
+    if history.older is not None:
+        blocks.append(
+            actions("c2c_history_actions", button("Older calls", HISTORY_OLDER, str(history.older)))
+        )
+    return message(blocks, f"Your last {len(history.calls)} calls")

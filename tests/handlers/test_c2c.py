@@ -460,3 +460,31 @@ def test_dials_cut_short_by_a_restart_are_shown_as_unknown(bot) -> None:
     assert card["channel"] == AGENT
     assert "Outcome unknown" in text_of(card) and "restarted while placing" in text_of(card)
     assert bot.sandbox.state.recorded("dial.click2call") == []  # never re-sent
+
+
+def test_history_pages_my_own_calls_with_their_outcomes(bot) -> None:
+    """/c2c history: the calls I placed through the bot, newest first, 20 a page, outcomes shown."""
+    bot.register()
+    rows = bot.deps.store.create_calls(
+        "c2c", [(AGENT, "+919876543210", f"+9191234{n:05d}") for n in range(25)]
+    )
+    bot.deps.store.create_calls("c2c", [(OTHER, "+919000000001", "+919123499999")])
+    bot.deps.store.update_call(rows[-1].id, state="final", status1="ANSWER", status2="ANSWER")
+    bot.deps.store.save_outcome(rows[-1].id, AGENT, "interested", "wants the <!here> plan", None)
+    response = bot.command("/c2c", "history")
+    shown = text_of(response.json())
+    assert shown.index("+91 91234 00024") < shown.index("+91 91234 00005")  # newest first
+    assert "+91 91234 00004" not in shown and "+91 91234 99999" not in shown  # page 1, mine only
+    assert "outcome: *interested* · wants the &lt;!here&gt; plan" in shown
+    [older] = [
+        e
+        for b in response.json()["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == views.HISTORY_OLDER
+    ]
+    bot.slack.block_action(views.HISTORY_OLDER, older["value"])
+    bot.settle()
+    page2 = text_of(bot.replies()[-1])
+    assert "+91 91234 00004" in page2 and "+91 91234 00000" in page2
+    assert "+91 91234 00005" not in page2 and "Older calls" not in page2

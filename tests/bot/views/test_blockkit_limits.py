@@ -36,6 +36,7 @@ from bot.models import (
     BlacklistPage,
     BroadcastPlan,
     BroadcastResult,
+    CallHistory,
     CallLogPage,
     CallOutcome,
     CallRow,
@@ -454,6 +455,17 @@ CASES: dict[str, Case] = {
         c2c.log_page_message(CallLogPage(hostile(500), LOG_ROWS, True, frozenset()))
     ],
     "c2c.whoami_message": lambda: [c2c.whoami_message(s) for s in STATUSES],
+    "c2c.history_message": lambda: [
+        c2c.history_message(CallHistory(USERS[0], (), {}, None)),
+        c2c.history_message(
+            CallHistory(
+                USERS[0],
+                tuple(call_row(i) for i in range(20)),
+                {1: OUTCOME, 2: ODD_OUTCOME},
+                10**9,
+            )
+        ),
+    ],
     "c2c.registration_message": lambda: [
         c2c.registration_message(r, show_code=show) for r in REGISTRATIONS for show in (True, False)
     ],
