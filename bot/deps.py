@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 from apscheduler.triggers.interval import IntervalTrigger
@@ -364,7 +364,6 @@ def build_deps(
     slack: AsyncWebClient | None = None,
     clock: Clock | None = None,
     tuning: Tuning | None = None,
-    **_unused: Any,
 ) -> Deps:
     """Production wiring by default: the real Kaleyra, or the embedded sandbox without a key.
 

@@ -19,9 +19,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.deps import build_deps
-from bot.local.fakeslack import FakeSlack, SlackCall, SlackDriver
-from bot.local.serverthread import ServerThread
+from bot.deps import Tuning, build_deps
+from bot.local.fakeslack import SlackCall
+from bot.local.stack import Stack
 from bot.phones import InvalidNumber, parse_phone
 from bot.server import create_asgi
 from bot.settings import Settings
@@ -98,16 +98,17 @@ def render_blocks(blocks: list[dict[str, Any]], buttons: list[dict[str, Any]]) -
 class Console:
     def __init__(self, settings: Settings, out: TextIO = sys.stdout) -> None:
         self.out = out
-        self.fake = FakeSlack()
-        self.slack_server = ServerThread(self.fake.app).start()
         secret = secrets.token_hex(16)
+        # The same loopback stack the end-to-end tests use: fake Slack, the app, a signed driver.
+        self.stack = Stack(secret)
+        self.fake = self.stack.fake
         db = Path(settings.database_path)
         self.settings = settings.model_copy(
             update={
                 "slack_bot_token": _secret("xoxb-console"),
                 "slack_signing_secret": _secret(secret),
                 "slack_app_token": None,
-                "slack_api_url": self.slack_server.url + "/api/",
+                "slack_api_url": self.stack.slack_api_url,
                 # Console calls are make-believe: keep them apart from the real store.
                 "database_path": str(db.with_name("console-" + db.name)),
                 "admin_user_ids": settings.admin_user_ids or CONSOLE_USER,
@@ -115,9 +116,12 @@ class Console:
                 "calls_channel": settings.calls_channel or CONSOLE_CALLS,
             }
         )
-        self.deps = build_deps(self.settings, poll_seconds=1.0)
-        self.app_server = ServerThread(create_asgi(self.deps)).start()
-        self.driver = SlackDriver(self.app_server.url, secret, self.slack_server.url)
+        self.deps = build_deps(
+            self.settings,
+            tuning=Tuning(poll_seconds=1.0, auto_track=not self.settings.scheduler_enabled),
+        )
+        self.stack.mount(create_asgi(self.deps))
+        self.driver = self.stack.driver
         self.user = CONSOLE_USER
         self.show_home = False  # App Home refreshes print only when you open it
         self.buttons: list[dict[str, Any]] = []
@@ -179,7 +183,7 @@ class Console:
 
     def settle(self, timeout: float = 60.0) -> None:
         asyncio.run_coroutine_threadsafe(
-            self.deps.background.drain(timeout), self.app_server.loop
+            self.deps.background.drain(timeout), self.stack.app_host.loop
         ).result(timeout + 5)
         self.events.join()
 
@@ -253,7 +257,9 @@ class Console:
             return
         outcome = "answered" if answered else "missed"
         self.say(f"> incoming call from {caller.masked} to {agent.pretty}, {outcome}")
-        asyncio.run_coroutine_threadsafe(self.deps.callfeed.poll(), self.app_server.loop).result(30)
+        asyncio.run_coroutine_threadsafe(
+            self.deps.callfeed.poll(), self.stack.app_host.loop
+        ).result(30)
         self.settle(timeout=5)
 
     def _print_ack(self, response: Any) -> None:
@@ -337,13 +343,13 @@ class Console:
         while self.deps.store.open_calls() and time.monotonic() < deadline:
             time.sleep(0.2)
         # The calls channel shows how the call backs ended, as its next poll would.
-        asyncio.run_coroutine_threadsafe(self.deps.callfeed.poll(), self.app_server.loop).result(30)
+        asyncio.run_coroutine_threadsafe(
+            self.deps.callfeed.poll(), self.stack.app_host.loop
+        ).result(30)
         self.settle(timeout=5)
 
     def close(self) -> None:
-        self.app_server.stop()
-        self.slack_server.stop()
-        self.driver.close()
+        self.stack.close()
 
 
 SANDBOX_NOTICE = "sandbox.notice"  # not a Slack method: a line the sandbox announced

@@ -31,7 +31,8 @@ async def open_modal(
     except SlackApiError as exc:
         expired = exc.response.get("error") == "expired_trigger_id"
         problem = "The form could not open in time" if expired else "The form could not open"
-        await respond(**error_message(f"{problem}. Type it instead: `{example}`.", sandbox=sandbox))
+        shown = error_message(f"{problem}. Type it instead: `{example}`.")
+        await respond(**(with_notice(shown) if sandbox else shown))
         return False
 
 

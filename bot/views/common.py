@@ -160,11 +160,12 @@ def actions(block_id: str, *elements: dict[str, Any]) -> dict[str, Any]:
     return {"type": "actions", "block_id": block_id, "elements": list(elements)}
 
 
-def message(blocks: list[dict[str, Any]], text: str, *, sandbox: bool = False) -> dict[str, Any]:
-    """A message payload within Slack's limits; `text` is the notification fallback."""
+def message(blocks: list[dict[str, Any]], text: str) -> dict[str, Any]:
+    """A message payload within Slack's limits; `text` is the notification fallback.
+
+    The sandbox notice is not a view's business: Replies and Notifier add it (`with_notice`).
+    """
     blocks = list(blocks)
-    if sandbox:
-        blocks.append(context(SANDBOX_NOTICE))
     if len(blocks) > MAX_BLOCKS:
         blocks = [*blocks[: MAX_BLOCKS - 1], context("…more was cut to fit Slack's limits.")]
     return {"blocks": blocks, "text": clip(text, MAX_FALLBACK_TEXT)}
@@ -183,16 +184,14 @@ def with_notice(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "blocks": [*blocks, notice]}
 
 
-def error_message(problem: str, *, sandbox: bool = False) -> dict[str, Any]:
+def error_message(problem: str) -> dict[str, Any]:
     """A refusal or error: says what is wrong and what to do. `problem` is escaped here."""
-    return message(
-        [section(f":warning: {escape(problem)}")], f"Problem: {escape(problem)}", sandbox=sandbox
-    )
+    return message([section(f":warning: {escape(problem)}")], f"Problem: {escape(problem)}")
 
 
-def info_message(text: str, *, sandbox: bool = False) -> dict[str, Any]:
+def info_message(text: str) -> dict[str, Any]:
     """Plain information; `text` is mrkdwn the caller has already escaped."""
-    return message([section(text)], text, sandbox=sandbox)
+    return message([section(text)], text)
 
 
 def describe_kaleyra_error(exc: Exception) -> str:

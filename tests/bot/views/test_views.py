@@ -15,6 +15,7 @@ from bot.views.common import (
     message,
     section,
     status_words,
+    with_notice,
 )
 
 
@@ -37,7 +38,7 @@ def test_message_never_exceeds_50_blocks_or_3000_chars() -> None:
 
 
 def test_sandbox_notice_is_added() -> None:
-    assert "Sandbox" in json.dumps(message([section("x")], "t", sandbox=True))
+    assert "Sandbox" in json.dumps(with_notice(message([section("x")], "t")))
 
 
 def test_every_status_in_words() -> None:
