@@ -23,10 +23,16 @@ Ideal wall time:
   ceil(numbers / 200) and concurrency is KaleyraClient's chunk_concurrency (read from the code);
 - paced: numbers / OBD_CALLS_PER_MINUTE minutes (settings cap the rate at 100,000 a minute).
 
-Run (heavy: it uses both cores for a few minutes; run it alone):
+Besides the ideal, the table gives the sandbox's measured time per request and the wall time
+against the ideal recomputed with it (what remains is the bot's, and the machine's), and
+"slot idle": how long, on average, a freed request slot stayed empty before its next request.
+
+Run (heavy: about 3 minutes of both cores; run it alone, other benches and tests skew it):
     cd bench && ../.venv/bin/python campaign.py
     ../.venv/bin/python campaign.py --numbers 20000 --runs unpaced      # a quick check
-    ../.venv/bin/python campaign.py --profile /tmp/obd.prof             # cProfile of the bot
+Diagnoses (each slows the bot; never for the table): `--trace FILE` times every step of a chunk
+in the bot and samples its RSS every 20 ms (printed per run), `--profile FILE` writes a cProfile
+of its event loop, `--stub-geocoder` runs it without phonenumbers' geocoder data (~100 MB).
 """
 
 from __future__ import annotations

@@ -92,4 +92,6 @@ async def send_in_chunks(
         return outcome
 
     parts = chunked(list(numbers), size)
+    if len(parts) == 1:  # one request (a campaign's chunk): no task to gather
+        return BulkResult([await one(0, parts[0])])
     return BulkResult(list(await asyncio.gather(*(one(i, p) for i, p in enumerate(parts)))))

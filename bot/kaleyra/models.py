@@ -553,12 +553,7 @@ class ObdCall(BaseModel):
     id: str
     mobile: str | None = None
     status: str | None = None
-    senttime: str | None = None
-
-    @field_validator("id", "mobile", mode="before")
-    @classmethod
-    def _str(cls, value: Any) -> Any:
-        return None if value is None else str(value)
+    senttime: str | None = None  # numbers become strings by _Stripped's coerce_numbers_to_str
 
 
 class ObdResult(BaseModel):

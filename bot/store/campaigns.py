@@ -39,20 +39,28 @@ class CampaignsTable(JobsTable):
         self,
         job_id: int,
         user_id: str,
-        plan: BroadcastPlan,
+        plan: BroadcastPlan | None,
         chunks: Sequence[tuple[list[str], int]],
     ) -> bool:
         """Pending → running with its chunks, in one transaction: once, for the owner only.
 
-        `chunks` are (numbers, size) in sending order. A double click, a retry or another user
+        `chunks` are (numbers, size) in sending order; `plan` replaces the stored one when the
+        re-check at Start changed it (None: unchanged). A double click, a retry or another user
         claims nothing.
         """
         now = self._now()
+        payload = ", payload = ?" if plan is not None else ""
         with self._lock, self.db.conn:
             cursor = self.db.execute(
-                "UPDATE jobs SET state = 'running', payload = ?, started_at = ?, updated_at = ?"
+                f"UPDATE jobs SET state = 'running'{payload}, started_at = ?, updated_at = ?"
                 " WHERE id = ? AND user_id = ? AND state = 'pending'",
-                [plan.model_dump_json(), now, now, job_id, user_id],
+                [
+                    *([plan.model_dump_json()] if plan is not None else []),
+                    now,
+                    now,
+                    job_id,
+                    user_id,
+                ],
             )
             if cursor.rowcount != 1:
                 return False
@@ -244,6 +252,23 @@ class CampaignsTable(JobsTable):
             [job_id],
         )
         return [_chunk(r) for r in rows]
+
+    def chunk_summary(self, job_id: int) -> tuple[CampaignCounts, list[tuple[int, str]], list[str]]:
+        """What a progress message shows, without a model per chunk: the counts, (idx, error)
+        of refused and unknown chunks, and every group id in sending order."""
+        with self._lock:
+            errors = self.db.execute(
+                "SELECT idx, error FROM campaign_chunks WHERE job_id = ? AND COALESCE(error, '') != ''"
+                " AND state IN ('refused', 'unknown') ORDER BY idx",
+                [job_id],
+            ).fetchall()
+            groups = self.db.execute(
+                "SELECT group_ids FROM campaign_chunks WHERE job_id = ? AND group_ids != '[]'"
+                " ORDER BY idx",
+                [job_id],
+            ).fetchall()
+        group_ids = [g for (ids,) in groups for g in json.loads(ids)]
+        return self.chunk_counts(job_id), [(i, e) for i, e in errors], group_ids
 
     def chunk_counts(self, job_id: int) -> CampaignCounts:
         return self._counts([job_id]).get(job_id, CampaignCounts())
