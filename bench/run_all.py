@@ -27,12 +27,14 @@ FULL = [
     ("a year of data", ["year.py"], 1200),
     ("no starvation, bulk OBD, memory, start-up", ["workloads.py"], 400),
     ("CPU per ack, in-process", ["ack_cpu.py", "--requests", "2000"], 300),
+    ("a 100,000-number campaign from a CSV", ["campaign.py"], 900),
 ]
 QUICK = [
     ("time to ring", ["ring.py", "--agents", "40", "--rate", "40"], 180),
     ("paced acks beside the bare Bolt app", ["acks.py", "--rounds", "1", "--requests", "200"], 180),
     ("a year of data", ["year.py", "--sizes", "10000,100000", "--runs", "30"], 600),
     ("CPU per ack, in-process", ["ack_cpu.py", "--requests", "500"], 180),
+    ("a 20,000-number campaign", ["campaign.py", "--numbers", "20000", "--runs", "unpaced"], 300),
 ]
 
 
