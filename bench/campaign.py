@@ -7,8 +7,8 @@ concurrency and, in the paced run, OBD_CALLS_PER_MINUTE.
 What runs (all on 127.0.0.1, each a process, all stopped at the end, also on failure):
 the bot (`voicebot serve` under uvicorn, bench/support.py), the Kaleyra sandbox (its
 timestamping front, bench/stamped_sandbox.py) answering voice.call after `--latency` seconds,
-and a fake Slack Web API (this file with `--fake-slack PORT`: bot/local/fakeslack.py plus
-read-back routes and a route to put the uploaded CSV where a form's file_input has it).
+and a fake Slack Web API (bench/fake_slack.py: bot/local/fakeslack.py plus read-back routes
+and a route to put the uploaded CSV where a form's file_input has it).
 
 Each run, as the admin would: `/obd` opens the form; the form is submitted with the CSV
 uploaded; the confirmation's Start button is clicked; the store file is polled read-only
@@ -50,8 +50,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,17 +57,13 @@ from typing import Any
 import httpx
 from support import (
     ADMIN,
-    BENCH,
-    HOST,
-    PY,
     ROOT,
     SECRET,
     Kaleyra,
     Slack,
     cpu_seconds,
-    free_port,
+    fake_slack,
     loadavg,
-    process,
     rss_mb,
     sandbox,
     table,
@@ -92,70 +86,6 @@ def chunk_concurrency() -> int:
 
 
 # ----------------------------------------------------------------------------- the fake Slack
-
-
-def serve_fake_slack(port: int) -> None:
-    """Child mode: FakeSlack with read-back routes and a way to put a file in it."""
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Mount, Route
-
-    from bot.local.fakeslack import FakeSlack
-
-    fake = FakeSlack()
-    fake.base_url = f"http://{HOST}:{port}"
-
-    async def calls(request: Request) -> JSONResponse:
-        method = request.query_params.get("method")
-        since = int(request.query_params.get("since", "0"))
-        with fake.lock:
-            recorded = fake.calls[since:]
-        return JSONResponse(
-            [
-                {"method": c.method, "payload": c.payload, "at": c.at}
-                for c in recorded
-                if method in (None, c.method)
-            ]
-        )
-
-    async def count(_request: Request) -> JSONResponse:
-        with fake.lock:
-            return JSONResponse({"count": len(fake.calls)})
-
-    async def put_file(request: Request) -> JSONResponse:
-        name = request.query_params.get("name", "numbers.csv")
-        return JSONResponse(fake.upload(request.path_params["file_id"], await request.body(), name))
-
-    async def uploaded(request: Request) -> Response:
-        content = fake.uploaded_file(request.query_params.get("title", ""))
-        if content is None:
-            return Response(status_code=404)
-        return Response(content, media_type="text/csv")
-
-    async def invalid(_request: Request) -> JSONResponse:
-        return JSONResponse(fake.invalid)
-
-    app = Starlette(
-        routes=[
-            Route("/_bench/calls", calls),
-            Route("/_bench/count", count),
-            Route("/_bench/files/{file_id}", put_file, methods=["PUT"]),
-            Route("/_bench/uploaded", uploaded),
-            Route("/_bench/invalid", invalid),
-            Mount("/", app=fake.app),
-        ]
-    )
-    uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
-
-
-@contextmanager
-def fake_slack() -> Iterator[Slack]:
-    port = free_port()
-    args = [PY, str(BENCH / "campaign.py"), "--fake-slack", str(port)]
-    with process(args, health=f"http://{HOST}:{port}/_bench/count"):
-        yield Slack(f"http://{HOST}:{port}")
 
 
 def put_file(slack: Slack, content: bytes) -> dict[str, Any]:
@@ -838,7 +768,6 @@ def report(results: list[Result], load: str, args: argparse.Namespace) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--fake-slack", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--numbers", type=int, default=100_000)
     parser.add_argument("--latency", type=float, default=0.2, help="voice.call answer time, s")
     parser.add_argument(
@@ -855,9 +784,6 @@ def main() -> int:
     parser.add_argument("--trace", type=Path, help="time each step of a chunk in the bot")
     parser.add_argument("--max-seconds", type=int, default=1200, help="abort after this long")
     args = parser.parse_args()
-    if args.fake_slack:
-        serve_fake_slack(args.fake_slack)
-        return 0
 
     def abort(signum: int, _frame: Any) -> None:
         raise TimeoutError(f"stopped by signal {signum} (bound: --max-seconds {args.max_seconds})")
