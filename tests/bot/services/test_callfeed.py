@@ -29,30 +29,13 @@ from bot.services.followup import Followups
 from bot.slack.notify import Notifier, Posted
 from bot.store import Store
 from bot.views.callfeed import CALL_BACK, missed_calls_section
+from tests.support.harness import text_of
 from tests.support.sandbox import IST
 
 ADMIN, AGENT_A, AGENT_B, NEWCOMER = "U0ADMIN", "U0AGENTA", "U0AGENTB", "U0NEW"
 A_NUMBER, B_NUMBER = "9876543210", "9876500011"
 A_PHONE = Phone.known("+919876543210")
 CHANNEL = "C0CALLS"
-
-
-def text_of(message: dict[str, Any]) -> str:
-    """The visible text of a payload (as tests/support/harness.text_of, without the server)."""
-    parts: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") in {"mrkdwn", "plain_text"} and "text" in node:
-                parts.append(str(node["text"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks", []))
-    return "\n".join(parts) or str(message.get("text", ""))
 
 
 class Rig:
