@@ -89,26 +89,6 @@ class Deps:
     def uses_sandbox(self) -> bool:
         return self.settings.uses_sandbox
 
-    def is_admin(self, user_id: str) -> bool:
-        return self.agents.is_admin(user_id)
-
-    # Transitional read-through of the tuning for services still taking Deps.
-    @property
-    def poll_seconds(self) -> float:
-        return self.tuning.poll_seconds
-
-    @property
-    def track_for_seconds(self) -> float:
-        return self.tuning.track_for_seconds
-
-    @property
-    def auto_track(self) -> bool:
-        return self.tuning.auto_track
-
-    @property
-    def progress_interval(self) -> float:
-        return self.tuning.progress_interval
-
     async def aclose(self) -> None:
         await self.background.cancel_all()
         await self.kaleyra.aclose()

@@ -140,7 +140,7 @@ def _refuse_foreign(parsed: phonenumbers.PhoneNumber, region: str) -> None:
     shown = phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)
     raise InvalidNumber(
         f"{shown} is {_country_of(parsed)} number; the Voice API calls only "
-        f"{_country_name(region)} numbers (+{home})"
+        f"{_region_name(region)} numbers (+{home})"
     )
 
 
@@ -166,10 +166,6 @@ def _region_name(region: str) -> str:
 
     example = phonenumbers.example_number(region)
     return (geocoder.country_name_for_number(example, "en") if example else "") or region
-
-
-def _country_name(region: str) -> str:
-    return _region_name(region)
 
 
 def _country_of(parsed: phonenumbers.PhoneNumber) -> str:

@@ -87,7 +87,7 @@ class FollowupHandlers:
         await ack()
         view = views.modal(
             follower=mine.e164 if mine else None,
-            can_change_follower=self.deps.is_admin(user_id),
+            can_change_follower=self.deps.agents.is_admin(user_id),
         )
         example = "/followup add 9876543210 2026-11-24 16:30 Asha"
         await open_modal(client, trigger_id, view, respond, example)
@@ -136,7 +136,7 @@ class FollowupHandlers:
         except REFUSALS as exc:
             await respond(**self.replies.error(exc))
             return
-        admin = self.deps.is_admin(user_id)
+        admin = self.deps.agents.is_admin(user_id)
         view = views.modal(follower=item.follower, can_change_follower=admin, item=item)
         await open_modal(
             client, trigger_id, view, respond, f"/followup delete {item.id}, then add it again"

@@ -190,7 +190,7 @@ def test_non_admins_are_refused_and_nothing_is_sent(
     bot.register()
     assert problem in said(bot.command(command, text, user_id=AGENT))
     assert bot.sandbox.state.recorded() == []
-    assert bot.deps.store.get_agent(OTHER) is None and not bot.deps.is_admin(AGENT)
+    assert bot.deps.store.get_agent(OTHER) is None and not bot.deps.agents.is_admin(AGENT)
 
 
 def test_non_admin_cannot_start_an_admins_job(bot) -> None:

@@ -133,8 +133,7 @@ class Harness:
 
     def close(self) -> None:
         self.stack.close()
-        self.run(self.deps.kaleyra.aclose())
-        self.deps.store.close()
+        self.run(self.deps.aclose())
 
 
 def text_of(message: dict[str, Any]) -> str:
