@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.models import AgentStatus, CallOutcome, CallRow, FeedCall, Followup
+from bot.models import AgentStatus, AuditEntry, CallOutcome, CallRow, FeedCall, Followup
 from bot.phones import Phone
 from bot.views.c2c import REGISTER_BUTTON
 from bot.views.callfeed import missed_calls_section, outcome_line
@@ -42,11 +42,6 @@ def _outcome(call: CallRow) -> str:
     return IN_PROGRESS.get(call.state, escape(call.state))
 
 
-def _field(entry: Any, name: str) -> str:
-    value = entry[name] if isinstance(entry, dict) else getattr(entry, name, "")
-    return str(value or "")
-
-
 def home_view(
     *,
     status: AgentStatus,
@@ -55,7 +50,7 @@ def home_view(
     tz: ZoneInfo,
     tz_name: str,
     digest: tuple[str | None, str] | None = None,
-    audit: Sequence[Any] | None = None,
+    audit: Sequence[AuditEntry] | None = None,
     missed: Sequence[FeedCall] | None = None,
     outcomes: Mapping[int, CallOutcome] | None = None,
 ) -> dict[str, Any]:
@@ -93,8 +88,8 @@ def home_view(
         ]
     if audit:
         lines = [
-            f"{escape(_field(a, 'at')[:16].replace('T', ' '))} <@{escape(_field(a, 'user_id'))}>"
-            f" {escape(_field(a, 'action'))}: {escape(_field(a, 'outcome'))}"
+            f"{escape(a.at[:16].replace('T', ' '))} <@{escape(a.user_id)}>"
+            f" {escape(a.action)}: {escape(a.outcome)}"
             for a in audit[:10]
         ]
         blocks += [header("Recent audit"), *sections(lines)]
