@@ -221,7 +221,9 @@ def _callfeed(d: Deps) -> CallFeed:
         d.followup,
         d.background,
         # A call back is a click-to-call like any other: first leg, repeat check, its card.
-        dial=lambda user_id, agent, customer: d.c2c.request_dial(user_id, customer, agent=agent),
+        dial=lambda user_id, agent, customer, key: d.c2c.request_dial(
+            user_id, customer, agent=agent, claim=key
+        ),
         clock=d.clock,
         tz=settings.tz,
         tz_name=settings.timezone,

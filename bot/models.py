@@ -276,11 +276,22 @@ class Redial:
     retry: int | None
     delay: int | None
     nonce: str
+    claim: str | None = None  # the feed call this dial calls back: re-checked at the click
+    override: bool = False  # an admin's confirmation to call a blacklisted number
 
     def encode(self) -> str:
-        return json.dumps(
-            {"a": self.agent, "c": self.customer, "r": self.retry, "d": self.delay, "n": self.nonce}
-        )
+        data: dict[str, Any] = {
+            "a": self.agent,
+            "c": self.customer,
+            "r": self.retry,
+            "d": self.delay,
+            "n": self.nonce,
+        }
+        if self.claim:
+            data["k"] = self.claim
+        if self.override:
+            data["o"] = 1
+        return json.dumps(data)
 
     @classmethod
     def decode(cls, value: str) -> Redial | None:
@@ -293,6 +304,8 @@ class Redial:
                 retry=None if data.get("r") is None else int(data["r"]),
                 delay=None if data.get("d") is None else int(data["d"]),
                 nonce=str(data.get("n") or ""),
+                claim=str(data["k"])[:64] if data.get("k") else None,
+                override=data.get("o") == 1,
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -326,7 +339,30 @@ class AlreadyHandled:
     """A second click of a button already acted on: nothing dialled, nothing said."""
 
 
-DialOutcome = Dialling | AskFirst | AlreadyHandled
+@dataclass(frozen=True)
+class Blacklisted:
+    """The customer is on the bot's blacklist: nothing dialled. Who added it, when and why;
+    for an admin, `override` is the *Call anyway* confirmation (audited when used)."""
+
+    agent: Phone
+    customer: Phone
+    added_by: str  # Slack user id
+    added_at: datetime  # local time
+    reason: str
+    override: Redial | None
+
+
+@dataclass(frozen=True)
+class ClaimTaken:
+    """A *Dial again* of a call back whose claim is no longer the clicker's: nothing dialled.
+
+    `holder` is who is calling the caller back now (None: the claim was released)."""
+
+    customer: Phone
+    holder: str | None
+
+
+DialOutcome = Dialling | AskFirst | AlreadyHandled | Blacklisted | ClaimTaken
 
 
 @dataclass(frozen=True)
@@ -371,14 +407,17 @@ class IncomingCall:
     caller: str  # E.164 when it parses, else as Kaleyra gave it
     agent_number: str  # E.164 when it parses, else as Kaleyra gave it
     started_at: str  # ISO, UTC
-    billsec: int
+    billsec: int | None  # None: Kaleyra's value could not be read
     status: str
     location: str
+    # Why the caller cannot be dialled back (another country, premium rate, not a number),
+    # with the number masked; None when it passes the rules a typed number meets.
+    caller_problem: str | None = None
 
     @property
     def missed(self) -> bool:
-        """No billed seconds, or not answered."""
-        return self.billsec <= 0 or self.status.upper() != "ANSWER"
+        """Not answered, or answered with no billed seconds."""
+        return self.status.upper() != "ANSWER" or (self.billsec is not None and self.billsec <= 0)
 
 
 # pending: to post; posted: in the channel; skipped: too old when first read, never posted
@@ -411,6 +450,7 @@ class FeedCall:
     callback_billsec: int | None
     created_at: str
     updated_at: str
+    caller_problem: str | None = None  # why Call back cannot dial this caller (masked)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> FeedCall:

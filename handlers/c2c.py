@@ -255,6 +255,7 @@ def register(app: AsyncApp, deps: Deps) -> None:
     app.command("/c2c")(h.command)
     app.view(views.C2C_MODAL)(h.submit)
     app.action(views.REDIAL_CONFIRM)(h.redial)
+    app.action(views.BLACKLIST_OVERRIDE)(h.redial)
     app.action(views.REDIAL_CANCEL)(h.cancel_redial)
     app.action(views.CALL_STATUS_REFRESH)(h.refresh)
     app.action(views.HISTORY_OLDER)(h.older)

@@ -9,7 +9,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.deps import Deps
 from bot.grammar import UsageError
-from bot.models import AskFirst, OutcomeDraft
+from bot.models import AskFirst, Blacklisted, OutcomeDraft
 from bot.services.agents import NotRegistered, Refused
 from bot.services.callfeed import Claimed, OutcomeProblems
 from bot.slack.forms import Form, field_errors
@@ -48,6 +48,8 @@ class CallFeedHandlers:
         match result:
             case Claimed(dialled=AskFirst() as ask):  # they called them a minute ago: ask first
                 view = c2c_views.redial_confirm(ask)
+            case Claimed(dialled=Blacklisted() as refusal):
+                view = c2c_views.blacklisted_message(refusal, masked=True)
             case Claimed():
                 view = views.calling_back_message(result.feed)
             case _:

@@ -124,6 +124,7 @@ class KaleyraClient:
         self.backoff_seconds = backoff_seconds
         self.chunk_concurrency = max(1, chunk_concurrency)
         self._sleep = sleep
+        self._skipped: set[tuple[str, str]] = set()  # log rows already reported as unreadable
         # Waiting here is O(1); thousands of requests queued inside httpx's pool are not.
         # Call-placing requests have their own budget, so a person's dial never queues behind
         # hundreds of status reads (and reads never starve behind a burst of dials).
@@ -308,6 +309,38 @@ class KaleyraClient:
             rows, _ = rows_from_keyed(data)
             return [model.model_validate(r) for r in rows]
 
+    def _log_rows(self, operation: str, data: Any, model: type[M]) -> list[M]:
+        """Log rows (`dial`, `dial.c2cstatus`): a row that cannot be read is skipped and logged
+        once, and the others are kept. Only an answer with no readable row at all fails."""
+        with decoding(operation):
+            rows, _ = rows_from_keyed(data)
+        kept: list[M] = []
+        first_error: ValidationError | None = None
+        for row in rows:
+            try:
+                kept.append(model.model_validate(row))
+            except ValidationError as exc:
+                first_error = first_error or exc
+                self._skipped_once(operation, row, exc)
+        if first_error is not None and not kept:
+            with decoding(operation):
+                raise first_error
+        return kept
+
+    def _skipped_once(self, operation: str, row: dict[str, Any], exc: ValidationError) -> None:
+        ident = row.get("id") if isinstance(row.get("id"), (str, int)) else None
+        key = (operation, str(ident) if ident is not None else _validation_problem(exc))
+        if key in self._skipped:
+            return
+        if len(self._skipped) > 10_000:  # a bound, not a history
+            self._skipped.clear()
+        self._skipped.add(key)
+        log.warning(
+            "kaleyra %s: a row could not be read and was skipped: %s",
+            operation,
+            _validation_problem(exc),
+        )
+
     async def _in_chunks(
         self,
         numbers: Sequence[str],
@@ -341,11 +374,11 @@ class KaleyraClient:
 
     async def c2c_log(self, query: LogQuery | None = None) -> list[C2CCall]:
         env = await self._legacy("dial.c2cstatus", (query or LogQuery()).to_form(), idempotent=True)
-        return self._rows("dial.c2cstatus", env.data, C2CCall)
+        return self._log_rows("dial.c2cstatus", env.data, C2CCall)
 
     async def call_details(self, query: LogQuery | None = None) -> list[CallDetail]:
         env = await self._legacy("dial", (query or LogQuery()).to_form(), idempotent=True)
-        return self._rows("dial", env.data, CallDetail)
+        return self._log_rows("dial", env.data, CallDetail)
 
     # ------------------------------------------------------------------ blacklist
 

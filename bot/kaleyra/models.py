@@ -35,6 +35,33 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+_CLOCK = re.compile(r"^(?:(\d{1,3}):)?([0-5]?\d):([0-5]\d)$")
+
+
+def _seconds_or_none(value: Any) -> Any:
+    """A count of seconds as Kaleyra writes it in log rows: 65, "65", "65.0" or "00:01:05".
+
+    Anything else ("N/A", "-", a word) is None: the row is kept with what could be read,
+    instead of one odd field failing the whole answer.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float):
+        return int(value) if value >= 0 and value == value else None
+    text = str(value).strip()
+    if text.isascii() and text.isdigit():
+        return int(text)
+    if re.fullmatch(r"\d{1,9}\.\d*", text):
+        return int(float(text))
+    clock = _CLOCK.match(text)
+    if clock:
+        hours, minutes, seconds = (int(part or 0) for part in clock.groups())
+        return hours * 3600 + minutes * 60 + seconds
+    return None
+
+
 def legacy_date(value: date | str | None) -> str | None:
     """fromdate/todate: the documented YYYY/MM/DD form."""
     if value is None:
@@ -414,6 +441,9 @@ class C2CCall(BaseModel):
     provider: str | None = None
 
     _blank = field_validator("*", mode="before")(classmethod(lambda cls, v: _blank_to_none(v)))
+    _secs = field_validator("duration", "billsec", mode="before")(
+        classmethod(lambda cls, v: _seconds_or_none(v))
+    )
 
     @property
     def is_final(self) -> bool:
@@ -454,6 +484,9 @@ class CallDetail(BaseModel):
     caller_id: str | None = None
 
     _blank = field_validator("*", mode="before")(classmethod(lambda cls, v: _blank_to_none(v)))
+    _secs = field_validator("duration", "billsec", mode="before")(
+        classmethod(lambda cls, v: _seconds_or_none(v))
+    )
 
 
 class FollowupRecord(BaseModel):

@@ -34,9 +34,11 @@ from bot.kaleyra.models import (
 from bot.models import (
     AlreadyHandled,
     AskFirst,
+    Blacklisted,
     CallLogPage,
     CallProgress,
     CallRow,
+    ClaimTaken,
     Click,
     Dialling,
     DialOutcome,
@@ -200,31 +202,135 @@ class ClickToCall:
         delay: int | None = None,
         click: Click | None = None,
         redial: Redial | None = None,
+        claim: str | None = None,
     ) -> DialOutcome:
         """Dial `customer` for `user_id`, or say why not.
 
         `click` is the button press that asked (a second press within CLICK_WINDOW dials
-        nothing); `redial` the *Dial again* payload that confirms a repeat (usable once).
-        Refusals raise `Refused` / `NotRegistered`; nothing is sent to Kaleyra then.
+        nothing); `redial` the *Dial again* (or *Call anyway*) payload that confirms a repeat
+        (usable once); `claim` the feed call this dial calls back. Every number meets the rules
+        a typed one does, a number on the bot's blacklist is not dialled (an admin may confirm),
+        and a *Dial again* of a claimed caller re-checks the claim. Refusals raise `Refused` /
+        `NotRegistered`; nothing is sent to Kaleyra then.
         """
         if click is not None and not self._first_press(click):
             return AlreadyHandled()
         if not (retry is None or 0 <= retry <= 2) or not (delay is None or 0 <= delay <= 900):
             raise Refused("Retries go from 0 to 2 and the delay from 0 to 900 seconds.")
-        first_leg = self.agents.first_leg(user_id, agent)
+        customer = self._dialable(customer, "customer")
+        first_leg = self.agents.first_leg(user_id, agent and self._dialable(agent, "agent"))
         if redial is not None:
             once = f"redial:{redial.nonce}"
             if redial.nonce and not self.store.first_time(once, within=REDIAL_KEEP):
                 return AlreadyHandled()
-        elif self.recent_repeat(user_id, first_leg, customer):
-            return AskFirst(first_leg, customer, self._redial(first_leg, customer, retry, delay))
+            claim = redial.claim
+            if taken := self._claim_taken(user_id, customer, claim):
+                return taken
+        if blocked := self._blacklisted(user_id, first_leg, customer, retry, delay, claim, redial):
+            return blocked
+        if redial is None and self.recent_repeat(user_id, first_leg, customer):
+            ask = self._redial(first_leg, customer, retry, delay, claim=claim)
+            return AskFirst(first_leg, customer, ask)
         self.dial(user_id, first_leg, customer, retry=retry, delay=delay)
         return Dialling(first_leg, customer, again=redial is not None)
 
+    def _dialable(self, number: Phone, leg: str) -> Phone:
+        """The rules a typed number meets, again: a number from a button, a stored row or
+        Kaleyra never loses its country code on the way to the Voice API."""
+        try:
+            return parse_phone(number.e164, self.region)
+        except InvalidNumber as exc:
+            raise Refused(f"The {leg} number {exc}. Nothing was dialled.") from None
+
+    def _claim_taken(self, user_id: str, customer: Phone, claim: str | None) -> ClaimTaken | None:
+        """A *Dial again* of a caller someone is calling back: the claim as it is now decides."""
+        if claim is not None:
+            feed = self.store.feed_call(claim)
+            holder = feed.claimed_by if feed is not None else None
+            mine = holder == user_id and feed is not None and feed.callback_state == "dialling"
+            if mine:
+                return None
+        else:
+            feed = self.store.open_claim_on(customer.e164)
+            if feed is None or feed.claimed_by == user_id:
+                return None
+            holder = feed.claimed_by
+        self.store.audit(
+            user_id=user_id,
+            action="c2c.dial.refused",
+            outcome="claimed by someone else" if holder else "claim released",
+            numbers=[customer.e164],
+            kaleyra_ids=[claim] if claim else [],
+        )
+        return ClaimTaken(customer, holder)
+
+    def _blacklisted(
+        self,
+        user_id: str,
+        agent: Phone,
+        customer: Phone,
+        retry: int | None,
+        delay: int | None,
+        claim: str | None,
+        redial: Redial | None,
+    ) -> Blacklisted | None:
+        """None when the customer may be dialled; else the refusal (with, for an admin, the
+        confirmation that overrides it). An admin's confirmed override is audited."""
+        entry = self.store.blacklist_entry(customer.e164)
+        if entry is None:
+            return None
+        admin = self.agents.is_admin(user_id)
+        detail = {"added_by": entry.added_by, "added_at": entry.added_at}
+        if admin and redial is not None and redial.override:
+            self.store.audit(
+                user_id=user_id,
+                action="c2c.dial.blacklist_override",
+                outcome="ok",
+                numbers=[customer.e164],
+                detail=detail,
+            )
+            return None
+        self.store.audit(
+            user_id=user_id,
+            action="c2c.dial.refused",
+            outcome="blacklisted",
+            numbers=[customer.e164],
+            detail=detail,
+        )
+        override = (
+            self._redial(agent, customer, retry, delay, claim=claim, override=True)
+            if admin
+            else None
+        )
+        return Blacklisted(
+            agent,
+            customer,
+            added_by=entry.added_by,
+            added_at=datetime.fromisoformat(entry.added_at).astimezone(self.tz),
+            reason=entry.reason,
+            override=override,
+        )
+
     @staticmethod
-    def _redial(agent: Phone, customer: Phone, retry: int | None, delay: int | None) -> Redial:
-        """The one place a *Dial again* payload is made."""
-        return Redial(agent.e164, customer.e164, retry, delay, nonce=secrets.token_hex(8))
+    def _redial(
+        agent: Phone,
+        customer: Phone,
+        retry: int | None,
+        delay: int | None,
+        *,
+        claim: str | None = None,
+        override: bool = False,
+    ) -> Redial:
+        """The one place a *Dial again* (or *Call anyway*) payload is made."""
+        return Redial(
+            agent.e164,
+            customer.e164,
+            retry,
+            delay,
+            nonce=secrets.token_hex(8),
+            claim=claim,
+            override=override,
+        )
 
     async def call_followup(self, click: Click) -> DialOutcome | None:
         """Follow-up *Call now*: the follow-up's customer, from the clicker's own number.

@@ -10,6 +10,7 @@ own verified number through the normal click-to-call flow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections import Counter, defaultdict
@@ -26,6 +27,7 @@ from bot.models import (
     OUTCOME_KINDS,
     ActivityDigest,
     AgentActivity,
+    Blacklisted,
     CallOutcome,
     CallRow,
     DialOutcome,
@@ -35,7 +37,7 @@ from bot.models import (
     IncomingCall,
     OutcomeDraft,
 )
-from bot.phones import InvalidNumber, Phone, parse_phone
+from bot.phones import InvalidNumber, Phone, mask_text, parse_phone
 from bot.runtime.background import Background
 from bot.services.agents import Agents, NotRegistered, Refused
 from bot.services.followup import Followups
@@ -53,13 +55,16 @@ POST_BATCH = 200  # pending calls read from the store at a time
 POST_WITHIN = timedelta(hours=24)  # a call first seen later than this is remembered, not posted
 WAITING_FOR = timedelta(days=3)  # how far back "Missed calls waiting" looks
 CLAIM_EXPIRES = timedelta(minutes=15)  # a claim with no call placed by then is released
+# A call back whose outcome is still unknown this long after its claim (a dial that timed out,
+# tracking that gave up, a call pruned) is released with a note, so the caller waits again.
+CALLBACK_UNKNOWN_RELEASE = timedelta(hours=1)
 CALLED_BACK_WITHIN = timedelta(hours=1)
 DIGEST_WINDOW = timedelta(hours=24)
 DIGEST_GRACE = timedelta(hours=3)  # a digest missed while down is still sent this late
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
-# (user id, their agent number, customer) -> ClickToCall.request_dial's outcome
-Dial = Callable[[str, Phone, Phone], DialOutcome]
+# (user id, their agent number, customer, the feed call claimed) -> request_dial's outcome
+Dial = Callable[[str, Phone, Phone, str], DialOutcome]
 
 
 class OutcomeProblems(Exception):
@@ -75,7 +80,9 @@ class Claimed:
     """This click won: the call back is being dialled from the clicker's number."""
 
     feed: FeedCall
-    dialled: DialOutcome  # Dialling, or AskFirst when the agent called them a minute ago
+    # Dialling; AskFirst when the agent called them a minute ago; Blacklisted (then, without an
+    # admin's override to offer, the claim is already released)
+    dialled: DialOutcome
 
 
 @dataclass(frozen=True)
@@ -122,6 +129,7 @@ class CallFeed:
         self.activity_time = activity_time  # ACTIVITY_DIGEST_TIME; None = with the health digest
         self.health_digest = health_digest  # where and when the health digest goes
         self._making_followup: set[int] = set()  # calls whose follow-up is being created
+        self._unfollowable: set[str] = set()  # feed calls whose follow-up failure was logged
 
     # ------------------------------------------------------------------ the channel
 
@@ -203,20 +211,36 @@ class CallFeed:
         except InvalidNumber:
             return text or ""
 
+    def _caller(self, text: str | None) -> tuple[str, str | None]:
+        """The caller as the feed keeps it, and why it cannot be dialled back (None: it can).
+
+        A number read from Kaleyra meets the rules a typed one does: another country's number
+        keeps its country code here and is never dialled, since the Voice API would cut it.
+        """
+        raw = (text or "").strip()
+        try:
+            return parse_phone(raw, self.region).e164, None
+        except InvalidNumber as exc:
+            with contextlib.suppress(InvalidNumber):
+                return parse_phone(raw, self.region, allow_foreign=True).e164, mask_text(str(exc))
+            return raw, mask_text(str(exc))
+
     def _incoming(self, row: CallDetail, now: datetime) -> IncomingCall:
         try:
             started = datetime.strptime(row.start_time or "", "%Y-%m-%d %H:%M:%S")
             started_at = iso(started.replace(tzinfo=self.tz))
         except ValueError:
             started_at = iso(now)
+        caller, problem = self._caller(row.callfrom)
         return IncomingCall(
             key=row.id,
-            caller=self._number(row.callfrom),
+            caller=caller,
             agent_number=self._number(row.callto),
             started_at=started_at,
-            billsec=row.billsec or 0,
+            billsec=row.billsec,
             status=(row.status or "").upper(),
             location=row.location or "",
+            caller_problem=problem,
         )
 
     async def _post_pending(self, channel: str, now: datetime) -> int:
@@ -237,18 +261,20 @@ class CallFeed:
         feed = self.store.feed_call(key)
         if feed is None or not feed.missed:
             raise UsageError("That call is not in the feed any more.")
-        if not feed.caller.startswith("+"):
-            raise UsageError("Kaleyra did not give a number that can be dialled for this call.")
+        caller = self._callable(feed, user_id)  # the rules a typed number meets, checked again
         agent = self.agents.first_leg(user_id)  # their own verified number, or "register first"
         if not self.store.claim_callback(key, user_id):
             claimed = self.store.feed_call(key)
             assert claimed is not None
             return AlreadyClaimed(claimed)
         try:
-            dialled = self.dial(user_id, agent, Phone.known(feed.caller))
+            dialled = self.dial(user_id, agent, caller, key)
         except (Refused, NotRegistered, UsageError):
             self.store.release_callback(key, user_id)
             raise
+        if isinstance(dialled, Blacklisted) and dialled.override is None:
+            self.store.release_callback(key, user_id)  # refused: the call is free again
+            return Claimed(feed, dialled)
         self.store.audit(
             user_id=user_id,
             action="callfeed.call_back",
@@ -261,44 +287,97 @@ class CallFeed:
         self.background.spawn(self._render(claimed), name="callfeed-claimed")
         return Claimed(claimed, dialled)
 
-    async def _render(self, feed: FeedCall, released_by: str | None = None) -> bool:
+    def _callable(self, feed: FeedCall, user_id: str) -> Phone:
+        """The caller as a number that can be dialled, or UsageError saying why not."""
+        try:
+            return parse_phone(feed.caller, self.region)
+        except InvalidNumber as exc:
+            problem = feed.caller_problem or mask_text(str(exc))
+            self.store.audit(
+                action="callfeed.call_back",
+                user_id=user_id,
+                outcome="refused: caller cannot be dialled",
+                kaleyra_ids=[feed.key],
+            )
+            raise UsageError(
+                f"This caller cannot be called back from here: {problem}. Nothing was dialled."
+            ) from None
+
+    async def _render(
+        self, feed: FeedCall, released_by: str | None = None, *, unknown: bool = False
+    ) -> bool:
         if not feed.channel or not feed.message_ts:
             return False
         outcome = self.store.get_outcome(feed.callback_call_id) if feed.callback_call_id else None
         payload = views.feed_message(
-            feed, self.tz, outcome=outcome, released_by=released_by, now=self.clock()
+            feed,
+            self.tz,
+            outcome=outcome,
+            released_by=released_by,
+            unknown=unknown,
+            now=self.clock(),
         )
         return await self.notify.update(feed.channel, feed.message_ts, payload)
 
     async def follow_callbacks(self) -> None:
-        """Each claimed call back: find the call it placed, and show its outcome once final."""
-        now = self.clock()
-        for feed in self.store.callbacks_dialling():
-            assert feed.claimed_by is not None and feed.claimed_at is not None
-            call = (
-                self.store.get_call(feed.callback_call_id)
-                if feed.callback_call_id
-                else self.store.call_placed_by(feed.claimed_by, feed.caller, feed.claimed_at)
-            )
-            if call is None:
-                if now - datetime.fromisoformat(feed.claimed_at) > CLAIM_EXPIRES:
-                    await self._release(feed)  # nothing was dialled after all (a repeat asked)
-                continue
-            if feed.callback_call_id is None:
-                feed = self.store.update_callback(feed.key, call_id=call.id)
-            state = _callback_state(call)
-            if state == "not_placed":
-                await self._release(feed)
-            elif state != "dialling":
-                feed = self.store.update_callback(feed.key, state=state, billsec=call.billsec or 0)
-                await self._render(feed)
+        """Each open claim: find the call it placed, and show what it came to.
 
-    async def _release(self, feed: FeedCall) -> None:
+        A claim whose outcome stays unknown (the dial timed out, tracking gave up, or its call is
+        gone) is released after CALLBACK_UNKNOWN_RELEASE with a note. One claim that cannot be
+        followed is logged once and skipped: it never stops the poll.
+        """
+        now = self.clock()
+        for feed in self.store.callbacks_open():
+            try:
+                await self._follow(feed, now)
+            except Exception:
+                if feed.key not in self._unfollowable:
+                    self._unfollowable.add(feed.key)
+                    log.exception("the call back of feed call %s could not be followed", feed.key)
+
+    async def _follow(self, feed: FeedCall, now: datetime) -> None:
+        assert feed.claimed_by is not None and feed.claimed_at is not None
+        claimed_for = now - datetime.fromisoformat(feed.claimed_at)
+        if feed.callback_call_id is None:
+            call = self.store.call_placed_by(feed.claimed_by, feed.caller, feed.claimed_at)
+            if call is None:
+                if claimed_for > CLAIM_EXPIRES:
+                    await self._release(feed)  # nothing was dialled after all (a repeat asked)
+                return
+            feed = self.store.update_callback(feed.key, call_id=call.id)
+        else:
+            call = self.store.find_call(feed.callback_call_id)
+            if call is None and feed.key not in self._unfollowable:
+                self._unfollowable.add(feed.key)
+                log.warning(
+                    "feed call %s: its call back (call %s) is gone; its outcome is unknown",
+                    feed.key,
+                    feed.callback_call_id,
+                )
+        state = _callback_state(call) if call is not None else "unknown"
+        if state == "not_placed":
+            await self._release(feed)
+        elif state in {"connected", "not_connected"}:
+            assert call is not None
+            feed = self.store.update_callback(feed.key, state=state, billsec=call.billsec or 0)
+            await self._render(feed)
+        elif claimed_for > CALLBACK_UNKNOWN_RELEASE:
+            await self._release(feed, unknown=True)
+        elif state == "unknown" and feed.callback_state != "unknown":
+            await self._render(self.store.update_callback(feed.key, state="unknown"))
+
+    async def _release(self, feed: FeedCall, *, unknown: bool = False) -> None:
         assert feed.claimed_by is not None
         self.store.release_callback(feed.key, feed.claimed_by)
+        self.store.audit(
+            user_id=feed.claimed_by,
+            action="callfeed.call_back",
+            outcome="released: outcome unknown" if unknown else "released: not placed",
+            kaleyra_ids=[feed.key],
+        )
         released = self.store.feed_call(feed.key)
         assert released is not None
-        await self._render(released, released_by=feed.claimed_by)
+        await self._render(released, released_by=feed.claimed_by, unknown=unknown)
 
     def missed_waiting(self, limit: int = 10) -> list[FeedCall]:
         """Missed calls nobody has called back yet, newest first (App Home)."""
@@ -451,8 +530,9 @@ class CallFeed:
     def _called_back_soon(self, feed: FeedCall) -> bool:
         if not feed.claimed_by or feed.callback_state not in {"connected", "not_connected"}:
             return False
-        assert feed.callback_call_id is not None
-        call = self.store.get_call(feed.callback_call_id)
+        call = self.store.find_call(feed.callback_call_id) if feed.callback_call_id else None
+        if call is None:  # pruned: not counted
+            return False
         started = datetime.fromisoformat(feed.started_at)
         return datetime.fromisoformat(call.created_at) - started <= CALLED_BACK_WITHIN
 
@@ -506,8 +586,8 @@ def _callback_state(call: CallRow) -> str:
         return "not_placed"
     if call.state == "final":
         return "connected" if (call.status2 or "").upper() == "ANSWER" else "not_connected"
-    if call.state == "untracked":
-        return "unknown"
+    if call.state == "untracked" or (call.state == "unknown" and not call.kaleyra_id):
+        return "unknown"  # no status will come: the dial's answer was lost, or tracking gave up
     return "dialling"
 
 

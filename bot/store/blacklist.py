@@ -39,6 +39,11 @@ class BlacklistTable(Db):
             found.update(r["number"] for r in rows)
         return found
 
+    def blacklist_entry(self, number: str) -> BlacklistEntry | None:
+        """Who blacklisted `number` (E.164), when and why; None when it is not blacklisted."""
+        row = self._one("SELECT * FROM blacklist WHERE number = ?", [number])
+        return BlacklistEntry(**{**row, "reason": row.get("reason") or ""}) if row else None
+
     def blacklist_count(self) -> int:
         row = self._one("SELECT COUNT(*) AS n FROM blacklist", [])
         return int(row["n"]) if row else 0

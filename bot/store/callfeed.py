@@ -32,7 +32,7 @@ class CallFeedTable(Db):
                 cursor = self.db.conn.execute(
                     "INSERT OR IGNORE INTO feed_calls (key, caller, agent_number, agent_user,"
                     " started_at, billsec, status, location, missed, state, created_at,"
-                    " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, caller_problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [
                         call.key,
                         call.caller,
@@ -46,6 +46,7 @@ class CallFeedTable(Db):
                         "pending" if call.started_at >= post_after else "skipped",
                         now,
                         now,
+                        call.caller_problem,
                     ],
                 )
                 new += cursor.rowcount
@@ -91,11 +92,22 @@ class CallFeedTable(Db):
             [self._now(), key, user_id],
         )
 
-    def callbacks_dialling(self) -> list[FeedCall]:
+    def callbacks_open(self) -> list[FeedCall]:
+        """Claims still followed: dialling, or whose outcome is unknown so far."""
         rows = self._all(
-            "SELECT * FROM feed_calls WHERE callback_state = 'dialling' ORDER BY claimed_at"
+            "SELECT * FROM feed_calls WHERE callback_state IN ('dialling', 'unknown')"
+            " ORDER BY claimed_at"
         )
         return [FeedCall.from_row(r) for r in rows]
+
+    def open_claim_on(self, caller: str) -> FeedCall | None:
+        """The latest claim still followed on a call from `caller` (E.164), if any."""
+        row = self._one(
+            "SELECT * FROM feed_calls WHERE caller = ? AND callback_state IN ('dialling', 'unknown')"
+            " ORDER BY claimed_at DESC LIMIT 1",
+            [caller],
+        )
+        return FeedCall.from_row(row) if row else None
 
     def update_callback(
         self,

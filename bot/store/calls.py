@@ -59,6 +59,11 @@ class CallsTable(Db):
             raise StoreError(f"No call {call_id}.")
         return CallRow.from_row(row)
 
+    def find_call(self, call_id: int) -> CallRow | None:
+        """The call, or None when there is none (retention may have pruned it)."""
+        row = self._one("SELECT * FROM calls WHERE id = ?", [call_id])
+        return CallRow.from_row(row) if row else None
+
     def call_by_token(self, token: str) -> CallRow | None:
         row = self._one("SELECT * FROM calls WHERE callback_token = ?", [token])
         return CallRow.from_row(row) if row else None

@@ -13,8 +13,23 @@ from datetime import datetime, timedelta
 from bot.models import BlacklistEntry, CallRow
 from bot.store.db import Db, iso
 
-# Calls still moving are never pruned, however old (they are reported, not forgotten).
-_UNSETTLED = ("placing", "placed")
+# A call is kept, however old, while anything still needs it: it is being placed or followed
+# (placing, placed, or unknown with a Kaleyra id the tracker still reads), an open call-back claim
+# points at it, or its outcome's follow-up is still ahead.
+_PRUNABLE_CALLS = (
+    "SELECT id FROM calls WHERE created_at < ? AND state NOT IN ('placing', 'placed')"
+    " AND NOT (state = 'unknown' AND kaleyra_id IS NOT NULL)"
+    " AND NOT EXISTS (SELECT 1 FROM feed_calls f WHERE f.callback_call_id = calls.id"
+    " AND f.callback_state IN ('dialling', 'unknown'))"
+    " AND NOT EXISTS (SELECT 1 FROM call_outcomes o WHERE o.call_id = calls.id"
+    " AND o.followup_at >= ?)"
+    " ORDER BY created_at LIMIT ?"
+)
+_PRUNABLE_FEED = (
+    "SELECT key FROM feed_calls WHERE started_at < ?"
+    " AND (callback_state IS NULL OR callback_state NOT IN ('dialling', 'unknown'))"
+    " ORDER BY started_at LIMIT ?"
+)
 
 
 class HistoryTable(Db):
@@ -52,8 +67,9 @@ class HistoryTable(Db):
     def prune_history(
         self, now: datetime, audit_days: int, call_days: int, batch: int = 100
     ) -> int:
-        """Delete at most `batch` audit rows older than `audit_days` and at most `batch` settled
-        calls older than `call_days`; returns how many rows went (0 = nothing left to prune).
+        """Delete at most `batch` audit rows older than `audit_days`, at most `batch` settled
+        calls older than `call_days` (with their outcomes and claims) and at most `batch` feed
+        calls as old; returns how many rows went (0 = nothing left to prune).
 
         One call is one short transaction per table (a few milliseconds): call it again until it
         returns 0, yielding to the event loop in between.
@@ -67,10 +83,18 @@ class HistoryTable(Db):
                 [audit_cutoff, batch],
             ).rowcount
         with self._lock, self.db.conn:
-            calls = self.db.conn.execute(
-                "DELETE FROM calls WHERE id IN (SELECT id FROM calls WHERE created_at < ?"
-                f" AND state NOT IN ({', '.join('?' for _ in _UNSETTLED)})"
-                " ORDER BY created_at LIMIT ?)",
-                [call_cutoff, *_UNSETTLED, batch],
+            conn = self.db.conn
+            ids = [r[0] for r in conn.execute(_PRUNABLE_CALLS, [call_cutoff, iso(now), batch])]
+            marks = ", ".join("?" for _ in ids)
+            if ids:
+                # A call goes with its outcome and note, and the claim of the call back it was
+                # (its callback token is a column of the row): nothing of it can attach to a
+                # later call.
+                conn.execute(f"DELETE FROM call_outcomes WHERE call_id IN ({marks})", ids)
+                conn.execute(f"DELETE FROM feed_calls WHERE callback_call_id IN ({marks})", ids)
+            calls = conn.execute(f"DELETE FROM calls WHERE id IN ({marks})", ids).rowcount
+        with self._lock, self.db.conn:
+            feed = self.db.conn.execute(
+                f"DELETE FROM feed_calls WHERE key IN ({_PRUNABLE_FEED})", [call_cutoff, batch]
             ).rowcount
-        return audit + calls
+        return audit + calls + feed

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlite_utils
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 
 # Later migrations, one per feature, each a function of its own: tables are created
@@ -172,12 +174,106 @@ def _v11_scale(db: sqlite_utils.Database) -> None:
     )
 
 
+# Tables whose ids other rows (or Slack buttons, or callback tokens) refer to, and where.
+_REFERENCED_IDS = {
+    "calls": (("call_outcomes", "call_id"), ("feed_calls", "callback_call_id")),
+    "jobs": (("campaign_chunks", "job_id"),),
+    "audit": (),
+}
+
+
+def _v12_teamline(db: sqlite_utils.Database) -> None:
+    """The team line's second audit (issue 18).
+
+    - ids are never reused: `INTEGER PRIMARY KEY` hands out the largest id + 1, so once
+      retention deleted the newest calls, a new call took an old id, with its outcome, note,
+      claim and callback token. The tables are rebuilt with AUTOINCREMENT, and the counter starts
+      above every id still referred to anywhere;
+    - feed_calls.caller_problem: why a caller Kaleyra reported cannot be dialled (another
+      country, premium rate, not a number), so the channel shows no Call back for it; and the
+      claims still being followed, read by caller when a *Dial again* re-checks them;
+    - slack_deliveries: the Events API deliveries (and commands, interactions) already taken,
+      by their own identity, so a Slack retry is processed once and only once.
+    """
+    if db.conn.in_transaction:
+        db.conn.commit()
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        for table, references in _REFERENCED_IDS.items():
+            _autoincrement(db, table, references)
+        if "caller_problem" not in db["feed_calls"].columns_dict:
+            db.conn.execute("ALTER TABLE feed_calls ADD COLUMN caller_problem TEXT")
+        db.conn.execute(
+            "CREATE INDEX IF NOT EXISTS idx_feed_claims_open ON feed_calls(caller)"
+            " WHERE callback_state IN ('dialling', 'unknown')"
+        )
+        db.conn.execute(
+            "CREATE TABLE IF NOT EXISTS slack_deliveries (id TEXT PRIMARY KEY, at TEXT NOT NULL)"
+        )
+        db.conn.execute(
+            "CREATE INDEX IF NOT EXISTS idx_slack_deliveries_at ON slack_deliveries(at)"
+        )
+        db.conn.execute("COMMIT")
+    except BaseException:
+        db.conn.execute("ROLLBACK")
+        raise
+
+
+def _autoincrement(
+    db: sqlite_utils.Database, table: str, references: tuple[tuple[str, str], ...]
+) -> None:
+    """Rebuild `table` with `id INTEGER PRIMARY KEY AUTOINCREMENT`, its rows, ids and indexes."""
+    conn = db.conn
+    (create,) = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [table]
+    ).fetchone()
+    if "AUTOINCREMENT" not in create.upper():
+        indexes = [
+            sql
+            for (sql,) in conn.execute(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+                " AND sql IS NOT NULL",
+                [table],
+            )
+        ]
+        rebuilt, count = re.subn(
+            r"(\[id\]|\bid\b)\s+INTEGER\s+PRIMARY\s+KEY",
+            r"\1 INTEGER PRIMARY KEY AUTOINCREMENT",
+            create,
+            count=1,
+            flags=re.IGNORECASE,
+        )
+        if not count:
+            raise RuntimeError(f"{table}: no integer id column to make AUTOINCREMENT")
+        columns = ", ".join(f"[{c}]" for c in db[table].columns_dict)
+        conn.execute(f"ALTER TABLE [{table}] RENAME TO [{table}_before_v12]")
+        conn.execute(rebuilt)
+        conn.execute(
+            f"INSERT INTO [{table}] ({columns}) SELECT {columns} FROM [{table}_before_v12]"
+        )
+        conn.execute(f"DROP TABLE [{table}_before_v12]")
+        for sql in indexes:
+            conn.execute(sql)
+    # Ids retention already deleted may still be named elsewhere: start above those too.
+    highest = [conn.execute(f"SELECT MAX(id) FROM [{table}]").fetchone()[0] or 0]
+    for other, column in references:
+        if other in db.table_names():
+            highest.append(conn.execute(f"SELECT MAX([{column}]) FROM [{other}]").fetchone()[0] or 0)
+    floor = max(int(n) for n in highest)
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
+    if row is None:
+        conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", [table, floor])
+    elif int(row[0] or 0) < floor:
+        conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [floor, table])
+
+
 LATER = (
     (7, _v7_verification),
     (8, _v8_campaigns),
     (9, _v9_followups_and_audit),
     (10, _v10_callfeed),
     (11, _v11_scale),
+    (12, _v12_teamline),
 )
 
 

@@ -12,8 +12,10 @@ from bot.models import (
     AgentStatus,
     AlreadyHandled,
     AskFirst,
+    Blacklisted,
     CallHistory,
     CallLogPage,
+    ClaimTaken,
     Dialling,
     DialOutcome,
     Registration,
@@ -45,6 +47,7 @@ DELAY_BLOCK, DELAY_INPUT = "c2c_delay", "delay"
 REDIAL_BLOCK = "c2c_redial"
 REDIAL_CONFIRM = "c2c_redial_confirm"
 REDIAL_CANCEL = "c2c_redial_cancel"
+BLACKLIST_OVERRIDE = "c2c_blacklist_override"
 CALL_STATUS_REFRESH = "c2c_status_refresh"
 REGISTER_BUTTON = "c2c_register_open"
 HISTORY_OLDER = "c2c_history_older"
@@ -220,6 +223,40 @@ def dialling_text(dialling: Dialling) -> str:
     )
 
 
+def blacklisted_message(refusal: Blacklisted, *, masked: bool = False) -> dict[str, Any]:
+    """Who blacklisted the number, when and why; an admin also gets *Call anyway*."""
+    number = mask(refusal.customer.national) if masked else refusal.customer.pretty
+    why = f"because \u201c{escape(refusal.reason)}\u201d" if refusal.reason else "(no reason given)"
+    text = (
+        f":no_entry: {escape(number)} is on the bot's blacklist: <@{refusal.added_by}> added it"
+        f" on {refusal.added_at:%d %b %Y at %H:%M} {why}. Nothing was dialled."
+    )
+    blocks = [section(text)]
+    if refusal.override is not None:
+        value = refusal.override.encode()
+        blocks += [
+            context("As an admin you may call it anyway; that is recorded in the audit log."),
+            actions(
+                REDIAL_BLOCK,
+                button("Call anyway", BLACKLIST_OVERRIDE, value, style="danger"),
+                button("Cancel", REDIAL_CANCEL, value),
+            ),
+        ]
+    return message(blocks, f"{mask(refusal.customer.national)} is on the blacklist: not dialled")
+
+
+def claim_taken_message(taken: ClaimTaken) -> dict[str, Any]:
+    number = escape(mask(taken.customer.national))
+    if taken.holder:
+        text = f":no_entry: <@{taken.holder}> is calling back {number} now, so nothing was dialled."
+    else:
+        text = (
+            f":no_entry: Your call back of {number} was released, so nothing was dialled. Press"
+            " *Call back* on the missed call to claim it again."
+        )
+    return message([section(text)], f"Nothing was dialled to {mask(taken.customer.national)}")
+
+
 def outcome_message(outcome: DialOutcome) -> dict[str, Any] | None:
     """What the person who asked for a call is shown; nothing for a repeated click."""
     match outcome:
@@ -228,14 +265,20 @@ def outcome_message(outcome: DialOutcome) -> dict[str, Any] | None:
             return message([section(text)], text)
         case AskFirst():
             return redial_confirm(outcome)
+        case Blacklisted():
+            return blacklisted_message(outcome)
+        case ClaimTaken():
+            return claim_taken_message(outcome)
         case AlreadyHandled():
             return None
 
 
 def dm_after(outcome: DialOutcome) -> dict[str, Any] | None:
-    """What to DM after a dial asked from a form or a button with no reply in place:
-    the repeat question only (a dial shows its card; a repeated click shows nothing)."""
-    return redial_confirm(outcome) if isinstance(outcome, AskFirst) else None
+    """What to DM after a dial asked from a form or a button with no reply in place: the
+    repeat question or the refusal (a dial shows its card; a repeated click shows nothing)."""
+    if isinstance(outcome, Dialling):
+        return None
+    return outcome_message(outcome)
 
 
 def not_dialled_message() -> dict[str, Any]:

@@ -77,7 +77,7 @@ def _callback_line(feed: FeedCall, outcome: CallOutcome | None) -> str | None:
         "dialling": f":telephone_receiver: {who} is calling back",
         "connected": f":white_check_mark: {who} called back: connected, {talk_time(feed.callback_billsec)}",
         "not_connected": f":no_entry: {who} called back: did not connect",
-        "unknown": f":grey_question: {who} called back: no final status",
+        "unknown": f":grey_question: {who} called back: outcome unknown, so far",
     }.get(feed.callback_state or "dialling", f":telephone_receiver: {who} is calling back")
     if outcome is not None:
         line += f" · outcome: *{escape(OUTCOME_WORDS.get(outcome.outcome, outcome.outcome))}*"
@@ -90,25 +90,38 @@ def feed_message(
     *,
     outcome: CallOutcome | None = None,
     released_by: str | None = None,
+    unknown: bool = False,
     now: datetime | None = None,
 ) -> dict[str, Any]:
     """One incoming call in the calls channel: answered compactly, missed with Call back.
 
-    `released_by`: the agent whose call back did not go through, so the call waits again.
+    `released_by`: the agent whose call back did not go through (or, `unknown`, whose outcome
+    stayed unknown too long), so the call waits again.
     """
     at = _when(feed.started_at, tz, now)
     if not feed.missed:
+        # 0 billed seconds on an answered call: Kaleyra's value could not be read.
+        talk = f", {talk_time(feed.billsec)}" if feed.billsec else ""
         text = (
             f":telephone_receiver: Incoming call from {_caller(feed)} answered by "
-            f"{_agent(feed)}, {talk_time(feed.billsec)} · {at}"
+            f"{_agent(feed)}{talk} · {at}"
         )
         return message([section(text)], f"Incoming call from {mask(feed.caller)}, answered")
     blocks = [section(f":no_entry: *Missed call* from {_caller(feed)} to {_agent(feed)} · {at}")]
     if line := _callback_line(feed, outcome):
         blocks.append(context(line))
+    elif feed.caller_problem:
+        blocks.append(context(_cannot_call_back(feed)))
     else:
         blocks.append(actions(FEED_ACTIONS, button("Call back", CALL_BACK, feed.key, "primary")))
-    if released_by:
+    if released_by and unknown:
+        blocks.append(
+            context(
+                f"<@{released_by}>'s call back ended with no known outcome (check `/c2c log`"
+                " before calling again), so the call is waiting again."
+            )
+        )
+    elif released_by:
         blocks.append(
             context(
                 f"<@{released_by}>'s call back did not go through, so the call is waiting again."
@@ -255,13 +268,16 @@ def missed_calls_section(missed: list[FeedCall], tz: tzinfo) -> list[dict[str, A
     if not missed:
         blocks.append(section("None: every missed call has been called back."))
     for feed in missed[:10]:
-        blocks.append(
-            section(
-                f"{_caller(feed)} for {_agent(feed)} · {_when(feed.started_at, tz)}",
-                accessory=button("Call back", CALL_BACK, feed.key),
-            )
-        )
+        line = f"{_caller(feed)} for {_agent(feed)} · {_when(feed.started_at, tz)}"
+        if feed.caller_problem:
+            blocks.append(section(f"{line}\n{_cannot_call_back(feed)}"))
+        else:
+            blocks.append(section(line, accessory=button("Call back", CALL_BACK, feed.key)))
     return blocks
+
+
+def _cannot_call_back(feed: FeedCall) -> str:
+    return f":no_entry_sign: No Call back: {escape(feed.caller_problem or '')}."
 
 
 def _agent_parts(agent: AgentActivity) -> list[str]:

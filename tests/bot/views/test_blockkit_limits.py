@@ -32,6 +32,7 @@ from bot.models import (
     AlreadyHandled,
     AskFirst,
     AuditEntry,
+    Blacklisted,
     BlacklistEntry,
     BlacklistPage,
     BroadcastPlan,
@@ -45,6 +46,7 @@ from bot.models import (
     CampaignListing,
     CampaignProgress,
     CampaignResults,
+    ClaimTaken,
     ControlOutcome,
     Dialling,
     FeedCall,
@@ -337,6 +339,12 @@ OBD_ROWS = [
     for i in range(1000)
 ]
 REDIAL = Redial(AGENT.e164, CUSTOMER.e164, 2, 900, "n" * 32)
+OVERRIDE = Redial(AGENT.e164, CUSTOMER.e164, 2, 900, "n" * 32, claim="k" * 64, override=True)
+BLACKLISTED = [
+    Blacklisted(AGENT, CUSTOMER, "U0ASHA", datetime(2026, 11, 23, 10), reason, override)
+    for reason in ("", hostile(500))
+    for override in (None, OVERRIDE)
+]
 REGISTRATIONS = [
     Registration(USERS[0], FOREIGN, verified=False, code="123456"),
     Registration(USERS[0], AGENT, verified=True),
@@ -434,11 +442,24 @@ CASES: dict[str, Case] = {
             Dialling(AGENT, FOREIGN, again=True),
             AskFirst(AGENT, FOREIGN, REDIAL),
             AlreadyHandled(),
+            *BLACKLISTED,
+            ClaimTaken(CUSTOMER, "U0ASHA"),
         )
     ],
     "c2c.dm_after": lambda: [
         c2c.dm_after(outcome)
-        for outcome in (Dialling(AGENT, FOREIGN), AskFirst(AGENT, FOREIGN, REDIAL))
+        for outcome in (
+            Dialling(AGENT, FOREIGN),
+            AskFirst(AGENT, FOREIGN, REDIAL),
+            *BLACKLISTED,
+            ClaimTaken(CUSTOMER, None),
+        )
+    ],
+    "c2c.blacklisted_message": lambda: [
+        c2c.blacklisted_message(b, masked=masked) for b in BLACKLISTED for masked in (True, False)
+    ],
+    "c2c.claim_taken_message": lambda: [
+        c2c.claim_taken_message(ClaimTaken(CUSTOMER, holder)) for holder in ("U0ASHA", None)
     ],
     "c2c.not_dialled_message": lambda: [c2c.not_dialled_message()],
     "c2c.status_message": lambda: [
