@@ -31,6 +31,7 @@ from bot.runtime.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generat
 from bot.runtime.recent import RecentKeys
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.store import StoreUnavailable
 
 log = logging.getLogger("voicebot.server")
 REPLAY_WINDOW_SECONDS = 360
@@ -119,6 +120,36 @@ def to_bolt_request(request: Request, text: str) -> AsyncBoltRequest:
     return bolt_request
 
 
+def delivery_identity(body: dict[str, Any]) -> str | None:
+    """What makes a Slack delivery the same delivery again: an Events API event's `event_id`,
+    a slash command's or an interaction's `trigger_id`. None for what has neither."""
+    if body.get("type") == "event_callback":
+        event_id = body.get("event_id")
+        return f"event:{event_id}" if isinstance(event_id, str) and event_id else None
+    trigger = body.get("trigger_id")
+    if not isinstance(trigger, str) or not trigger or len(trigger) > 200:
+        return None
+    kind = "command" if "command" in body else str(body.get("type") or "interaction")[:40]
+    return f"{kind}:{trigger}"
+
+
+def first_delivery(deps: Deps, identity: str) -> bool:
+    """The store decides; when it cannot (a lock held elsewhere, a full disk), the delivery is
+    handled, and the handler's own store write gives the user the clear answer."""
+    try:
+        return deps.store.first_delivery(identity)
+    except StoreUnavailable:
+        log.warning("Slack delivery not de-duplicated: the store is unavailable")
+        return True
+
+
+def forget_delivery(deps: Deps, identity: str) -> None:
+    try:
+        deps.store.forget_delivery(identity)
+    except StoreUnavailable:
+        log.warning("a failed Slack delivery could not be forgotten; its retry is ignored")
+
+
 def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool = True) -> Starlette:
     bolt = app or build_app(deps)
     secret = deps.settings.slack_signing_secret
@@ -147,16 +178,28 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
             # The same signed request again (a replay inside Slack's 5-minute window): no effect.
             COMMANDS.labels("replayed", "rejected").inc()
             return PlainTextResponse("", status_code=200)
-        if request.headers.get("x-slack-retry-num"):
-            # Slack re-sends what it thinks timed out. The first delivery did the work.
-            COMMANDS.labels("retry", "ignored").inc()
-            return PlainTextResponse("", status_code=200)
         try:
             bolt_request = to_bolt_request(request, raw.decode("utf-8"))
         except ValueError:  # not UTF-8, not JSON, not an object (UnicodeDecodeError included)
             COMMANDS.labels("undecodable", "rejected").inc()
             return PlainTextResponse("the body is not a Slack payload", status_code=400)
-        return to_starlette_response(await bolt.async_dispatch(bolt_request))  # counted there
+        # Slack re-sends (X-Slack-Retry-Num) what it thinks failed: the delivery is taken once
+        # by its own identity, in the store every replica shares, so a retry of work done does
+        # nothing and a retry of a delivery that never arrived (or did nothing) is done once.
+        identity = delivery_identity(bolt_request.body)
+        if identity is not None and not first_delivery(deps, identity):
+            retry = bool(request.headers.get("x-slack-retry-num"))
+            COMMANDS.labels("retry" if retry else "duplicate", "ignored").inc()
+            return PlainTextResponse("", status_code=200)
+        try:
+            response = await bolt.async_dispatch(bolt_request)  # counted there
+        except BaseException:
+            if identity is not None:
+                forget_delivery(deps, identity)
+            raise
+        if identity is not None and response.status >= 500:
+            forget_delivery(deps, identity)
+        return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:
         if not lifecycle.ready:

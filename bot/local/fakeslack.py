@@ -7,6 +7,7 @@ every Web API call the app makes. Nothing here talks to Slack.
 from __future__ import annotations
 
 import itertools
+import os
 import json
 import threading
 import time
@@ -287,6 +288,9 @@ class SlackDriver:
         self.verifier = SignatureVerifier(signing_secret)
         self.http = httpx.Client(timeout=30)
         self._ids = itertools.count(1)
+        # Slack's trigger and event ids are unique: a driver over a database an earlier driver
+        # used (a restart) must not repeat them, or the bot rightly takes them for retries.
+        self._run = os.urandom(4).hex()
 
     def signed_headers(
         self, body: str, content_type: str, timestamp: int | None = None
@@ -326,7 +330,7 @@ class SlackDriver:
                 "text": text,
                 "api_app_id": APP_ID,
                 "response_url": f"{self.slack_url}/response/cmd-{n}",
-                "trigger_id": f"{n}.trigger",
+                "trigger_id": f"{n}.{self._run}.trigger",
             }
         )
 
@@ -354,7 +358,7 @@ class SlackDriver:
                 "team": {"id": TEAM_ID},
                 "user": {"id": user_id},
                 "api_app_id": APP_ID,
-                "trigger_id": f"{next(self._ids)}.trigger",
+                "trigger_id": f"{next(self._ids)}.{self._run}.trigger",
                 "view": submitted,
             }
         )
@@ -375,7 +379,7 @@ class SlackDriver:
                 "team": {"id": TEAM_ID},
                 "user": {"id": user_id},
                 "api_app_id": APP_ID,
-                "trigger_id": f"{n}.trigger",
+                "trigger_id": f"{n}.{self._run}.trigger",
                 "response_url": f"{self.slack_url}/response/act-{n}",
                 "container": {"type": "message"},
                 "actions": [
@@ -402,7 +406,7 @@ class SlackDriver:
                 "user": {"id": user_id},
                 "channel": {"id": "C0SALES"},
                 "api_app_id": APP_ID,
-                "trigger_id": f"{n}.trigger",
+                "trigger_id": f"{n}.{self._run}.trigger",
                 "response_url": f"{self.slack_url}/response/sc-{n}",
                 "message_ts": "1700000000.000001",
                 "message": {"type": "message", "text": text, "ts": "1700000000.000001"},
@@ -418,7 +422,7 @@ class SlackDriver:
                 "team_id": TEAM_ID,
                 "api_app_id": APP_ID,
                 "type": "event_callback",
-                "event_id": f"Ev{next(self._ids):08d}",
+                "event_id": f"Ev{self._run}{next(self._ids):08d}",
                 "event_time": int(time.time()),
                 "event": event,
             }

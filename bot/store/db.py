@@ -136,6 +136,7 @@ class Db:
         self._lock = threading.RLock()
         self._agents: dict[str, Agent | None] = {}
         self._last_prune = 0.0
+        self._last_delivery_prune = 0.0
         with self._lock:
             self.db.execute(f"PRAGMA busy_timeout = {STARTUP_BUSY_TIMEOUT_MS}")
             if self.path != ":memory:":

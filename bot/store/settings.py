@@ -9,6 +9,9 @@ from datetime import timedelta
 from bot.store.db import Db, iso
 
 SEEN_KEEP = timedelta(hours=2)  # longer than any de-duplication window
+# Slack retries a delivery three times, the last about 5 minutes after the first: an hour covers
+# every retry, and the table stays a few thousand rows however busy the workspace.
+DELIVERY_KEEP = timedelta(hours=1)
 
 
 class SettingsTable(Db):
@@ -45,3 +48,24 @@ class SettingsTable(Db):
                 [key, iso(now), iso(now - within)],
             )
             return cursor.rowcount == 1
+
+    def first_delivery(self, identity: str) -> bool:
+        """True the first time Slack delivers `identity` (an event_id, a command's or an
+        interaction's own id) within DELIVERY_KEEP; shared by every replica on the database."""
+        now = self.clock()
+        with self._lock, self.db.conn:
+            if time.monotonic() - self._last_delivery_prune > 30:
+                self._last_delivery_prune = time.monotonic()
+                self.db.execute(
+                    "DELETE FROM slack_deliveries WHERE at < ?", [iso(now - DELIVERY_KEEP)]
+                )
+            cursor = self.db.execute(
+                "INSERT INTO slack_deliveries (id, at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE"
+                " SET at = excluded.at WHERE slack_deliveries.at < ?",
+                [identity, iso(now), iso(now - DELIVERY_KEEP)],
+            )
+            return cursor.rowcount == 1
+
+    def forget_delivery(self, identity: str) -> None:
+        """The delivery did nothing (it failed before its work): Slack's retry may do it."""
+        self._write("DELETE FROM slack_deliveries WHERE id = ?", [identity])

@@ -267,10 +267,16 @@ def test_replayed_signed_request_does_nothing_the_second_time(bot) -> None:
 
 
 def test_slack_retry_of_a_broadcast_command_sends_nothing(bot) -> None:
-    response = bot.command(
-        "/obd", "9876543210 play 123.sound", user_id=ADMIN, headers={"x-slack-retry-num": "2"}
-    )
-    assert response.text == "" and bot.deps.store.get_job(1) is None
+    body = bot.slack.command_body("/obd", "9876543210 play 123.sound", user_id=ADMIN)
+    kind = "application/x-www-form-urlencoded"
+    first = _post(bot, body, bot.slack.signed_headers(body, kind))
+    retry_headers = {
+        **bot.slack.signed_headers(body, kind, timestamp=int(time.time()) - 1),
+        "x-slack-retry-num": "2",
+    }
+    retry = _post(bot, body, retry_headers)
+    assert first.text != "" and retry.text == ""
+    assert bot.deps.store.get_job(1) is not None and bot.deps.store.get_job(2) is None
 
 
 # ----------------------------------------------------------------------------- Kaleyra faults
