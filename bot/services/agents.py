@@ -83,10 +83,16 @@ class Agents:
         agent = self.store.get_agent(user_id)
         return AgentStatus(
             user_id=user_id,
-            number=agent.number if agent else None,
+            number=agent.number if agent else self._pending_number(user_id),
             role="admin" if self.is_admin(user_id) else "agent",
             verified=bool(agent and self._proven(user_id, agent.number)),
         )
+
+    def _pending_number(self, user_id: str) -> str | None:
+        """A number being proven beside someone else's claim (no mapping yet), if any."""
+        proof = self.store.verification(user_id)
+        pending = proof is not None and proof.state == "pending" and proof.code_hash
+        return proof.number if pending and proof and proof.number else None
 
     def _proven(self, user_id: str, number: str) -> bool:
         proof = self.store.verification(user_id)
@@ -113,7 +119,8 @@ class Agents:
             return requested
         if mine is None:
             agent = self.store.get_agent(user_id)
-            raise NotVerified(Phone.known(agent.number)) if agent else NotRegistered()
+            pending = agent.number if agent else self._pending_number(user_id)
+            raise NotVerified(Phone.known(pending)) if pending else NotRegistered()
         return mine
 
     # ------------------------------------------------------------------ registration
@@ -134,11 +141,16 @@ class Agents:
             return Registration(user_id, number, verified=True, unchanged=True)
         if not assigning:
             self._check_call_budget(user_id)
-        self._release_stale_claim(actor, number, user_id)
-        try:
-            self.store.register_agent(user_id, number.e164)
-        except StoreError as exc:
-            raise Refused(str(exc)) from None
+        contested = self._release_unproven_claim(actor, number, user_id, assigning=assigning)
+        if contested:
+            # Someone else's unproven claim, code still live: it does not block this one. Both
+            # may prove the number; whoever types their code first holds it.
+            self.store.unregister_agent(user_id)
+        else:
+            try:
+                self.store.register_agent(user_id, number.e164)
+            except StoreError as exc:
+                raise Refused(str(exc)) from None
         if assigning:
             self.store.set_verified(user_id, number.e164, by=actor)
             self._audit_registration(actor, user_id, number, "ok: assigned")
@@ -162,23 +174,37 @@ class Agents:
                 " tomorrow, or ask an admin to assign your number (`/c2c register @you <number>`)."
             )
 
-    def _release_stale_claim(self, actor: str, number: Phone, user_id: str) -> None:
-        """Someone else's unproven claim whose code has expired does not keep a number."""
+    def _release_unproven_claim(
+        self, actor: str, number: Phone, user_id: str, *, assigning: bool
+    ) -> bool:
+        """Nobody's unproven claim keeps a number from its holder or from an admin.
+
+        An expired claim, or any unproven claim when an admin assigns the number, is released.
+        True when someone else's claim is still being proven (code live) and this is a
+        self-registration: it goes ahead beside it. A proven number is left to register_agent,
+        which refuses it.
+        """
         holder = self.store.holder_of(number.e164)
         if holder is None or holder.user_id == user_id:
-            return
+            return False
         proof = self.store.verification(holder.user_id)
-        live = proof is not None and (proof.state == "verified" or not self._expired(proof))
-        if proof is not None and proof.number == number.e164 and live:
-            return  # theirs, or being proven right now: register_agent refuses
-        self.store.unregister_agent(holder.user_id)
-        self.store.drop_verification(holder.user_id)
+        if proof is not None and proof.state == "verified" and proof.number == number.e164:
+            return False  # theirs: register_agent refuses
+        live = proof is not None and proof.number == number.e164 and not self._expired(proof)
+        if live and not assigning:
+            return True
+        self._release(actor, holder.user_id, number, "ok: unproven claim released")
+        return False
+
+    def _release(self, actor: str, holder: str, number: Phone, outcome: str) -> None:
+        self.store.unregister_agent(holder)
+        self.store.drop_verification(holder)
         self.store.audit(
             user_id=actor,
             action="c2c.unregister",
-            outcome="ok: unproven claim released",
+            outcome=outcome,
             numbers=[number.e164],
-            detail={"target": holder.user_id},
+            detail={"target": holder},
         )
 
     def _audit_registration(self, actor: str, user_id: str, number: Phone, outcome: str) -> None:
@@ -195,7 +221,9 @@ class Agents:
         proof, agent = self.store.verification(user_id), self.store.get_agent(user_id)
         if agent and self._proven(user_id, agent.number):
             raise Refused(f"Your number {Phone.known(agent.number).pretty} is already verified.")
-        if proof is None or not proof.code_hash or agent is None or agent.number != proof.number:
+        # No mapping at all: the number was claimed beside someone else's unproven claim.
+        stale = agent is not None and proof is not None and agent.number != proof.number
+        if proof is None or not proof.code_hash or not proof.number or stale:
             self._audit_verify(user_id, "none pending")
             raise Refused(
                 "No verification is waiting for you. Start with `/c2c register 9876543210`:"
@@ -214,9 +242,29 @@ class Agents:
             self._audit_verify(user_id, "wrong code", number)
             more = f"{left} {'try' if left == 1 else 'tries'} left." if left else f"Type {again}"
             raise Refused(f"That is not the code. {more}")
+        if agent is None:
+            self._take_contested(user_id, number)
         self.store.set_verified(user_id, proof.number, by="self")
         self._audit_verify(user_id, "ok", number)
         return number
+
+    def _take_contested(self, user_id: str, number: Phone) -> None:
+        """The first proof wins: an unproven claim of someone else's is released; a number
+        proven by someone else in the meantime is refused."""
+        holder = self.store.holder_of(number.e164)
+        if holder is not None and holder.user_id != user_id:
+            if self._proven(holder.user_id, number.e164):
+                self.store.drop_verification(user_id)
+                self._audit_verify(user_id, "proven by someone else first", number)
+                raise Refused(
+                    f"{number.pretty} was proven by another Slack user first; ask an admin"
+                    " if it is yours."
+                )
+            self._release(user_id, holder.user_id, number, "ok: proven by someone else first")
+        try:
+            self.store.register_agent(user_id, number.e164)
+        except StoreError as exc:
+            raise Refused(str(exc)) from None
 
     def _expired(self, proof: Verification) -> bool:
         return proof.expires_at is None or self.clock() > datetime.fromisoformat(proof.expires_at)

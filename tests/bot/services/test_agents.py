@@ -108,10 +108,18 @@ def test_re_registering_needs_proof_again(agents, store) -> None:
     assert not back.verified and agents.number(AGENT) is None  # after unregistering: prove it
 
 
+def test_a_live_unproven_claim_does_not_block_the_holder(agents, store) -> None:
+    squat = agents.register(OTHER, MINE)  # a claim on someone else's number, code still live
+    mine = agents.register(AGENT, MINE)  # the holder starts their own verification beside it
+    assert agents.status(AGENT).number == MINE.e164 and not agents.status(AGENT).verified
+    agents.verify(AGENT, mine.code)  # the first proof wins
+    assert agents.number(AGENT) == MINE and store.get_agent(OTHER) is None
+    with pytest.raises(Refused, match="No verification is waiting"):
+        agents.verify(OTHER, squat.code)
+
+
 def test_a_stale_unproven_claim_does_not_keep_a_number(agents, store, clock) -> None:
     agents.register(OTHER, MINE)  # a claim on someone else's number, never proven
-    with pytest.raises(Refused, match="already registered to another Slack user"):
-        agents.register(AGENT, MINE)  # while its code could still be typed
     clock.advance(minutes=11)
     registration = agents.register(AGENT, MINE)
     assert store.get_agent(OTHER) is None and store.get_agent(AGENT).number == MINE.e164
