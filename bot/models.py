@@ -420,8 +420,10 @@ class IncomingCall:
         return self.status.upper() != "ANSWER" or (self.billsec is not None and self.billsec <= 0)
 
 
-# pending: to post; posted: in the channel; skipped: too old when first read, never posted
-FeedState = Literal["pending", "posted", "skipped"]
+# pending: to post; posting: a post begun, not known to have landed (reconciled with the
+# channel's history before anything is posted again); posted: in the channel; skipped: too old
+# when first read, never posted
+FeedState = Literal["pending", "posting", "posted", "skipped"]
 # Of a claimed missed call: dialling (no final status yet), then what the call came to. A call
 # back that was not placed releases the claim instead, so the call waits for someone else.
 CallbackState = Literal["dialling", "connected", "not_connected", "unknown"]

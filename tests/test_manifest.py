@@ -59,11 +59,15 @@ def test_every_command_has_a_hint_and_escapes_mentions() -> None:
 def test_scopes_are_only_what_the_app_calls() -> None:
     # commands: slash commands and the shortcut; chat:write: messages; im:write: reminder DMs;
     # files:read: CSV files uploaded in the /obd form; files:write: the results CSV of a
-    # broadcast, uploaded to its owner's DM (files_upload_v2).
+    # broadcast, uploaded to its owner's DM (files_upload_v2); channels:history and
+    # groups:history: finding the calls-channel post a crash interrupted, so it is not posted
+    # twice.
     assert sorted(MANIFEST["oauth_config"]["scopes"]["bot"]) == [
+        "channels:history",
         "chat:write",
         "commands",
         "files:read",
         "files:write",
+        "groups:history",
         "im:write",
     ]

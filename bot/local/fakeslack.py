@@ -7,8 +7,8 @@ every Web API call the app makes. Nothing here talks to Slack.
 from __future__ import annotations
 
 import itertools
-import os
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +66,8 @@ class FakeSlack:
         self.base_url = ""  # set by whoever serves this app (tests, console)
         self.socket_connected = threading.Event()
         self.socket_replies: dict[str, threading.Event] = {}
+        # What the app posted, per channel, as conversations.history answers it (newest first).
+        self.messages: dict[str, list[dict[str, Any]]] = {}
 
     def fail(
         self,
@@ -146,7 +148,31 @@ class FakeSlack:
                     "user_id": BOT_USER_ID,
                     "bot_id": "B0VOICE",
                 }
-            case "chat.postMessage" | "chat.update":
+            case "conversations.history":
+                # Every message the app posted there, newest first (the fake's ts are not the
+                # app's clock, so `oldest` and `latest` are not applied).
+                with self.lock:
+                    posted = list(reversed(self.messages.get(channel, [])))
+                limit = int(p.get("limit") or 100)
+                if str(p.get("include_all_metadata")).lower() not in {"true", "1"}:
+                    posted = [{k: v for k, v in m.items() if k != "metadata"} for m in posted]
+                return {"ok": True, "messages": posted[:limit], "has_more": len(posted) > limit}
+            case "chat.postMessage":
+                message = {"type": "message", "ts": ts, "text": p.get("text")}
+                metadata = p.get("metadata")
+                if isinstance(metadata, str):
+                    metadata = json.loads(metadata)
+                if metadata:
+                    message["metadata"] = metadata
+                with self.lock:
+                    self.messages.setdefault(channel, []).append(message)
+                return {
+                    "ok": True,
+                    "channel": channel,
+                    "ts": ts,
+                    "message": {"text": p.get("text")},
+                }
+            case "chat.update":
                 return {
                     "ok": True,
                     "channel": channel,

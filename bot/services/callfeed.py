@@ -41,7 +41,7 @@ from bot.phones import InvalidNumber, Phone, mask_text, parse_phone
 from bot.runtime.background import Background
 from bot.services.agents import Agents, NotRegistered, Refused
 from bot.services.followup import Followups
-from bot.slack.notify import Notifier
+from bot.slack.notify import MAYBE_POSTED, NOT_POSTED, Notifier, Posted
 from bot.store import Store, iso
 from bot.views import callfeed as views
 from bot.views.common import describe_kaleyra_error
@@ -62,6 +62,8 @@ CALLED_BACK_WITHIN = timedelta(hours=1)
 DIGEST_WINDOW = timedelta(hours=24)
 DIGEST_GRACE = timedelta(hours=3)  # a digest missed while down is still sent this late
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+FEED_EVENT = "voicebot_feed_call"  # the metadata a channel post carries: its call's key
+RECONCILE_SLACK = timedelta(minutes=2)  # Slack's clock and ours differ: look back this much more
 
 # (user id, their agent number, customer, the feed call claimed) -> request_dial's outcome
 Dial = Callable[[str, Phone, Phone, str], DialOutcome]
@@ -130,6 +132,7 @@ class CallFeed:
         self.health_digest = health_digest  # where and when the health digest goes
         self._making_followup: set[int] = set()  # calls whose follow-up is being created
         self._unfollowable: set[str] = set()  # feed calls whose follow-up failure was logged
+        self._posting: set[str] = set()  # feed calls this process is posting right now
 
     # ------------------------------------------------------------------ the channel
 
@@ -244,15 +247,62 @@ class CallFeed:
         )
 
     async def _post_pending(self, channel: str, now: datetime) -> int:
+        """Post each new call once: the intent is recorded first, so a post whose outcome was
+        lost (a crash, a timeout) is found in the channel and updated, never posted twice."""
+        await self._reconcile()
         posted = 0
         while batch := self.store.feed_to_post(POST_BATCH):
             for feed in batch:
-                where = await self.notify.post(channel, views.feed_message(feed, self.tz, now=now))
-                if where is None:
-                    return posted  # Slack refused or is down: the rest waits for the next poll
-                self.store.mark_feed_posted(feed.key, where.channel, where.ts)
+                if not self.store.mark_feed_posting(feed.key):
+                    continue  # another poll took it
+                self._posting.add(feed.key)
+                try:
+                    where = await self.notify.post_once(channel, self._feed_post(feed, now))
+                    if where == NOT_POSTED:
+                        self.store.mark_feed_pending(feed.key)
+                        return posted  # Slack refused or is down: the rest waits for the next poll
+                    if where == MAYBE_POSTED:
+                        return posted  # the next poll looks for it in the channel first
+                    assert isinstance(where, Posted)
+                    self.store.mark_feed_posted(feed.key, where.channel, where.ts)
+                finally:
+                    self._posting.discard(feed.key)
                 posted += 1
         return posted
+
+    def _feed_post(self, feed: FeedCall, now: datetime) -> dict[str, Any]:
+        """The channel message, tagged with the call's key so the channel can be searched."""
+        payload = views.feed_message(feed, self.tz, now=now)
+        payload["metadata"] = {"event_type": FEED_EVENT, "event_payload": {"key": feed.key}}
+        return payload
+
+    async def _reconcile(self) -> None:
+        """Posts begun by an earlier poll (or process) that never learnt where they landed:
+        the one message found in the channel is updated and kept; one never posted is posted.
+
+        When the channel's history cannot be read, nothing is posted again: the call waits for
+        a later poll (and shows in App Home meanwhile).
+        """
+        channel = self.channel()
+        if not channel:
+            return
+        for feed in self.store.feed_posting():
+            if feed.key in self._posting:
+                continue  # this process is posting it right now
+            since = datetime.fromisoformat(feed.updated_at) - RECONCILE_SLACK
+            found = await self.notify.find_posted(channel, FEED_EVENT, feed.key, since.timestamp())
+            if found == MAYBE_POSTED:
+                if feed.key not in self._unfollowable:
+                    self._unfollowable.add(feed.key)
+                    log.warning(
+                        "feed call %s: its post cannot be checked; not posted again", feed.key
+                    )
+                continue
+            if isinstance(found, Posted):
+                feed = self.store.mark_feed_posted(feed.key, found.channel, found.ts)
+                await self._render(feed)  # the one message, brought up to date
+                continue
+            self.store.mark_feed_pending(feed.key)  # it never landed: post it
 
     # ------------------------------------------------------------------ call back
 

@@ -34,6 +34,9 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+NOT_POSTED, MAYBE_POSTED = "not posted", "maybe posted"
+
+
 class Notifier:
     def __init__(self, slack: AsyncWebClient, *, sandbox: bool) -> None:
         self.slack = slack
@@ -52,6 +55,44 @@ class Notifier:
             log.warning("chat.postMessage failed: %s", _reason(exc))
             return None
         return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+
+    async def post_once(self, channel: str, payload: dict[str, Any]) -> Posted | str:
+        """chat.postMessage for a post that must never be made twice: NOT_POSTED when Slack
+        answered that it did not post it, MAYBE_POSTED when the answer was lost (a timeout, a
+        reset): the message may be in the channel, and only its history can tell."""
+        try:
+            response = await self.slack.chat_postMessage(channel=channel, **self._dress(payload))
+        except asyncio.CancelledError:
+            raise
+        except SlackApiError as exc:
+            log.warning("chat.postMessage failed: %s", _reason(exc))
+            return NOT_POSTED
+        except Exception as exc:
+            log.warning("chat.postMessage answer lost: %s", _reason(exc))
+            return MAYBE_POSTED
+        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+
+    async def find_posted(
+        self, channel: str, event_type: str, key: str, since: float
+    ) -> Posted | str | None:
+        """The bot's message in `channel` since `since` (epoch seconds) whose metadata is
+        `event_type` with this `key`; None when there is none; MAYBE_POSTED when the history
+        could not be read (a missing scope, Slack down)."""
+        try:
+            response = await self.slack.conversations_history(
+                channel=channel, oldest=f"{since:.6f}", limit=200, include_all_metadata=True
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("conversations.history failed: %s", _reason(exc))
+            return MAYBE_POSTED
+        for found in response.get("messages") or []:
+            metadata = found.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == event_type and str(payload.get("key")) == key:
+                return Posted(channel, str(found.get("ts") or ""))
+        return None
 
     async def dm(self, user_id: str, payload: dict[str, Any]) -> Posted | None:
         """A message in the app's DM with the user (posting to a user id lands there)."""

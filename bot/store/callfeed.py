@@ -60,6 +60,31 @@ class CallFeedTable(Db):
         )
         return [FeedCall.from_row(r) for r in rows]
 
+    def mark_feed_posting(self, key: str) -> bool:
+        """The intent, recorded before the post: True for the one poll that may post it."""
+        cursor = self._write(
+            "UPDATE feed_calls SET state = 'posting', updated_at = ? WHERE key = ?"
+            " AND state = 'pending'",
+            [self._now(), key],
+        )
+        return cursor.rowcount == 1
+
+    def mark_feed_pending(self, key: str) -> None:
+        """Slack said it did not post it: the next poll posts it."""
+        self._write(
+            "UPDATE feed_calls SET state = 'pending', updated_at = ? WHERE key = ?"
+            " AND state = 'posting'",
+            [self._now(), key],
+        )
+
+    def feed_posting(self, limit: int = 200) -> list[FeedCall]:
+        """Posts begun but not known to have landed (a crash, a lost answer), oldest first."""
+        rows = self._all(
+            "SELECT * FROM feed_calls WHERE state = 'posting' ORDER BY started_at, key LIMIT ?",
+            [limit],
+        )
+        return [FeedCall.from_row(r) for r in rows]
+
     def mark_feed_posted(self, key: str, channel: str, ts: str) -> FeedCall:
         self._write(
             "UPDATE feed_calls SET state = 'posted', channel = ?, message_ts = ?, updated_at = ?"

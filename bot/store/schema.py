@@ -258,7 +258,9 @@ def _autoincrement(
     highest = [conn.execute(f"SELECT MAX(id) FROM [{table}]").fetchone()[0] or 0]
     for other, column in references:
         if other in db.table_names():
-            highest.append(conn.execute(f"SELECT MAX([{column}]) FROM [{other}]").fetchone()[0] or 0)
+            highest.append(
+                conn.execute(f"SELECT MAX([{column}]) FROM [{other}]").fetchone()[0] or 0
+            )
     floor = max(int(n) for n in highest)
     row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", [table]).fetchone()
     if row is None:

@@ -26,7 +26,7 @@ from bot.services.callfeed import (
     OutcomeProblems,
 )
 from bot.services.followup import Followups
-from bot.slack.notify import Notifier, Posted
+from bot.slack.notify import NOT_POSTED, Notifier, Posted
 from bot.store import Store
 from bot.views.callfeed import CALL_BACK, missed_calls_section
 from tests.support.harness import text_of
@@ -55,6 +55,8 @@ class Rig:
         self.agents = Agents(self.store, env_admins=frozenset({ADMIN}))
         notify = self.mocker.AsyncMock(spec=Notifier)
         notify.post.side_effect = self._post
+        notify.post_once.side_effect = self._post
+        notify.find_posted.return_value = None
         notify.update.side_effect = self._update
         notify.dm.side_effect = self._dm
         self.background = Background()
@@ -184,9 +186,9 @@ async def test_a_kaleyra_outage_is_posted_once_and_its_end_once(rig, sandbox) ->
 
 async def test_a_failed_post_is_tried_again_next_poll(rig, sandbox) -> None:
     seed_two(sandbox)
-    rig.feed.notify.post.side_effect = [None]
+    rig.feed.notify.post_once.side_effect = [NOT_POSTED]
     assert await rig.feed.poll() == 0
-    rig.feed.notify.post.side_effect = rig._post
+    rig.feed.notify.post_once.side_effect = rig._post
     assert await rig.feed.poll() == 2
 
 
