@@ -189,6 +189,7 @@ class ClickToCall:
         self._recording: asyncio.Task | None = None
         self._queue: deque[tuple[CallRow, _Order]] = deque()  # recorded, waiting for a slot
         self._workers = 0
+        self._gone: set[int] = set()  # calls found missing, logged once
 
     # ------------------------------------------------------------------ the one door
 
@@ -621,8 +622,14 @@ class ClickToCall:
     # ------------------------------------------------------------------ following a call
 
     async def poll_once(self, call_id: int) -> bool:
-        """Read dial.c2cstatus once; update the row and card on change. True once final."""
-        call = self.store.get_call(call_id)
+        """Read dial.c2cstatus once; update the row and card on change. True once final
+        (or gone: a call retention pruned is logged once and no longer followed)."""
+        call = self.store.find_call(call_id)
+        if call is None:
+            if call_id not in self._gone:
+                self._gone.add(call_id)
+                log.warning("call %s is gone from the store; no longer followed", call_id)
+            return True
         if call.state == "final":
             return True
         if not call.kaleyra_id:
@@ -647,9 +654,10 @@ class ClickToCall:
     async def apply(self, call: CallRow, progress: CallProgress) -> bool:
         """Merge what Kaleyra said: forward only; a final call is never changed again."""
         await self.background.turn()  # polls and callbacks come back in bursts
-        call = self.store.get_call(call.id)  # a poll and a callback may have raced
-        if call.state == "final":
+        found = self.store.find_call(call.id)  # a poll and a callback may have raced
+        if found is None or found.state == "final":
             return True
+        call = found
         status1 = _forward(call.status1, progress.status1)
         status2 = _forward(call.status2, progress.status2)
         final = progress.final or _is_final(status1, status2)
