@@ -21,6 +21,10 @@ _PRUNABLE_CALLS = (
     " AND NOT (state = 'unknown' AND kaleyra_id IS NOT NULL)"
     " AND NOT EXISTS (SELECT 1 FROM feed_calls f WHERE f.callback_call_id = calls.id"
     " AND f.callback_state IN ('dialling', 'unknown'))"
+    # a claim not yet linked to its call finds it by who, whom and when (call_placed_by)
+    " AND NOT EXISTS (SELECT 1 FROM feed_calls f WHERE f.caller = calls.customer_number"
+    " AND f.callback_state IN ('dialling', 'unknown') AND f.callback_call_id IS NULL"
+    " AND f.claimed_by = calls.user_id AND f.claimed_at <= calls.created_at)"
     " AND NOT EXISTS (SELECT 1 FROM call_outcomes o WHERE o.call_id = calls.id"
     " AND o.followup_at >= ?)"
     " ORDER BY created_at LIMIT ?"
