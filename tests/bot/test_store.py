@@ -88,3 +88,32 @@ def test_first_time_honours_its_window(tmp_path) -> None:
     assert store.first_time("sig", timedelta(minutes=6))  # outside the window: new again
     assert not store.first_time("sig", timedelta(minutes=6))
     assert "idx_seen_requests_at" in {i.name for i in store.db["seen_requests"].indexes}
+
+
+def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, monkeypatch) -> None:
+    """A version-11 file whose newest call was pruned while its outcome stayed (the bug of
+    issue 18 item 6): after the upgrade, new calls start above every id still named."""
+    from bot.store import schema
+
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 11)
+    monkeypatch.setattr(schema, "LATER", tuple(s for s in schema.LATER if s[0] <= 11))
+    old = Store(tmp_path / "v.db")
+    old.create_calls("c2c", [("U1", "+919876543210", "+919123456789")] * 3)
+    old.save_outcome(3, "U1", "interested", "a note", None)
+    old.db.execute("DELETE FROM calls WHERE id = 3")
+    old.db.conn.commit()
+    old.close()
+    monkeypatch.undo()
+    upgraded = Store(tmp_path / "v.db")
+    assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
+    assert [c.id for c in upgraded.recent_calls("U1", limit=5)] == [2, 1]
+    (new,) = upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000001")])
+    assert new.id == 4 and upgraded.get_outcome(new.id) is None
+    upgraded.db.execute("DELETE FROM calls WHERE id = 4")
+    (after,) = upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000002")])
+    assert after.id == 5  # AUTOINCREMENT: the largest id ever, not the largest id left
+    indexes = {
+        r[0] for r in upgraded.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+    }
+    assert {"idx_calls_open", "idx_calls_user_id_id", "idx_calls_callback_token"} <= indexes
+    upgraded.close()
