@@ -248,7 +248,11 @@ class ClickToCall:
         if claim is not None:
             feed = self.store.feed_call(claim)
             holder = feed.claimed_by if feed is not None else None
-            mine = holder == user_id and feed is not None and feed.callback_state == "dialling"
+            mine = (
+                holder == user_id
+                and feed is not None
+                and feed.callback_state in {"dialling", "unknown"}
+            )
             if mine:
                 return None
         else:
