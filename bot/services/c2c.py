@@ -102,6 +102,7 @@ class _Order:
     retry: int | None
     delay: int | None
     request_id: str | None
+    claim: str | None = None  # the feed call this dial calls back
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -232,7 +233,7 @@ class ClickToCall:
         if redial is None and self.recent_repeat(user_id, first_leg, customer):
             ask = self._redial(first_leg, customer, retry, delay, claim=claim)
             return AskFirst(first_leg, customer, ask)
-        self.dial(user_id, first_leg, customer, retry=retry, delay=delay)
+        self.dial(user_id, first_leg, customer, retry=retry, delay=delay, claim=claim)
         return Dialling(first_leg, customer, again=redial is not None)
 
     def _dialable(self, number: Phone, leg: str) -> Phone:
@@ -467,6 +468,7 @@ class ClickToCall:
         *,
         retry: int | None = None,
         delay: int | None = None,
+        claim: str | None = None,
     ) -> None:
         """Queue one click-to-call; it is recorded, placed exactly once, shown and followed.
 
@@ -475,7 +477,7 @@ class ClickToCall:
         up to `dial_concurrency` workers place them in order, so the work after each ack never crowds
         out the acks still coming in.
         """
-        order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get())
+        order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get(), claim)
         self._unrecorded.append(order)
         self._recent_calls().add(order.key)
         if self._recording is None or self._recording.done():
@@ -495,6 +497,9 @@ class ClickToCall:
                 self._recent_calls().discard(order.key)
                 self.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
             return
+        for row, order in zip(rows, orders, strict=True):
+            if order.claim:  # the call back's claim knows its call from the start
+                self.store.link_callback(order.claim, order.user_id, row.id)
         self._queue.extend(zip(rows, orders, strict=True))
         for _ in range(min(self.dial_concurrency - self._workers, len(self._queue))):
             self._workers += 1

@@ -125,6 +125,14 @@ class CallFeedTable(Db):
         )
         return [FeedCall.from_row(r) for r in rows]
 
+    def link_callback(self, key: str, user_id: str, call_id: int) -> None:
+        """The call a claim placed, once recorded: only while the claim is still this user's."""
+        self._write(
+            "UPDATE feed_calls SET callback_call_id = ?, updated_at = ? WHERE key = ?"
+            " AND claimed_by = ? AND callback_call_id IS NULL",
+            [call_id, self._now(), key, user_id],
+        )
+
     def open_claim_on(self, caller: str) -> FeedCall | None:
         """The latest claim still followed on a call from `caller` (E.164), if any."""
         row = self._one(
