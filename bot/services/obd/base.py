@@ -53,6 +53,7 @@ class BroadcastsBase:
         self._plans: dict[int, BroadcastPlan] = {}
         self._last_update: dict[int, float] = {}
         self._update_locks: dict[int, asyncio.Lock] = {}
+        self._starting = asyncio.Lock()
 
     @property
     def via_io(self) -> bool:

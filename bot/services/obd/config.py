@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,6 +18,10 @@ Clock = Callable[[], datetime]
 SETTLED = {"accepted": "accepted", "rejected": "refused", "unknown": "unknown"}
 PLANS_KEPT = 16  # plans of running campaigns kept in memory (a 100 000-number plan is ~3 MB)
 STORE_RETRIES, STORE_RETRY_SECONDS = 5, 2.0
+OVERLAP_WINDOW = timedelta(
+    hours=1
+)  # a Start asks first if another broadcast of this long calls its numbers
+SENDER_LEASE = timedelta(minutes=2)  # a sender's claim on a campaign, renewed while it sends
 
 
 @dataclass(frozen=True)

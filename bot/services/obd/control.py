@@ -18,11 +18,18 @@ class Controls(BroadcastsBase):
     async def control(
         self, job_id: int, user_id: str, verb: Literal["pause", "resume", "cancel"]
     ) -> ControlOutcome:
-        """Pause, Resume or Cancel a campaign: its owner, or an admin. Acts on unsent chunks."""
+        """Pause, Resume or Cancel a campaign. Acts on unsent chunks.
+
+        The rights are read at the click: the owner or an admin may pause or cancel it; resume
+        it too while the owner is an admin, and only an admin once the owner is not.
+        """
         campaign = self.store.get_job(job_id)
         if campaign is None or campaign.state in ("pending", "expired"):
             raise UsageError(f"There is no started broadcast #{job_id}.")
-        if user_id != campaign.user_id:
+        if verb == "resume" and not self.agents.is_admin(campaign.user_id):
+            what = "resume a broadcast whose owner is no longer an admin"
+            self.agents.require_admin(user_id, what, action="obd", command="obd")
+        elif user_id != campaign.user_id:
             self.agents.require_admin(
                 user_id,
                 "pause, resume or cancel someone else's broadcast",
@@ -63,8 +70,12 @@ class Controls(BroadcastsBase):
                 self.background.spawn(self._wake(wait), name=f"obd-window-{job_id}")
             return ControlOutcome(job_id, "resume", changed, "paused", resumes_at=opening)
         changed = self.store.move_campaign(job_id, "running", since=("paused", "interrupted"))
+        if not changed and campaign.state == "running" and job_id not in self._runners:
+            # Shown running with nobody sending it (its sender failed): start one.
+            changed = job_id in self.store.senderless_campaigns()
         if changed:
             self._audit(campaign, "resume", "resumed", actor=user_id)
+            # A sender winding down (paused a moment ago) starts the next itself when it ends.
             self._spawn_run(job_id)
         return ControlOutcome(job_id, "resume", changed, self.store.campaign_state(job_id) or "")
 

@@ -19,6 +19,7 @@ from bot.kaleyra.bulk import (
     chunked,
 )
 from bot.models import (
+    CONFIRMATION_MINUTES,
     BroadcastPlan,
     Campaign,
 )
@@ -63,11 +64,19 @@ class Planning(BroadcastsBase):
             raise UsageError(f"Broadcast #{job_id} has no unreached number to call again.")
         old = campaign.plan
         start = ObdStart(play=old.play, say=old.say, campaign=old.campaign, retries=old.retries)
-        numbers = self._screen([Phone.known(n) for n in unreached], [], [])
+        # The numbers Kaleyra reported are planned like typed ones: a number of another country
+        # is refused (and listed) for the Voice API, never sent without its country code.
+        numbers = self._numbers("\n".join(unreached), allow_foreign=self.via_io)
         plan = self.plan(start, numbers)
         messages = {n: old.messages[n] for n in plan.numbers if n in old.messages}
         plan = plan.model_copy(update={"again_of": job_id, "messages": messages})
-        return self._create(user_id, self._with_requests(plan))
+        plan = self._with_requests(plan)
+        # One click, one proposal: a second click while one waits for its Start gets that one.
+        since = iso(self.clock() - timedelta(minutes=CONFIRMATION_MINUTES))
+        proposal = self.store.create_rerun(user_id, plan, since)
+        existing = self.store.get_job(proposal)
+        assert existing is not None
+        return existing
 
     def _create(self, user_id: str, plan: BroadcastPlan) -> Campaign:
         job_id = self.store.create_job(plan.kind, user_id, plan)

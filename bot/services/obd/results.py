@@ -10,9 +10,10 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.grammar import UsageError
 from bot.grammar.csvnumbers import neutralise
 from bot.kaleyra import KaleyraError
 from bot.kaleyra.models import (
@@ -33,6 +34,7 @@ from bot.services.obd.base import BroadcastsBase
 from bot.services.obd.config import log
 from bot.store.db import iso
 from bot.views import obd as views
+from bot.views.obd import NO_FINAL
 
 
 class Results(BroadcastsBase):
@@ -40,7 +42,11 @@ class Results(BroadcastsBase):
 
     async def poll_once(self, job_id: int) -> bool:
         """Read voice.groupstatus for every group of the campaign; True once every call is final
-        (then the owner gets the summary and the CSV)."""
+        (then the owner gets the summary and the CSV).
+
+        Bounded: `track_for` (3 hours) after its last request (or its scheduled time), the calls
+        Kaleyra still reports no final status for are reported as such, and the results go out.
+        """
         campaign = self.store.get_job(job_id)
         if campaign is None or campaign.state not in ("tracking", "cancelled"):
             return True
@@ -48,14 +54,19 @@ class Results(BroadcastsBase):
             return True
         if campaign.plan.at is not None and self.clock() < campaign.plan.at:
             return False  # scheduled: nothing rings yet
+        overdue = self._tracking_over(campaign)
         chunks = self.store.chunk_outline(job_id)  # group ids are enough: not 100 000 numbers
         try:
             calls = await self._read_calls(chunks)
         except KaleyraError as exc:
             log.warning("status of campaign %s not read: %s", job_id, exc)
-            return False
+            if not overdue:
+                return False
+            calls = []  # their numbers are reported as not reported by Kaleyra
+        if overdue:
+            calls = [(chunk, call.settled()) for chunk, call in calls]
         counts = Counter((call.status or "UNKNOWN").upper() for _, call in calls)
-        final = bool(counts) and all(status in FINAL_STATUSES for status in counts)
+        final = overdue or (bool(counts) and all(status in FINAL_STATUSES for status in counts))
         result = (campaign.result or BroadcastResult()).model_copy(
             update={"statuses": dict(counts)}
         )
@@ -97,6 +108,14 @@ class Results(BroadcastsBase):
         except InvalidNumber:
             return mobile
 
+    def _tracking_over(self, campaign: Campaign) -> bool:
+        """Past the bound of following its calls: `track_for` after sending ended."""
+        ended = self.store.sending_ended_at(campaign.id) or campaign.updated_at
+        since = datetime.fromisoformat(ended)
+        if campaign.plan.at is not None:
+            since = max(since, campaign.plan.at)
+        return self.clock() - since >= timedelta(seconds=self.config.track_for)
+
     async def poll_tracking(self) -> None:
         """The scheduler's job: follow every campaign whose calls are still in progress."""
         for job_id in self.store.tracked_campaigns():
@@ -104,8 +123,9 @@ class Results(BroadcastsBase):
 
     async def track(self, job_id: int) -> None:
         """Without a scheduler: follow one campaign's calls until they are final."""
+        # poll_once ends it `track_for` after sending; the margin covers a Slack that fails.
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.track_for
+        deadline = loop.time() + 2 * self.config.track_for
         while loop.time() < deadline:
             await self.sleep(self.config.track_every)
             if await self.poll_once(job_id):
@@ -114,9 +134,57 @@ class Results(BroadcastsBase):
     async def _deliver_results(
         self, campaign: Campaign | None, calls: list[tuple[ChunkRow, _Call]]
     ) -> bool:
-        """The owner's summary by outcome and the CSV of every number; once."""
+        """The owner's summary by outcome and the CSV of every number; once.
+
+        The CSV holds every number in full: it goes to the owner only while they are an admin
+        (read now, not when they started it); otherwise admins get it with `/obd status #id`.
+        """
         if campaign is None or campaign.results_at is not None:
             return False
+        withheld = not self.agents.is_admin(campaign.user_id)
+        summary, content = await self._results(campaign, calls, withheld=withheld)
+        posted = await self.notify.post(campaign.user_id, views.results_message(summary))
+        if posted is None:
+            return False  # tried again at the next poll
+        result = (campaign.result or BroadcastResult()).model_copy(
+            update={"file_withheld": withheld}
+        )
+        self.store.update_job(
+            campaign.id,
+            state="done" if campaign.state == "tracking" else None,
+            result=result,
+            results_at=iso(self.clock()),
+        )
+        if withheld:
+            self._audit(campaign, "results", "file withheld: the owner is no longer an admin")
+            return True
+        await self._upload_results(posted.channel, campaign, content)
+        return True
+
+    async def send_results(self, job_id: int, user_id: str) -> None:
+        """An admin's "Send me the results file": the CSV of a campaign whose results are out,
+        read again from Kaleyra, to the admin's DM."""
+        self.agents.require_admin(
+            user_id, "get a broadcast's results file", action="obd", command="obd"
+        )
+        campaign = self.store.get_job(job_id)
+        if campaign is None or campaign.results_at is None:
+            raise UsageError(f"Broadcast #{job_id} has no results yet.")
+        calls: list[tuple[ChunkRow, _Call]] = []
+        if not campaign.plan.via_io:
+            calls = await self._read_calls(self.store.chunk_outline(job_id))
+            if self._tracking_over(campaign):
+                calls = [(chunk, call.settled()) for chunk, call in calls]
+        summary, content = await self._results(campaign, calls, withheld=False)
+        posted = await self.notify.post(user_id, views.results_message(summary, again=False))
+        if posted is None:
+            raise UsageError("Slack did not take the message; try again in a minute.")
+        self._audit(campaign, "results", "file sent to an admin", actor=user_id)
+        await self._upload_results(posted.channel, campaign, content)
+
+    async def _results(
+        self, campaign: Campaign, calls: list[tuple[ChunkRow, _Call]], *, withheld: bool
+    ) -> tuple[CampaignResults, str]:
         chunks = await asyncio.to_thread(self.store.chunks, campaign.id)
         # One pass, row by row: the CSV and the counts, with no list of 100 000 rows.
         outcomes: Counter[str] = Counter()
@@ -127,23 +195,19 @@ class Results(BroadcastsBase):
             outcomes=dict(outcomes),
             unreached=len(campaign.result.unreached) if campaign.result else 0,
             status_api=not campaign.plan.via_io,
+            tracked_for=views.duration(self.config.track_for / 60),
+            file_withheld=withheld,
         )
-        posted = await self.notify.post(campaign.user_id, views.results_message(summary))
-        if posted is None:
-            return False  # tried again at the next poll
-        self.store.update_job(
-            campaign.id,
-            state="done" if campaign.state == "tracking" else None,
-            results_at=iso(self.clock()),
-        )
+        return summary, content
+
+    async def _upload_results(self, channel: str, campaign: Campaign, content: str) -> None:
         await self.notify.upload(
-            posted.channel,
+            channel,
             filename=f"broadcast-{campaign.id}-results.csv",
             content=content,
             title=f"Broadcast #{campaign.id} results",
             comment=f"Every number of broadcast #{campaign.id} and its outcome.",
         )
-        return True
 
     def _outcome_rows(
         self,
@@ -185,6 +249,12 @@ class _Call:
     mobile: str | None
     status: str | None
     senttime: str | None
+
+    def settled(self) -> _Call:
+        """Itself once final; else NO_FINAL: Kaleyra gave no final status in time."""
+        if (self.status or "").upper() in FINAL_STATUSES:
+            return self
+        return _Call(self.id, self.mobile, NO_FINAL, self.senttime)
 
     @classmethod
     def of(cls, call: ObdCall) -> _Call:

@@ -23,9 +23,16 @@ from bot.models import (
 )
 from bot.phones import Phone
 from bot.services.obd.base import BroadcastsBase
-from bot.services.obd.config import SETTLED, STORE_RETRIES, STORE_RETRY_SECONDS, log
+from bot.services.obd.config import (
+    OVERLAP_WINDOW,
+    SENDER_LEASE,
+    SETTLED,
+    STORE_RETRIES,
+    STORE_RETRY_SECONDS,
+    log,
+)
 from bot.services.obd.sender import Pacer, Sender
-from bot.store.db import StoreError
+from bot.store.db import StoreError, iso
 from bot.views import obd as views
 from bot.views.common import describe_kaleyra_error
 
@@ -33,8 +40,12 @@ from bot.views.common import describe_kaleyra_error
 class Running(BroadcastsBase):
     # ------------------------------------------------------------------ starting
 
-    async def start(self, job_id: int, user_id: str) -> StartOutcome | None:
-        """The Start click: re-check expiry, the window and the blacklist, then send.
+    async def start(
+        self, job_id: int, user_id: str, *, anyway: bool = False
+    ) -> StartOutcome | None:
+        """The Start click: re-check expiry, the window and the blacklist, then send; unless
+        another broadcast of the last hour calls some of its numbers: then ask first (`anyway`
+        is the answer).
 
         None when there is nothing to do: another user's job, a double click, a job that is gone.
         """
@@ -54,8 +65,17 @@ class Running(BroadcastsBase):
         # One transaction: the claim and every chunk row; the plan is written again only when
         # the re-check changed it (a 100 000-number plan is megabytes).
         changed = plan if plan is not campaign.plan else None
-        if not await asyncio.to_thread(self.store.start_campaign, job_id, user_id, changed, chunks):
-            return None
+        async with self._starting:  # the overlap check and the claim, one Start at a time
+            if plan.kind == "obd" and not anyway:
+                since = iso(self.clock() - OVERLAP_WINDOW)
+                others = await asyncio.to_thread(
+                    self.store.overlapping_campaigns, job_id, plan.numbers, plan.group, since
+                )
+                if others:
+                    return StartOutcome(job_id, plan.kind, started=False, overlaps=tuple(others))
+            claim = self.store.start_campaign
+            if not await asyncio.to_thread(claim, job_id, user_id, changed, chunks):
+                return None
         self._keep_plan(job_id, plan)
         self._spawn_run(job_id)
         left_out = len(campaign.plan.numbers) - len(plan.numbers)
@@ -93,33 +113,68 @@ class Running(BroadcastsBase):
         if job_id not in self._runners:
             self._runners[job_id] = self.background.spawn(self._run(job_id), name=f"obd-{job_id}")
 
+    def _renew(self, job_id: int, wait: float = 0.0) -> None:
+        """Hold the sender's lease past the coming wait and one more request."""
+        until = self.clock() + timedelta(seconds=wait) + SENDER_LEASE
+        self.store.renew_sender(job_id, iso(until))
+
     async def _run(self, job_id: int) -> None:
-        posting: asyncio.Task[Any] | None = None
+        """One campaign's sender: holds its lease in the job row while it sends, so the minute
+        job (or another replica) can tell a campaign nobody sends from one being sent."""
+        if not self.store.claim_sender(job_id, iso(self.clock() + SENDER_LEASE)):
+            self._runners.pop(job_id, None)  # another sender holds it, or it stopped running
+            return
+        ended = False
         try:
-            campaign = self._campaign(job_id)
-            if campaign.message_ts is None:
-                # Posted while the first chunks go: Slack's round trip does not hold them up.
-                posting = self.background.spawn(
-                    self._post_progress(campaign), name=f"obd-post-{job_id}"
-                )
-            plan = campaign.plan
-            sender = Sender(self.kaleyra, plan, self.store.chunk_outline(job_id), self.config)
-            pacer = Pacer(plan.calls_per_minute if plan.paced and not plan.at else None)
-            for attempt in range(STORE_RETRIES + 1):
-                try:
-                    while await self._dispatch(job_id, plan, sender, pacer):
-                        pass
-                    break
-                except StoreError as exc:  # SQLite busy or full: nothing was claimed, wait
-                    log.warning("campaign %s: the store failed (%s)", job_id, exc)
-                    if attempt == STORE_RETRIES:
-                        raise  # left running: the next start reports it as interrupted
-                    await self.sleep(STORE_RETRY_SECONDS)
-            if posting is not None:
-                await posting  # the end is shown on the message, so it must be there first
-            await self._end_of_run(job_id)
+            await self._send_all(job_id)
+            ended = True
         finally:
             self._runners.pop(job_id, None)
+            self._after_run(job_id, ended)
+
+    def _after_run(self, job_id: int, ended: bool) -> None:
+        """Release the lease; a Resume that landed while this sender wound down found it still
+        registered and left the sending to it, so start the next sender here. A sender that
+        failed (or a process that stops) leaves the next one to the minute job."""
+        try:
+            self.store.release_sender(job_id)
+            running = ended and self.store.campaign_state(job_id) == "running"
+            if running and self.store.has_pending_chunks(job_id):
+                self._spawn_run(job_id)
+            task = asyncio.current_task()
+            stopping = task is not None and task.cancelling()
+            if not ended and not stopping and self.config.follow_calls:
+                # No scheduler to call tick() in a minute: wake ourselves.
+                self.background.spawn(self._wake(60.0), name=f"obd-restart-{job_id}")
+        except Exception:  # the store is failing: the minute job finds it without a sender
+            log.exception("campaign %s: its sender's end was not recorded", job_id)
+
+    async def _send_all(self, job_id: int) -> None:
+        posting: asyncio.Task[Any] | None = None
+        campaign = self._campaign(job_id)
+        if campaign.message_ts is None:
+            # Posted while the first chunks go: Slack's round trip does not hold them up.
+            posting = self.background.spawn(
+                self._post_progress(campaign), name=f"obd-post-{job_id}"
+            )
+        plan = campaign.plan
+        sender = Sender(self.kaleyra, plan, self.store.chunk_outline(job_id), self.config)
+        pacer = Pacer(plan.calls_per_minute if plan.paced and not plan.at else None)
+        if (last := self.store.last_sent(job_id)) is not None:  # the pace survives restarts
+            pacer.took(datetime.fromisoformat(last[0]), last[1])
+        for attempt in range(STORE_RETRIES + 1):
+            try:
+                while await self._dispatch(job_id, plan, sender, pacer):
+                    pass
+                break
+            except StoreError as exc:  # SQLite busy or full: nothing was claimed, wait
+                log.warning("campaign %s: the store failed (%s)", job_id, exc)
+                if attempt == STORE_RETRIES:
+                    raise  # left running with no sender: the minute job starts another
+                await self.sleep(STORE_RETRY_SECONDS)
+        if posting is not None:
+            await posting  # the end is shown on the message, so it must be there first
+        await self._end_of_run(job_id)
 
     async def _dispatch(
         self, job_id: int, plan: BroadcastPlan, sender: Sender, pacer: Pacer
@@ -168,6 +223,7 @@ class Running(BroadcastsBase):
                 await self._pause_for_window(job_id, now)
                 return None
             wait = pacer.wait(now)
+            self._renew(job_id, wait)
             if wait > 0:
                 await self.sleep(wait)
                 continue
@@ -304,7 +360,13 @@ class Running(BroadcastsBase):
 
     async def tick(self) -> int:
         """The scheduler's job (every minute): campaigns the calling window paused resume once
-        it is open again (unless someone cancelled or paused them meanwhile)."""
+        it is open again (unless someone cancelled or paused them meanwhile); a running
+        campaign nobody is sending (its sender failed, or its lease ran out) gets a sender."""
+        for job_id in self.store.senderless_campaigns():
+            if job_id not in self._runners:
+                log.warning("campaign %s was running with no sender: sending again", job_id)
+                self._audit_job(job_id, "restarted", "it was running with no sender")
+                self._spawn_run(job_id)
         if not self._in_window(self.clock()):
             return 0
         resumed = 0
