@@ -14,7 +14,7 @@ import csv
 import io
 import itertools
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -432,3 +432,37 @@ def test_16_kaleyra_errors_of_a_group_status_are_masked_for_non_admins(bot) -> N
     shown = text_of(bot.replies()[-1])
     assert "98******10" in shown and "9876543210" not in shown
     assert bot.sandbox.state.recorded("voice.call") == []
+
+
+# ----------------------------------------------------------------------------- item 11
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 18 item 11: the fix belongs in bot/services/callfeed.py (log_outcome skips a "
+    "booking while one is in flight), which the team-line helper owns in this round",
+)
+def test_11_moving_a_call_back_while_its_booking_is_in_flight_books_the_new_time(bot, clock):
+    from bot.views import callfeed as feed_views
+    from tests.handlers.test_callfeed import outcome_values
+
+    bot.register()
+    bot.command("/c2c", "9123456789", user_id=AGENT)
+    clock.advance(seconds=120)
+    bot.run(bot.deps.c2c.poll_open())
+    bot.settle()
+    (call,) = bot.deps.store.recent_calls(AGENT, limit=1)
+    bot.slack.block_action(feed_views.LOG_OUTCOME, str(call.id), user_id=AGENT)
+    bot.settle()
+    form = bot.fake.of("views.open")[-1]["view"]
+    first = int((clock.now + timedelta(days=1)).replace(hour=15, minute=30).timestamp())
+    moved = int((clock.now + timedelta(days=1)).replace(hour=17, minute=0).timestamp())
+    bot.sandbox.state.set_fault("followup", Fault(latency=1.0))  # the booking takes a second
+    bot.slack.view_submission(form, outcome_values("call_back", "", first), user_id=AGENT)
+    bot.slack.view_submission(form, outcome_values("call_back", "", moved), user_id=AGENT)
+    bot.settle()
+    bot.sandbox.state.set_fault("followup", None)
+    shown = datetime.fromisoformat(bot.deps.store.get_outcome(call.id).followup_at)
+    assert f"{shown.astimezone(bot.deps.settings.tz):%H:%M}" == "17:00"
+    booked = [f"{f.ontime:%H:%M}" for f in bot.sandbox.state.followups.values()]  # its local time
+    assert booked == ["17:00"]  # what Kaleyra keeps is what the outcome shows
