@@ -464,6 +464,7 @@ if "bot.cli" in " ".join(sys.orig_argv):
         import json, time
         from bot.kaleyra.client import KaleyraClient
         from bot.services import obd
+        from bot.services.obd import plan as obd_plan, results as obd_results, sender as obd_sender
         from bot.store import Store
 
         _trace, _t = [], time.monotonic
@@ -495,7 +496,7 @@ if "bot.cli" in " ".join(sys.orig_argv):
         for _name in ("_next_chunk", "_send_chunk", "_refresh", "_post_progress", "start",
                       "propose_form", "poll_once", "_read_calls", "_deliver_results"):
             _async(obd.Broadcasts, _name)
-        _async(obd._Sender, "__call__")
+        _async(obd_sender.Sender, "__call__")
         _async(KaleyraClient, "_send_once")
         for _name in ("next_chunk", "claim_chunk", "settle_chunk", "campaign_state",
                       "chunk_outline", "has_pending_chunks", "get_job", "start_campaign",
@@ -503,8 +504,8 @@ if "bot.cli" in " ".join(sys.orig_argv):
             _sync(Store, _name)
         for _name in ("_plan_upload", "plan_rows", "_outcome_rows", "_recheck"):
             _sync(obd.Broadcasts, _name)
-        _sync(obd, "parse_csv")
-        _sync(obd, "results_csv")
+        _sync(obd_plan, "parse_csv")
+        _sync(obd_results, "results_csv")
 
         def _rss():  # the resident set every 20 ms, MB, as ("rss", time, MB)
             import threading

@@ -609,6 +609,7 @@ class BroadcastResult(StoredRow):
     statuses: dict[str, int] = Field(default_factory=dict)  # Kaleyra status -> calls
     unreached: list[str] = Field(default_factory=list)  # E.164 worth calling again
     note: str | None = None
+    file_withheld: bool = False  # its owner was no longer an admin: the CSV is for admins only
 
 
 class Campaign(StoredRow):
@@ -686,6 +687,8 @@ class CampaignProgress:
     group_ids: tuple[str, ...] = ()
     window: str | None = None  # "09:00-21:00 Asia/Kolkata" when paused by it
     resumes_at: str | None = None  # "2026-11-24 09:00" when paused by the window
+    show_numbers: bool = True  # False: the reader is not an admin, Kaleyra's text is masked
+    offer_results: bool = False  # an admin reads it: its owner's results file was withheld
 
     @property
     def finished(self) -> bool:
@@ -727,6 +730,8 @@ class CampaignResults:
     outcomes: dict[str, int]  # outcome -> numbers
     unreached: int  # numbers "Call the unreached again" would propose
     status_api: bool  # False on kaleyra.io: outcomes cannot be read, only what was submitted
+    tracked_for: str = "about 3 h"  # how long calls are followed before the rest are unknown
+    file_withheld: bool = False  # the owner is no longer an admin: the CSV goes to admins only
 
 
 @dataclass(frozen=True)
@@ -747,5 +752,7 @@ class StartOutcome:
 
     job_id: int
     kind: str
-    started: bool  # False: the confirmation had expired
+    started: bool  # False: the confirmation had expired, or it asks first (`overlaps`)
     left_out: int = 0  # numbers blacklisted since the confirmation, not called
+    # (id, owner, numbers shared) of other broadcasts of the last hour calling its numbers
+    overlaps: tuple[tuple[int, str, int], ...] = ()

@@ -92,10 +92,7 @@ class ObdHandlers:
 
     async def _status(self, respond: AsyncRespond, status: ObdStatus, user_id: str) -> None:
         try:
-            found = await self.obd.status(status)
-        except KaleyraError as exc:
-            await reply(respond, **self.replies.error(describe_kaleyra_error(exc)))
-            return
+            found = await self.obd.status(status, user_id)
         except UsageError as exc:
             await reply(respond, **self.replies.error(exc))
             return
@@ -111,13 +108,15 @@ class ObdHandlers:
     async def confirm(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
         job_id = _job_id(str(action.get("value", "")))
+        anyway = action.get("action_id") == views.OBD_CONFIRM_ANYWAY
         if job_id is not None:
-            self._spawn(self._start(respond, body["user"]["id"], job_id), f"obd-start-{job_id}")
+            work = self._start(respond, body["user"]["id"], job_id, anyway)
+            self._spawn(work, f"obd-start-{job_id}")
 
-    async def _start(self, respond: AsyncRespond, user_id: str, job_id: int) -> None:
+    async def _start(self, respond: AsyncRespond, user_id: str, job_id: int, anyway: bool) -> None:
         # Double clicks and Slack retries find the job already claimed: nothing is sent twice.
         try:
-            started = await self.obd.start(job_id, user_id)
+            started = await self.obd.start(job_id, user_id, anyway=anyway)
         except (UsageError, Refused) as exc:
             await reply(respond, **self.replies.error(exc))
             return
@@ -170,6 +169,24 @@ class ObdHandlers:
             return
         await reply(respond, **self.replies.show(views.confirm_message(campaign)))
 
+    async def results(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
+        """An admin's "Send me the results file" on `/obd status #id`."""
+        await ack()
+        job_id = _job_id(str(action.get("value", "")))
+        if job_id is not None:
+            self._spawn(self._results(respond, body["user"]["id"], job_id), "obd-results")
+
+    async def _results(self, respond: AsyncRespond, user_id: str, job_id: int) -> None:
+        try:
+            await self.obd.send_results(job_id, user_id)
+        except (UsageError, Refused, KaleyraError) as exc:
+            problem = describe_kaleyra_error(exc) if isinstance(exc, KaleyraError) else exc
+            await reply(respond, **self.replies.error(problem))
+            return
+        await reply(
+            respond, **self.replies.info(f"The results file of broadcast #{job_id} is in our DM.")
+        )
+
     # ------------------------------------------------------------------ the form
 
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
@@ -213,8 +230,10 @@ def register(app: AsyncApp, deps: Deps) -> None:
     h = ObdHandlers(deps)
     app.command("/obd")(h.command)
     app.action(views.OBD_CONFIRM)(h.confirm)
+    app.action(views.OBD_CONFIRM_ANYWAY)(h.confirm)
     app.action(views.OBD_CANCEL)(h.cancel)
     for action_id in views.CONTROL_VERBS:
         app.action(action_id)(h.control)
     app.action(views.OBD_AGAIN)(h.again)
+    app.action(views.OBD_RESULTS)(h.results)
     app.view(views.OBD_MODAL)(h.submit)

@@ -131,7 +131,7 @@ class CampaignsTable(JobsTable):
         now = self._now()
         with self._lock, self.db.conn:
             cursor = self.db.execute(
-                "UPDATE jobs SET state = 'interrupted', updated_at = ?"
+                "UPDATE jobs SET state = 'interrupted', sender_until = NULL, updated_at = ?"
                 " WHERE id = ? AND state = 'running'",
                 [now, job_id],
             )
@@ -146,6 +146,32 @@ class CampaignsTable(JobsTable):
             )
         return True
 
+    # ------------------------------------------------------------------ its sender's lease
+
+    def claim_sender(self, job_id: int, until: str) -> bool:
+        """Become the one sender of a running campaign, unless another's lease still holds."""
+        cursor = self._write(
+            "UPDATE jobs SET sender_until = ? WHERE id = ? AND state = 'running'"
+            " AND (sender_until IS NULL OR sender_until < ?)",
+            [until, job_id, self._now()],
+        )
+        return cursor.rowcount == 1
+
+    def renew_sender(self, job_id: int, until: str) -> None:
+        self._write("UPDATE jobs SET sender_until = ? WHERE id = ?", [until, job_id])
+
+    def release_sender(self, job_id: int) -> None:
+        self._write("UPDATE jobs SET sender_until = NULL WHERE id = ?", [job_id])
+
+    def senderless_campaigns(self) -> list[int]:
+        """Running campaigns nobody is sending: no lease, or one that ran out."""
+        rows = self._all(
+            "SELECT id FROM jobs WHERE state = 'running'"
+            " AND (sender_until IS NULL OR sender_until < ?) ORDER BY id",
+            [self._now()],
+        )
+        return [r["id"] for r in rows]
+
     def campaign_ids(self, *states: str, reason: str | None = None) -> list[int]:
         sql = f"SELECT id FROM jobs WHERE state IN ({_marks(states)})"
         params: list[Any] = list(states)
@@ -153,6 +179,37 @@ class CampaignsTable(JobsTable):
             sql += " AND pause_reason = ?"
             params.append(reason)
         return [r["id"] for r in self._all(sql + " ORDER BY id", params)]
+
+    def overlapping_campaigns(
+        self, job_id: int, numbers: Sequence[str], group: str | None, since: str
+    ) -> list[tuple[int, str, int]]:
+        """(id, owner, numbers shared) of the other broadcasts started since `since` that sent,
+        are sending or will send any of `numbers` (or call the same contact `group`), unless
+        their calls are over: every one final, as their results say (kaleyra.io's results
+        cannot say so)."""
+        started = (
+            "j.id != ? AND j.kind = 'obd' AND j.started_at IS NOT NULL AND j.started_at >= ?"
+            " AND NOT (j.results_at IS NOT NULL"
+            " AND COALESCE(json_extract(j.payload, '$.via_io'), 0) = 0)"
+        )
+        found: dict[int, tuple[str, int]] = {}
+        if numbers:
+            rows = self._all(
+                "SELECT j.id, j.user_id, COUNT(*) AS shared FROM jobs j"
+                " JOIN campaign_chunks c ON c.job_id = j.id, json_each(c.numbers) n"
+                f" WHERE {started} AND c.state NOT IN ('refused', 'cancelled')"
+                " AND n.value IN (SELECT value FROM json_each(?)) GROUP BY j.id ORDER BY j.id",
+                [job_id, since, json.dumps(list(numbers))],
+            )
+            found.update({r["id"]: (r["user_id"], int(r["shared"])) for r in rows})
+        if group:
+            rows = self._all(
+                f"SELECT j.id, j.user_id FROM jobs j WHERE {started}"
+                " AND json_extract(j.payload, '$.group') = ? ORDER BY j.id",
+                [job_id, since, group],
+            )
+            found.update({r["id"]: (r["user_id"], 0) for r in rows})
+        return [(i, owner, shared) for i, (owner, shared) in sorted(found.items())]
 
     def tracked_campaigns(self) -> list[int]:
         """Campaigns whose calls are followed: sending ended, some chunk has group ids, and the
@@ -269,6 +326,20 @@ class CampaignsTable(JobsTable):
             ).fetchall()
         group_ids = [g for (ids,) in groups for g in json.loads(ids)]
         return self.chunk_counts(job_id), [(i, e) for i, e in errors], group_ids
+
+    def last_sent(self, job_id: int) -> tuple[str, int] | None:
+        """(sent_at, size) of the chunk that went out last: where the pace goes on from."""
+        row = self._one(
+            "SELECT sent_at, size FROM campaign_chunks WHERE job_id = ? AND sent_at IS NOT NULL"
+            " ORDER BY sent_at DESC, idx DESC LIMIT 1",
+            [job_id],
+        )
+        return (row["sent_at"], int(row["size"])) if row else None
+
+    def sending_ended_at(self, job_id: int) -> str | None:
+        """When its last request was settled (or cancelled): where following its calls starts."""
+        row = self._one("SELECT MAX(done_at) AS at FROM campaign_chunks WHERE job_id = ?", [job_id])
+        return row["at"] if row else None
 
     def chunk_counts(self, job_id: int) -> CampaignCounts:
         return self._counts([job_id]).get(job_id, CampaignCounts())

@@ -32,6 +32,24 @@ class JobsTable(Db):
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
+    def create_rerun(self, user_id: str, plan: BroadcastPlan, since: str) -> int:
+        """A re-run of `plan.again_of` for `user_id`, unless one created after `since` still
+        waits for its Start: then that one. One statement, so two clicks make one row."""
+        now = self._now()
+        match = (
+            " FROM jobs WHERE state = 'pending' AND user_id = ? AND created_at >= ?"
+            " AND json_extract(payload, '$.again_of') = ?"
+        )
+        params = [user_id, since, plan.again_of]
+        self._write(
+            "INSERT INTO jobs (kind, user_id, state, payload, created_at, updated_at)"
+            f" SELECT ?, ?, 'pending', ?, ?, ? WHERE NOT EXISTS (SELECT 1{match})",
+            [plan.kind, user_id, plan.model_dump_json(), now, now, *params],
+        )
+        row = self._one(f"SELECT id{match} ORDER BY id LIMIT 1", params)
+        assert row is not None
+        return int(row["id"])
+
     def get_job(self, job_id: int, *, plan: BroadcastPlan | None = None) -> Campaign | None:
         """The campaign; given the `plan` it already knows, the caller skips reading it again
         (a 100 000-number plan is megabytes of JSON)."""

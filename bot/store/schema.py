@@ -6,7 +6,7 @@ import re
 
 import sqlite_utils
 
-SCHEMA_VERSION = 12
+SCHEMA_VERSION = 13
 
 
 # Later migrations, one per feature, each a function of its own: tables are created
@@ -269,6 +269,19 @@ def _autoincrement(
         conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", [floor, table])
 
 
+def _v13_campaigns(db: sqlite_utils.Database) -> None:
+    """Who is sending a campaign (issue 18).
+
+    `jobs.sender_until`: the lease of the task sending a running campaign, renewed while it
+    sends (and across its pacing waits) and cleared when it stops. A running campaign whose
+    lease is empty or past has no sender, so the minute job starts one; a replica never starts
+    a second sender while another's lease holds. Only adds a column if missing, so it applies
+    after any v12.
+    """
+    if "sender_until" not in db["jobs"].columns_dict:
+        db["jobs"].add_column("sender_until", str)
+
+
 LATER = (
     (7, _v7_verification),
     (8, _v8_campaigns),
@@ -276,6 +289,7 @@ LATER = (
     (10, _v10_callfeed),
     (11, _v11_scale),
     (12, _v12_teamline),
+    (13, _v13_campaigns),
 )
 
 

@@ -18,7 +18,7 @@ from bot.models import (
     ControlOutcome,
     StartOutcome,
 )
-from bot.phones import mask
+from bot.phones import mask, mask_text
 from bot.views.common import (
     actions,
     button,
@@ -38,6 +38,8 @@ from bot.views.common import (
 OBD_CONFIRM, OBD_CANCEL, OBD_BLOCK = "obd_confirm", "obd_cancel", "obd_confirm_block"
 OBD_PAUSE, OBD_RESUME, OBD_STOP = "obd_pause", "obd_resume", "obd_stop"
 OBD_AGAIN = "obd_again"
+OBD_CONFIRM_ANYWAY = "obd_confirm_anyway"  # Start although another broadcast calls its numbers
+OBD_RESULTS = "obd_results_file"  # an admin asks for a results file its owner may not have
 CONTROL_VERBS = {OBD_PAUSE: "pause", OBD_RESUME: "resume", OBD_STOP: "cancel"}
 PROGRESS_BLOCK, RECOVERY_BLOCK, RESULTS_BLOCK = "obd_controls", "obd_recovery", "obd_results"
 OBD_MODAL = "obd_modal"
@@ -72,7 +74,9 @@ HELP = """*Outbound voice broadcasts* (admins). Every job shows what it will do 
 A running broadcast can be paused, resumed and cancelled from its progress message."""
 
 BAR = 10
+NO_FINAL = "NO_FINAL"  # Kaleyra reported no final status before the bot stopped following
 OUTCOME_WORDS = {
+    NO_FINAL: "outcome unknown (no final status from Kaleyra in time)",
     "REFUSED": "refused by Kaleyra",
     "UNKNOWN": "outcome unknown",
     "NOT_SENT": "not sent",
@@ -189,7 +193,34 @@ def confirm_message(campaign: Campaign) -> dict[str, Any]:
     )
 
 
+def _overlap_message(outcome: StartOutcome) -> dict[str, Any]:
+    job = outcome.job_id
+    others = "; ".join(
+        f"broadcast #{other} of <@{owner}>"
+        + (f" ({shared} of these numbers)" if shared else " (the same contact group)")
+        for other, owner, shared in outcome.overlaps[:5]
+    )
+    text = (
+        f":warning: Broadcast #{job} has not started: {others} already called or is calling "
+        "these numbers within the last hour. Starting it would ring them again."
+    )
+    return message(
+        [
+            section(text),
+            actions(
+                OBD_BLOCK,
+                button("Start anyway", OBD_CONFIRM_ANYWAY, str(job), style="danger"),
+                button("Cancel", OBD_CANCEL, str(job)),
+            ),
+            context("Nothing has been sent."),
+        ],
+        f"Broadcast #{job} has not started: its numbers are already being called",
+    )
+
+
 def start_message(outcome: StartOutcome) -> dict[str, Any]:
+    if outcome.overlaps:
+        return _overlap_message(outcome)
     if not outcome.started:
         text = (
             f":hourglass: This confirmation of job #{outcome.job_id} expired: a confirmation is valid for "
@@ -269,7 +300,9 @@ def progress_message(progress: CampaignProgress, *, controls: bool = True) -> di
         lines.append(state)
     blocks: list[dict[str, Any]] = [section("\n".join(lines))]
     if progress.errors:
-        blocks.append(section("\n".join(f":x: {escape(e)}" for e in progress.errors[:5])))
+        # Kaleyra's text may echo numbers: in full for admins only.
+        shown = progress.errors if progress.show_numbers else map(mask_text, progress.errors)
+        blocks.append(section("\n".join(f":x: {escape(e)}" for e in list(shown)[:5])))
     if counts.of("unknown"):
         blocks.append(
             section(
@@ -278,7 +311,7 @@ def progress_message(progress: CampaignProgress, *, controls: bool = True) -> di
         )
     if result and result.statuses:
         shown = " · ".join(
-            f"{escape(status_words(k))} {v}"
+            f"{escape(outcome_words(k))} {v}"
             for k, v in sorted(result.statuses.items(), key=lambda kv: -kv[1])
         )
         blocks.append(section(f"*Call statuses*: {shown}"))
@@ -291,6 +324,18 @@ def progress_message(progress: CampaignProgress, *, controls: bool = True) -> di
     buttons = _controls(progress, PROGRESS_BLOCK) if controls else None
     if buttons:
         blocks.append(buttons)
+    if progress.offer_results:
+        blocks.append(
+            section(
+                f"Its owner <@{campaign.user_id}> is no longer an admin, so its results file "
+                "went to nobody: it holds every number in full, for admins only."
+            )
+        )
+        blocks.append(
+            actions(
+                RESULTS_BLOCK, button("Send me the results file", OBD_RESULTS, str(campaign.id))
+            )
+        )
     return message(blocks, f"{noun} #{campaign.id}: {done} of {total} sent")
 
 
@@ -336,6 +381,8 @@ def control_message(outcome: ControlOutcome) -> dict[str, Any]:
         text = (
             f":arrow_forward: Broadcast {job} resumed: sending the numbers never sent."
             if outcome.changed
+            else f"Broadcast {job} is already sending."
+            if outcome.state == "running"
             else f"Broadcast {job} cannot be resumed (it is {state})."
         )
     else:
@@ -351,7 +398,7 @@ def cancelled_message(job_id: int) -> dict[str, Any]:
     return message([section(f"Job #{job_id} cancelled. Nothing was sent.")], "Cancelled")
 
 
-def results_message(results: CampaignResults) -> dict[str, Any]:
+def results_message(results: CampaignResults, *, again: bool = True) -> dict[str, Any]:
     campaign = results.campaign
     noun = _noun(campaign.kind).capitalize()
     shown = " · ".join(
@@ -364,9 +411,20 @@ def results_message(results: CampaignResults) -> dict[str, Any]:
             "kaleyra.io has no call status API, so what became of each call cannot be read here: "
             "the CSV lists every number as submitted, refused, unknown or not sent."
         )
-    lines.append("The CSV with every number and its outcome follows.")
+    if results.outcomes.get(NO_FINAL):
+        lines.append(
+            f"Kaleyra gave no final status for {results.outcomes[NO_FINAL]} numbers within "
+            f"{escape(results.tracked_for)} of sending, so their outcome is unknown."
+        )
+    if results.file_withheld:
+        lines.append(
+            f"<@{campaign.user_id}> is no longer an admin, so the CSV with every number goes to "
+            f"admins only: an admin gets it with `/obd status #{campaign.id}`."
+        )
+    else:
+        lines.append("The CSV with every number and its outcome follows.")
     blocks: list[dict[str, Any]] = [section("\n".join(lines))]
-    if results.unreached and results.status_api:
+    if results.unreached and results.status_api and again and not results.file_withheld:
         blocks.append(
             actions(
                 RESULTS_BLOCK,
@@ -392,7 +450,8 @@ def status_message(ident: str, rows: list[ObdCall], *, show_numbers: bool = True
     summary = " · ".join(f"{escape(status_words(k))} {v}" for k, v in counts.most_common())
     lines = [
         f"`{escape(r.id)}` {escape((r.mobile if show_numbers else mask(r.mobile)) or '?')}:"
-        f" {escape(status_words(r.status))}" + (f" · {escape(r.senttime)}" if r.senttime else "")
+        f" {escape(_shown(status_words(r.status), show_numbers))}"
+        + (f" · {escape(r.senttime)}" if r.senttime else "")
         for r in rows[:20]
     ]
     blocks = [
@@ -403,6 +462,11 @@ def status_message(ident: str, rows: list[ObdCall], *, show_numbers: bool = True
     if len(rows) > 20:
         blocks.append(context(f"{len(rows) - 20} more calls not listed."))
     return message(blocks, f"OBD {ident}: {summary}")
+
+
+def _shown(text: str, show_numbers: bool) -> str:
+    """Kaleyra's own words, with any number in them masked unless the reader is an admin."""
+    return text if show_numbers else mask_text(text)
 
 
 def campaign_status_message(progress: CampaignProgress) -> dict[str, Any]:
