@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.kaleyra import KaleyraClient, KaleyraError
 from bot.kaleyra.models import HealthReport, Incident
-from bot.models import DigestSettings, HealthChange
+from bot.models import AccountNote, DigestSettings, HealthChange
 from bot.services.agents import Agents
 from bot.slack.notify import Notifier
 from bot.store import Store
@@ -134,6 +134,12 @@ class HealthWatch:
     async def report(self) -> HealthReport:
         """`monitor` now, for `/voicehealth`."""
         return await self.kaleyra.health()
+
+    def account_note(self, user_id: str) -> AccountNote | None:
+        """For admins: how the client talks to the account, as `voicebot doctor` found it."""
+        if not self.agents.is_admin(user_id):
+            return None
+        return AccountNote(self.store.kaleyra_account())
 
     # ------------------------------------------------------------------ state
 
