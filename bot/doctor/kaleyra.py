@@ -47,7 +47,7 @@ def _key_problem(exc: KaleyraAPIError) -> bool:
     # The sandbox's E100/E101; the real account's codes are not documented, its message is.
     return (
         exc.code in {"E100", "E101", "RBC201"}
-        or "key" in exc.message.lower()
+        or any(word in exc.message.lower() for word in ("key", "auth"))
         or exc.http_status in {401, 403}
     )
 

@@ -156,7 +156,7 @@ def _scope_checks(scopes: set[str] | None) -> list[Check]:
         (Check.fail if SCOPES[name].call_needs else Check.warn)(
             AREA,
             f"scope {name}",
-            f"missing: without it, {SCOPES[name].stops} fails",
+            f"missing: without it these fail: {SCOPES[name].stops}",
             f"add {name} under OAuth & Permissions → Bot Token Scopes (it is in"
             " app_manifest.yaml), then reinstall the app to the workspace",
         )
@@ -168,7 +168,7 @@ async def _channel(client: AsyncWebClient, channel: Channel, scopes: set[str] | 
     name = channel.role
     if channel.id is None:
         return Check.skip(AREA, name, f"not set ({channel.variable})")
-    invite = f"in <#{channel.id}> type `/invite @voicebot`"
+    invite = f"in the channel {channel.id} type `/invite @voicebot`"
     if scopes is not None and not scopes & set(READ_SCOPES):
         return Check.warn(
             AREA,

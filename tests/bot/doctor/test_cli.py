@@ -37,5 +37,5 @@ def test_a_broken_one_exits_1_and_says_why(env, capsys, monkeypatch) -> None:
     assert main(["doctor"]) == 1
     out = capsys.readouterr().out
     assert "OBD_CALLING_HOURS must be HH:MM-HH:MM" in out
-    assert f"fix: in <#{CALLS}> type `/invite @voicebot`" in out
+    assert f"fix: in the channel {CALLS} type `/invite @voicebot`" in out
     assert KEY not in out and "xoxb-cli-token" not in out

@@ -53,7 +53,7 @@ async def test_each_problem_is_reported_with_its_fix(account, fake_slack, tmp_pa
 
     calls = checks["calls channel"]
     assert calls.status is Status.FAIL and "not a member" in calls.detail
-    assert calls.fix == f"in <#{CALLS}> type `/invite @voicebot`"
+    assert calls.fix == f"in the channel {CALLS} type `/invite @voicebot`"
     assert checks["digest channel"].status is Status.OK
 
     url = checks["PUBLIC_URL"]

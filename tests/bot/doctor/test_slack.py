@@ -48,7 +48,7 @@ async def test_without_read_scopes_the_channels_are_not_guessed(sandbox, fake_sl
     checks = _by_name(await check_slack(doctor_settings(sandbox, fake_slack, tmp_path), CHANNELS))
     calls = checks["calls channel"]
     assert calls.status is Status.WARN and "cannot be checked without posting" in calls.detail
-    assert calls.fix is not None and f"in <#{CALLS}> type `/invite @voicebot`" in calls.fix
+    assert calls.fix is not None and f"in the channel {CALLS} type `/invite @voicebot`" in calls.fix
     assert fake_slack.of("conversations.info") == []
 
 
