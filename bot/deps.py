@@ -209,6 +209,7 @@ def _voicehealth(d: Deps) -> HealthWatch:
         on_change=d.home.refresh_later,
         # The scheduler is built after the services; the digest job re-reads the time.
         reschedule=lambda _at: _digest_time_changed(d),
+        sandbox=settings.uses_sandbox,
     )
 
 
