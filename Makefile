@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run test lint format bench clean doctor
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ run: install
 		echo "No Slack credentials configured: starting the console (type help)."; \
 		exec $(BIN)/voicebot console; \
 	fi
+
+# Read-only checks of a real installation (settings, Slack, Kaleyra, PUBLIC_URL); never places a call.
+doctor: install
+	$(BIN)/voicebot doctor
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,4 +1,4 @@
-"""`voicebot serve | console | sandbox`: the console scripts DESIGN.md names."""
+"""`voicebot serve | console | sandbox | doctor`: the console scripts DESIGN.md names."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import socket
 import sys
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, load_settings, serve_problem
 
 
 def _settings_or_exit():
@@ -22,7 +22,14 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     from bot.sandbox import Sandbox, SandboxState
 
-    sandbox = Sandbox(SandboxState(api_key=args.api_key, step_seconds=args.step_seconds))
+    sandbox = Sandbox(
+        SandboxState(
+            api_key=args.api_key,
+            step_seconds=args.step_seconds,
+            key_styles=frozenset(args.key_style) if args.key_style else None,
+            group_status_spelling=args.group_status_spelling,
+        )
+    )
     # No phone rings here: what a call would have said (a verification code) is printed.
     sandbox.state.listeners.append(lambda notice: print(notice, flush=True))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -33,19 +40,6 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     config = uvicorn.Config(sandbox.app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0
-
-
-def serve_problem(settings) -> str | None:
-    """Why `voicebot serve` cannot run with these settings, or None."""
-    if settings.slack_bot_token is None:
-        return "SLACK_BOT_TOKEN is not set (xoxb-…); `voicebot console` runs without Slack."
-    if not settings.socket_mode and settings.slack_signing_secret is None:
-        # Without it no request can be verified: every Slack request would be refused.
-        return (
-            "SLACK_SIGNING_SECRET is not set, and HTTP mode needs it to verify Slack's requests"
-            " (or set SLACK_APP_TOKEN for Socket Mode)."
-        )
-    return None
 
 
 def cmd_serve(_args: argparse.Namespace) -> int:
@@ -65,6 +59,20 @@ def cmd_console(_args: argparse.Namespace) -> int:
     return run_console(_settings_or_exit())
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Read-only checks of this installation; exit 1 when something a call needs is broken."""
+    import asyncio
+    import logging
+
+    from bot.doctor import load, render, run_doctor
+
+    logging.basicConfig(level=logging.WARNING)  # the table says it all; no request logs
+    settings, setting_checks = load()
+    report = asyncio.run(run_doctor(settings, setting_checks, skip=frozenset(args.skip or ())))
+    print(render(report.checks))
+    return 1 if report.failed else 0
+
+
 def cmd_configured(_args: argparse.Namespace) -> int:
     """Exit 0 when Slack credentials are configured (used by `make run`)."""
     return 0 if _settings_or_exit().slack_configured else 1
@@ -81,7 +89,28 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
     sandbox.add_argument("--api-key", default=None, help="accept only this key (default: any)")
     sandbox.add_argument("--step-seconds", type=float, default=2.0, help="time per call stage")
+    sandbox.add_argument(
+        "--key-style",
+        action="append",
+        choices=["x-api-key header", "api_key header", "api_key parameter"],
+        help="look for the key only there, as an account might (repeatable; default: anywhere)",
+    )
+    sandbox.add_argument(
+        "--group-status-spelling",
+        choices=["voice.groupstatus", "voice.groupStatus"],
+        help="know only this spelling of voice.groupstatus (default: any case)",
+    )
     sandbox.set_defaults(func=cmd_sandbox)
+    doctor = sub.add_parser(
+        "doctor", help="read-only checks of this installation (never places a call)"
+    )
+    doctor.add_argument(
+        "--skip",
+        action="append",
+        choices=["configuration", "slack", "kaleyra", "public_url"],
+        help="leave out these checks (repeatable), e.g. public_url before `serve` runs",
+    )
+    doctor.set_defaults(func=cmd_doctor)
     sub.add_parser("configured", help=argparse.SUPPRESS).set_defaults(func=cmd_configured)
     return parser
 

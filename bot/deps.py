@@ -17,6 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.kaleyra import KaleyraClient
+from bot.models import KaleyraAccount
 from bot.runtime.background import Background
 from bot.runtime.scheduler import ScheduledJob, Scheduler, daily_at
 from bot.services.agents import Agents
@@ -208,6 +209,7 @@ def _voicehealth(d: Deps) -> HealthWatch:
         on_change=d.home.refresh_later,
         # The scheduler is built after the services; the digest job re-reads the time.
         reschedule=lambda _at: _digest_time_changed(d),
+        sandbox=settings.uses_sandbox,
     )
 
 
@@ -326,8 +328,14 @@ def _sandbox_kaleyra(settings: Settings) -> tuple[KaleyraClient, Sandbox]:
     return client, sandbox
 
 
-def _live_kaleyra(settings: Settings) -> KaleyraClient:
+def _live_kaleyra(settings: Settings, account: KaleyraAccount | None) -> KaleyraClient:
+    """The account's dialect as `voicebot doctor` found it; the client's defaults before then."""
     assert settings.kaleyra_api_key is not None
+    dialect = (
+        {"key_style": account.key_style, "group_status_method": account.group_status_method}
+        if account
+        else {}
+    )
     return KaleyraClient(
         api_key=settings.kaleyra_api_key.get_secret_value(),
         voice_url=settings.kaleyra_voice_url,
@@ -335,6 +343,7 @@ def _live_kaleyra(settings: Settings) -> KaleyraClient:
         sid=settings.kaleyra_sid,
         timeout=settings.kaleyra_timeout_seconds,
         calls_in_flight=settings.dial_concurrency,
+        **dialect,
     )
 
 
@@ -351,17 +360,17 @@ def build_deps(
 
     Tests and benches pass their own store, Kaleyra client, Slack client, clock and tuning.
     """
+    clock = clock or utc_now
+    store = store or Store(settings.database_path, clock=clock)
     sandbox = None
     if kaleyra is None:
         if settings.uses_sandbox:
             kaleyra, sandbox = _sandbox_kaleyra(settings)
         else:
-            kaleyra = _live_kaleyra(settings)
+            kaleyra = _live_kaleyra(settings, store.kaleyra_account())
     if slack is None:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = PacedWebClient(token=token, base_url=settings.slack_api_url)
-    clock = clock or utc_now
-    store = store or Store(settings.database_path, clock=clock)
     if tuning is None:
         # With the scheduler on, its jobs follow calls; without it, one loop does.
         tuning = Tuning(auto_track=not settings.scheduler_enabled)

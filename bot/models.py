@@ -9,7 +9,7 @@ from typing import Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.kaleyra.models import Incident
+from bot.kaleyra.models import Incident, KeyStyle
 from bot.phones import Phone
 
 
@@ -139,6 +139,20 @@ class HealthChange(StoredRow):
     kind: Literal["new", "moved", "cleared"]
     before: Incident | None = None
     now: Incident | None = None
+
+
+class KaleyraAccount(BaseModel):
+    """How the Kaleyra account takes requests, as `voicebot doctor` found it."""
+
+    key_style: KeyStyle
+    group_status_method: str
+    checked_at: datetime
+
+
+class AccountNote(NamedTuple):
+    """What an admin sees under /voicehealth about the account's dialect."""
+
+    found: KaleyraAccount | None  # None: `voicebot doctor` has not run on this database
 
 
 class DigestSettings(NamedTuple):

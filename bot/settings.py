@@ -225,14 +225,32 @@ class Settings(BaseSettings):
         )
 
 
+def describe_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    """(variable, message naming it) for each invalid variable."""
+    found = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error["loc"]).upper() or "configuration"
+        message = error["msg"].removeprefix("Value error, ")
+        found.append((field, message if field in message else f"{field}: {message}"))
+    return found
+
+
 def load_settings(**overrides: object) -> Settings:
     """Build settings from the environment (and .env); errors name the variable."""
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]).upper() or "configuration"
-            message = error["msg"].removeprefix("Value error, ")
-            lines.append(message if field in message else f"{field}: {message}")
-        raise SettingsError("; ".join(lines)) from None
+        raise SettingsError("; ".join(m for _, m in describe_errors(exc))) from None
+
+
+def serve_problem(settings: Settings) -> str | None:
+    """Why `voicebot serve` cannot run with these settings, or None."""
+    if settings.slack_bot_token is None:
+        return "SLACK_BOT_TOKEN is not set (xoxb-…); `voicebot console` runs without Slack."
+    if not settings.socket_mode and settings.slack_signing_secret is None:
+        # Without it no request can be verified: every Slack request would be refused.
+        return (
+            "SLACK_SIGNING_SECRET is not set, and HTTP mode needs it to verify Slack's requests"
+            " (or set SLACK_APP_TOKEN for Socket Mode)."
+        )
+    return None

@@ -25,7 +25,7 @@ class VoiceHealthHandlers:
             match parse_voicehealth(command.get("text", "")):
                 case HealthNow():
                     await ack()
-                    self.deps.background.spawn(self._report(respond), name="voicehealth")
+                    self.deps.background.spawn(self._report(respond, user_id), name="voicehealth")
                 case Help():
                     await ack(**self.replies.show(views.help_message()))
                 case DigestOff():
@@ -40,13 +40,14 @@ class VoiceHealthHandlers:
         except (UsageError, Refused) as exc:
             await ack(**self.replies.error(exc))
 
-    async def _report(self, respond: AsyncRespond) -> None:
+    async def _report(self, respond: AsyncRespond, user_id: str) -> None:
         try:
             report = await self.service.report()
         except KaleyraError as exc:
             await respond(**self.replies.error(describe_kaleyra_error(exc)))
             return
-        await respond(**self.replies.show(views.health_message(report)))
+        note = self.service.account_note(user_id)
+        await respond(**self.replies.show(views.health_message(report, note)))
 
 
 def register(app: AsyncApp, deps: Deps) -> None:

@@ -132,6 +132,8 @@ FORBIDDEN = {
     "runtime": ("handlers", "bot.services", "bot.store", "bot.views", "bot.deps", "bot.slack"),
     "models": ("handlers", "bot.services", "bot.store", "bot.views", "bot.slack", "bot.deps"),
     "sandbox": ("handlers", "bot.services", "bot.store", "bot.views", "bot.slack", "bot.deps"),
+    # The doctor reads the account, it does not run the app.
+    "doctor": ("handlers", "bot.deps", "bot.server", "bot.lifecycle", "bot.slack.app", "bot.local"),
 }
 
 

@@ -32,6 +32,7 @@ from bot.kaleyra.errors import (
     KaleyraTimeout,
 )
 from bot.kaleyra.models import (
+    GROUP_STATUS_METHODS,
     C2CCall,
     CallDetail,
     ClickToCallRequest,
@@ -43,6 +44,7 @@ from bot.kaleyra.models import (
     FollowupRequest,
     HealthReport,
     Incident,
+    KeyStyle,
     LegacyEnvelope,
     LogQuery,
     ObdCall,
@@ -115,8 +117,14 @@ class KaleyraClient:
         calls_in_flight: int = 200,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        key_style: KeyStyle = KeyStyle.X_API_KEY_HEADER,
+        group_status_method: str = GROUP_STATUS_METHODS[0],
     ) -> None:
         self._api_key = api_key
+        # How this account takes the key and spells voice.groupstatus: `voicebot doctor`
+        # finds out, the store keeps it, bot/deps.py passes it here.
+        self.key_style = key_style
+        self.group_status_method = group_status_method
         self.voice_url = voice_url if voice_url.endswith("/") else voice_url + "/"
         self.io_url = io_url if io_url.endswith("/") else io_url + "/"
         self.sid = sid
@@ -179,11 +187,12 @@ class KaleyraClient:
         api: Literal["legacy", "io"],
     ) -> LegacyEnvelope | OutboundResult:
         if api == "legacy":
-            url, headers = self.voice_url, {"x-api-key": self._api_key}
+            url, headers = self.voice_url, self._key_headers()
             if body is None:
-                form = {"method": operation, "format": "json", **(form or {})}
+                form = {"method": operation, "format": "json", **(form or {}), **self._key_field()}
             else:
                 params = {"method": operation, **(params or {}), "format": "json"}
+                params.update(self._key_field())  # beside `method`, where a JSON body allows
         else:
             if not self.sid:
                 raise KaleyraError("KALEYRA_SID is not set, so kaleyra.io cannot be used.")
@@ -207,6 +216,20 @@ class KaleyraClient:
             raise
         finally:
             KALEYRA_LATENCY.labels(operation).observe(time.perf_counter() - started)
+
+    def _key_headers(self) -> dict[str, str]:
+        match self.key_style:
+            case KeyStyle.X_API_KEY_HEADER:
+                return {"x-api-key": self._api_key}
+            case KeyStyle.API_KEY_HEADER:
+                return {"api_key": self._api_key}
+            case _:
+                return {}
+
+    def _key_field(self) -> dict[str, str]:
+        if self.key_style is KeyStyle.API_KEY_PARAMETER:
+            return {"api_key": self._api_key}
+        return {}
 
     async def _send_timed(
         self,
@@ -469,8 +492,9 @@ class KaleyraClient:
 
     async def obd_group_status(self, group_id: str, campaign: str | None = None) -> list[ObdCall]:
         form = {"groupid": group_id, **({"campaign": campaign} if campaign else {})}
-        env = await self._legacy("voice.groupstatus", form, idempotent=True)
-        with decoding("voice.groupstatus"):
+        operation = self.group_status_method
+        env = await self._legacy(operation, form, idempotent=True)
+        with decoding(operation):
             return ObdResult.from_data(env.data).calls
 
     # ------------------------------------------------------------------ kaleyra.io outbound

@@ -5,9 +5,25 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# --------------------------------------------------------------------------- the account's dialect
+
+
+class KeyStyle(StrEnum):
+    """Where the legacy API's key travels. The documents name all three; an account takes some."""
+
+    X_API_KEY_HEADER = "x-api-key header"  # the collection, 14 requests
+    API_KEY_HEADER = "api_key header"  # the collection's dial.c2cstatus
+    API_KEY_PARAMETER = "api_key parameter"  # the parameter tables
+
+
+# The tables' spelling first (the default); the collection's second.
+GROUP_STATUS_METHODS = ("voice.groupstatus", "voice.groupStatus")
+
 
 # --------------------------------------------------------------------------- shared helpers
 

@@ -68,6 +68,10 @@ class FakeSlack:
         self.socket_replies: dict[str, threading.Event] = {}
         # What the app posted, per channel, as conversations.history answers it (newest first).
         self.messages: dict[str, list[dict[str, Any]]] = {}
+        # For `voicebot doctor`'s tests: the scopes a token has (sent as Slack sends them, in
+        # the x-oauth-scopes header) and the channels the bot was not invited to.
+        self.oauth_scopes: list[str] | None = None
+        self.not_member: set[str] = set()
 
     def fail(
         self,
@@ -113,7 +117,8 @@ class FakeSlack:
             error, status, retry_after = failure
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
             return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
-        return JSONResponse(self._answer(method, payload))
+        headers = {"x-oauth-scopes": ",".join(self.oauth_scopes)} if self.oauth_scopes else {}
+        return JSONResponse(self._answer(method, payload), headers=headers)
 
     def check(self, method: str, payload: dict[str, Any]) -> list[str]:
         """Block Kit's limits, as Slack applies them; what breaks them is kept in `invalid`."""
@@ -184,6 +189,9 @@ class FakeSlack:
             case "views.open" | "views.update" | "views.push" | "views.publish":
                 view = p.get("view") or {}
                 return {"ok": True, "view": {**view, "id": f"V{next(self._views):08d}"}}
+            case "conversations.info":
+                member = channel not in self.not_member
+                return {"ok": True, "channel": {"id": channel, "is_member": member}}
             case "conversations.open":
                 users = str(p.get("users", ""))
                 return {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:]}}

@@ -90,13 +90,25 @@ def _ok(data: Any = None, message: str = "OK", status: str = "200") -> JSONRespo
     return JSONResponse(body)
 
 
-def _key_from(request: Request, form: dict[str, str]) -> tuple[str | None, str | None]:
-    for header in ("x-api-key", "api-key", "api_key"):
-        if request.headers.get(header):
-            return request.headers[header], header
-    if form.get("api_key"):
-        return form["api_key"], "api_key"
-    return None, None
+# Where a legacy key may travel, by the names of bot.kaleyra.models.KeyStyle.
+KEY_PLACES = (
+    ("x-api-key", "x-api-key header"),
+    ("api-key", "api-key header"),  # kaleyra.io's
+    ("api_key", "api_key header"),
+)
+KEY_PARAMETER = "api_key parameter"
+
+
+def _key_from(
+    request: Request, fields: dict[str, str], accepted: frozenset[str] | None = None
+) -> tuple[str | None, str | None, str | None]:
+    """(key, header that carried it, place); a place outside `accepted` is not looked at."""
+    for header, place in KEY_PLACES:
+        if request.headers.get(header) and (accepted is None or place in accepted):
+            return request.headers[header], header, place
+    if fields.get("api_key") and (accepted is None or KEY_PARAMETER in accepted):
+        return fields["api_key"], "api_key", KEY_PARAMETER
+    return None, None, None
 
 
 def _numbers(text: str, field: str) -> list[str]:
@@ -193,10 +205,10 @@ class Sandbox:
                 body = json.loads(raw) if raw else None
             except json.JSONDecodeError:
                 body = None
-        key, key_header = _key_from(request, form)
+        key, key_header, place = _key_from(request, {**query, **form}, self.state.key_styles)
         with self.state.lock:
             self.state.requests.append(
-                _record("legacy", method, request, query, form, body, key_header)
+                _record("legacy", method, request, query, form, body, key_header, place)
             )
         fields = {**query, **form}
         answer = await self._legacy_answer(method, key, fields, body)
@@ -216,6 +228,9 @@ class Sandbox:
             if self.state.api_key is not None and key != self.state.api_key:
                 raise LegacyError("E101")
             handler = LEGACY_METHODS.get(method.lower())
+            spelling = self.state.group_status_spelling
+            if spelling and method.lower() == "voice.groupstatus" and method != spelling:
+                handler = None  # an account that knows only the other spelling
             if handler is None:
                 raise LegacyError("E102", method or "(none)")
             with self.state.lock:
@@ -607,12 +622,11 @@ class Sandbox:
             form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
         else:
             form = {k: str(v) for k, v in (await request.form()).items()}
-        key, key_header = _key_from(request, form)
+        query = dict(request.query_params)
+        key, key_header, place = _key_from(request, form)
         with self.state.lock:
             self.state.requests.append(
-                _record(
-                    "io", "outbound", request, dict(request.query_params), form, None, key_header
-                )
+                _record("io", "outbound", request, query, form, None, key_header, place)
             )
         if injected := await self._apply_fault("outbound"):
             return injected
@@ -830,9 +844,12 @@ class Sandbox:
     async def control_state(self, request: Request) -> Response:
         payload = await request.json()
         with self.state.lock:
-            for name in ("step_seconds", "monitor_subscribed"):
+            for name in ("step_seconds", "monitor_subscribed", "group_status_spelling"):
                 if name in payload:
                     setattr(self.state, name, payload[name])
+            if "key_styles" in payload:
+                styles = payload["key_styles"]
+                self.state.key_styles = None if styles is None else frozenset(styles)
         return JSONResponse({"ok": True})
 
 
@@ -861,12 +878,22 @@ def _record(
     form: dict[str, str],
     body: Any,
     key_header: str | None,
+    key_place: str | None,
 ) -> Any:
     from bot.sandbox.state import RecordedRequest
 
     clean_form = {k: v for k, v in form.items() if k != "api_key"}
+    clean_query = {k: v for k, v in query.items() if k != "api_key"}
     return RecordedRequest(
-        api, operation, request.method, request.url.path, query, clean_form, body, key_header
+        api,
+        operation,
+        request.method,
+        request.url.path,
+        clean_query,
+        clean_form,
+        body,
+        key_header,
+        key_place,
     )
 
 

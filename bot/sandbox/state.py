@@ -73,6 +73,7 @@ class RecordedRequest:
     form: dict[str, str]
     json: Any
     key_header: str | None  # which header carried the key: x-api-key, api-key, api_key
+    key_place: str | None = None  # "x-api-key header", "api_key parameter", … (KeyStyle names)
 
 
 @dataclass
@@ -111,6 +112,11 @@ class FollowupState:
 @dataclass
 class SandboxState:
     api_key: str | None = None  # None: any non-empty key is accepted
+    # An account's dialect (for `voicebot doctor`'s tests): the key places it looks at
+    # ("x-api-key header", "api_key header", "api_key parameter"; None: all), and the one
+    # spelling of voice.groupstatus it knows (None: any case).
+    key_styles: frozenset[str] | None = None
+    group_status_spelling: str | None = None
     sid: str | None = None  # None: any SID is accepted
     timezone: str = "Asia/Kolkata"
     step_seconds: float = 2.0  # how long each stage of a call takes

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bot.kaleyra import KaleyraClient, KaleyraError
 from bot.kaleyra.models import HealthReport, Incident
-from bot.models import DigestSettings, HealthChange
+from bot.models import AccountNote, DigestSettings, HealthChange
 from bot.services.agents import Agents
 from bot.slack.notify import Notifier
 from bot.store import Store
@@ -76,6 +76,7 @@ class HealthWatch:
         default_time: str,
         on_change: Callable[[str], None] = _nothing,
         reschedule: Callable[[str], None] = _nothing,
+        sandbox: bool = False,
     ) -> None:
         self.store = store
         self.kaleyra = kaleyra
@@ -88,6 +89,7 @@ class HealthWatch:
         self.default_time = default_time
         self.on_change = on_change  # an admin's App Home shows the digest settings
         self.reschedule = reschedule  # called with the new HH:MM: the digest job follows it
+        self.sandbox = sandbox  # no account to describe
 
     # ------------------------------------------------------------------ settings
 
@@ -134,6 +136,12 @@ class HealthWatch:
     async def report(self) -> HealthReport:
         """`monitor` now, for `/voicehealth`."""
         return await self.kaleyra.health()
+
+    def account_note(self, user_id: str) -> AccountNote | None:
+        """For admins: how the client talks to the account, as `voicebot doctor` found it."""
+        if self.sandbox or not self.agents.is_admin(user_id):
+            return None
+        return AccountNote(self.store.kaleyra_account())
 
     # ------------------------------------------------------------------ state
 

@@ -6,12 +6,21 @@ import secrets
 import time
 from datetime import timedelta
 
+from pydantic import ValidationError
+
+from bot.models import KaleyraAccount
 from bot.store.db import Db, iso
 
 SEEN_KEEP = timedelta(hours=2)  # longer than any de-duplication window
 # Slack retries a delivery three times, the last about 5 minutes after the first: an hour covers
 # every retry, and the table stays a few thousand rows however busy the workspace.
 DELIVERY_KEEP = timedelta(hours=1)
+# What `voicebot doctor` learnt about the Kaleyra account, one settings row each.
+KALEYRA_ACCOUNT_KEYS = {
+    "key_style": "kaleyra_key_style",
+    "group_status_method": "kaleyra_group_status_method",
+    "checked_at": "kaleyra_checked_at",
+}
 
 
 class SettingsTable(Db):
@@ -25,6 +34,29 @@ class SettingsTable(Db):
                 self.db.execute("DELETE FROM settings WHERE key = ?", [key])
             else:
                 self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+
+    def kaleyra_account(self) -> KaleyraAccount | None:
+        """The account's dialect as the doctor last found it; None before its first run."""
+        rows = self._all(
+            "SELECT key, value FROM settings WHERE key IN (?, ?, ?)",
+            KALEYRA_ACCOUNT_KEYS.values(),
+        )
+        stored = {row["key"]: row["value"] for row in rows}
+        try:
+            return KaleyraAccount.model_validate(
+                {name: stored.get(key) for name, key in KALEYRA_ACCOUNT_KEYS.items()}
+            )
+        except ValidationError:  # not checked yet, or written by a version that spelt it otherwise
+            return None
+
+    def set_kaleyra_account(self, account: KaleyraAccount) -> None:
+        values = account.model_dump(mode="json")
+        with self._lock, self.db.conn:
+            self.db.conn.executemany(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [[key, values[name]] for name, key in KALEYRA_ACCOUNT_KEYS.items()],
+            )
 
     def secret(self, key: str) -> str:
         """A random secret minted once and kept (callback token signing)."""

@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from bot.kaleyra.models import HealthReport, Incident
-from bot.models import HealthChange, SentEntry
+from bot.models import AccountNote, HealthChange, SentEntry
 from bot.views.common import context, escape, header, message, section, sections
 
 ICONS = {
@@ -25,10 +25,27 @@ def help_message() -> dict[str, Any]:
     return message([section(HELP)], "Voice health help")
 
 
-def health_message(report: HealthReport) -> dict[str, Any]:
+def account_context(note: AccountNote) -> dict[str, Any]:
+    """Admins: the key style and spelling the client uses, and since when."""
+    found = note.found
+    if found is None:
+        return context(
+            "Kaleyra account (admins): not checked yet. Run `voicebot doctor` where the bot"
+            " runs: it finds how the account takes the key and spells `voice.groupstatus`."
+        )
+    checked = found.checked_at.strftime("%Y-%m-%d %H:%M %Z").strip()
+    return context(
+        f"Kaleyra account (admins): key in the {escape(found.key_style.value)}"
+        f" · group status read with `{escape(found.group_status_method)}`"
+        f" · checked by `voicebot doctor` {escape(checked)}"
+    )
+
+
+def health_message(report: HealthReport, note: AccountNote | None = None) -> dict[str, Any]:
     if not report.incidents:
         text = ":large_green_circle: *All clear*: Kaleyra reports no incidents."
-        return message([section(text)], "Voice network: all clear")
+        blocks = [section(text)] + ([account_context(note)] if note else [])
+        return message(blocks, "Voice network: all clear")
     by_region: dict[tuple[str, str], list] = defaultdict(list)
     for incident in report.incidents:
         by_region[(incident.region, incident.region_code)].append(incident)
@@ -49,6 +66,8 @@ def health_message(report: HealthReport) -> dict[str, Any]:
     blocks.append(
         context(f"{len(report.incidents)} entries across {len(by_region)} regions: {summary}.")
     )
+    if note:
+        blocks.append(account_context(note))
     return message(blocks, f"Voice network: {summary}")
 
 

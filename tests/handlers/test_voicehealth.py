@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import httpx
 
+from bot.kaleyra.models import KeyStyle
+from bot.models import KaleyraAccount
 from bot.sandbox import Fault
 from tests.support.harness import ADMIN, AGENT, text_of
 
@@ -89,3 +93,24 @@ def test_app_home_is_published_on_open(bot) -> None:
 def test_healthz(bot) -> None:
     response = httpx.get(f"{bot.app_server.url}/healthz")
     assert response.status_code == 200 and response.json()["status"] == "ok"
+
+
+def test_admins_see_how_the_client_talks_to_the_account(bot) -> None:
+    bot.command("/voicehealth", user_id=ADMIN)
+    assert "Kaleyra account (admins): not checked yet. Run `voicebot doctor`" in text_of(
+        bot.replies()[-1]
+    )
+    bot.deps.store.set_kaleyra_account(
+        KaleyraAccount(
+            key_style=KeyStyle.API_KEY_PARAMETER,
+            group_status_method="voice.groupStatus",
+            checked_at=datetime(2026, 11, 23, 5, 0, tzinfo=UTC),
+        )
+    )
+    bot.command("/voicehealth", user_id=ADMIN)
+    assert (
+        "Kaleyra account (admins): key in the api_key parameter · group status read with"
+        " `voice.groupStatus` · checked by `voicebot doctor` 2026-11-23 05:00 UTC"
+    ) in text_of(bot.replies()[-1])
+    bot.command("/voicehealth", user_id=AGENT)
+    assert "Kaleyra account" not in text_of(bot.replies()[-1])

@@ -20,10 +20,11 @@ from typing import Any
 import pytest
 
 from bot.kaleyra.errors import KaleyraAPIError, KaleyraBadAnswer
-from bot.kaleyra.models import C2CCall, CallDetail, HealthReport, Incident, ObdCall
+from bot.kaleyra.models import C2CCall, CallDetail, HealthReport, Incident, KeyStyle, ObdCall
 from bot.local.blockkit import check_message, check_view
 from bot.models import (
     NOTE_MAX,
+    AccountNote,
     ActivityDigest,
     AdminChanged,
     AdminRoster,
@@ -52,6 +53,7 @@ from bot.models import (
     FeedCall,
     Followup,
     HealthChange,
+    KaleyraAccount,
     Redial,
     Registration,
     SentEntry,
@@ -219,6 +221,16 @@ INCIDENTS = [
     incident(i, ("critical", "warning", "operational", hostile(20))[i % 4]) for i in range(300)
 ]
 REPORT = HealthReport(incidents=INCIDENTS)
+ACCOUNT_NOTES = [
+    AccountNote(None),
+    AccountNote(
+        KaleyraAccount(
+            key_style=KeyStyle.API_KEY_HEADER,
+            group_status_method=hostile(30),
+            checked_at=datetime(2026, 11, 23, 5, 30, tzinfo=IST),
+        )
+    ),
+]
 CHANGES = [
     HealthChange(kind=("new", "moved", "cleared")[i % 3], before=incident(i), now=incident(i + 1))
     for i in range(200)
@@ -681,8 +693,12 @@ CASES: dict[str, Case] = {
     # voicehealth
     "voicehealth.help_message": lambda: [voicehealth.help_message()],
     "voicehealth.health_message": lambda: [
-        voicehealth.health_message(report)
+        voicehealth.health_message(report, note)
         for report in (REPORT, HealthReport(), HealthReport(incidents=INCIDENTS[:1]))
+        for note in (None, *ACCOUNT_NOTES)
+    ],
+    "voicehealth.account_context": lambda: [
+        voicehealth.account_context(note) for note in ACCOUNT_NOTES
     ],
     "voicehealth.digest_set_message": lambda: [
         voicehealth.digest_set_message(hostile(30), hostile(30))

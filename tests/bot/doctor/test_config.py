@@ -1,0 +1,79 @@
+"""Configuration: every variable named when invalid, the window, the zone, the database."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from bot.doctor import Status, load
+from bot.doctor.config import check_database, check_settings, open_store
+from bot.settings import Settings
+from tests.support.sandbox import default_clock
+
+
+def _by_name(checks):
+    return {check.name: check for check in checks}
+
+
+def test_each_invalid_variable_is_its_own_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEALTH_DIGEST_TIME", "9am")
+    monkeypatch.setenv("TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("PORT", "3001")
+    settings, checks = load(_env_file=None)
+    failed = _by_name(checks)
+    assert failed["HEALTH_DIGEST_TIME"].detail == 'HEALTH_DIGEST_TIME must be HH:MM, got "9am"'
+    assert "TIMEZONE must be an IANA time zone" in failed["TIMEZONE"].detail
+    assert all(c.status is Status.FAIL and c.fix for c in checks)
+    # The other checks run on: the invalid ones replaced by their defaults, the rest as set.
+    assert (settings.timezone, settings.health_digest_time, settings.port) == (
+        "Asia/Kolkata",
+        "09:00",
+        3001,
+    )
+
+
+def test_window_zone_and_a_fresh_database(tmp_path) -> None:
+    settings = Settings(_env_file=None, database_path=str(tmp_path / "data" / "v.db"))
+    checks = _by_name(check_settings(settings, default_clock().now))
+    assert checks["calling window"].detail == (
+        "broadcasts ring 09:00-21:00 Asia/Kolkata; now 11:00 there (inside)"
+    )
+    assert checks["time zone"].detail.startswith("Asia/Kolkata: now 2026-11-23 11:00 IST")
+    assert checks["database"].detail.endswith("created at the first start")
+    assert not (tmp_path / "data").exists()  # the doctor made nothing
+
+
+def test_no_calling_window_is_a_warning(tmp_path) -> None:
+    settings = Settings(_env_file=None, obd_calling_hours="")
+    window = _by_name(check_settings(settings, default_clock().now))["calling window"]
+    assert window.status is Status.WARN and "any hour" in window.detail
+
+
+def test_a_locked_database_is_a_failure(tmp_path) -> None:
+    path = tmp_path / "v.db"
+    open_store(Settings(_env_file=None, database_path=str(path)), create=True).close()
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        check = check_database(Settings(_env_file=None, database_path=str(path)))
+    finally:
+        holder.rollback()
+        holder.close()
+    assert check.status is Status.FAIL and "locked" in check.detail
+    assert check.fix is not None and "another program holds a lock" in check.fix
+
+
+def test_a_working_database_says_its_schema(tmp_path) -> None:
+    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    open_store(settings, create=True).close()
+    check = check_database(settings)
+    assert check.status is Status.OK and "writable; schema up to date" in check.detail
+
+
+def test_postgresql_waits_for_the_replicas_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    settings = Settings(_env_file=None)
+    check = check_database(settings)
+    assert (check.status, check.detail) == (Status.SKIP, "PostgreSQL: checked once replicas land")
+    assert open_store(settings, create=True) is None
