@@ -109,6 +109,50 @@ async def test_a_running_standby_takes_over_within_its_poll_interval(
     assert b.elector.is_leader
 
 
+LEADER_PROCESS = """
+import asyncio, sys
+from bot.runtime.leader import LeaderElector
+
+async def main():
+    async def elected():
+        print("elected", flush=True)
+
+    async def deposed():
+        pass
+
+    elector = LeaderElector(sys.argv[1], on_elected=elected, on_deposed=deposed, key=int(sys.argv[2]))
+    await elector.start()
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+async def test_sigkill_of_the_leaders_process_frees_the_lock_at_once(
+    replicas: list[Replica], postgres_url: str
+) -> None:
+    a = replicas[0]
+    leader = subprocess.Popen(
+        [sys.executable, "-c", LEADER_PROCESS, postgres_url, str(a.elector.key)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert leader.stdout is not None
+        assert await asyncio.to_thread(leader.stdout.readline) == "elected\n"
+        assert await a.elector.poll() is False
+        leader.kill()  # SIGKILL: no clean-up, the kernel closes the socket
+        await asyncio.to_thread(leader.wait)
+    finally:
+        leader.kill()
+    # The server ends the session as the socket closes; a moment, not a poll interval.
+    for _ in range(50):  # in practice the first poll; the backend may take a few ms to exit
+        if await a.elector.poll():
+            break
+        await asyncio.sleep(0.1)
+    assert a.elector.is_leader and a.events == ["elected"]
+
+
 async def test_closing_the_leader_hands_over_after_its_work_stopped(
     replicas: list[Replica],
 ) -> None:
