@@ -137,7 +137,7 @@ class LeaderElector:
                 await self._task
             self._task = None
         async with self._polling:
-            await self._step_down("it is shutting down")
+            await self._step_down("it is shutting down", logging.INFO)
             await self._drop_connection()  # ending the session releases the lock
 
     async def _connection(self) -> psycopg.AsyncConnection:
@@ -186,11 +186,11 @@ class LeaderElector:
                 if self._conn is not None and not self._conn.closed:
                     await self._query(self._conn, "SELECT pg_advisory_unlock(%s)", (self.key,))
 
-    async def _step_down(self, why: str) -> None:
+    async def _step_down(self, why: str, level: int = logging.WARNING) -> None:
         if not self._leader:
             return
         self._leader = False
-        log.warning("this replica no longer leads the scheduler: %s", why)
+        log.log(level, "this replica no longer leads the scheduler: %s", why)
         try:
             await self._on_deposed()
         except Exception:
