@@ -137,8 +137,12 @@ class LeaderElector:
                 await self._task
             self._task = None
         async with self._polling:
+            leading = self._leader
             await self._step_down("it is shutting down", logging.INFO)
-            await self._drop_connection()  # ending the session releases the lock
+            if leading:
+                # Unlocked now, not when the server gets round to ending the closed session.
+                await self._unlock()
+            await self._drop_connection()
 
     async def _connection(self) -> psycopg.AsyncConnection:
         if self._conn is None or self._conn.closed:
@@ -182,9 +186,12 @@ class LeaderElector:
         except Exception:
             log.exception("starting the leader's work failed; giving the lock up")
             await self._step_down("starting its work failed")
-            with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
-                if self._conn is not None and not self._conn.closed:
-                    await self._query(self._conn, "SELECT pg_advisory_unlock(%s)", (self.key,))
+            await self._unlock()
+
+    async def _unlock(self) -> None:
+        with contextlib.suppress(psycopg.Error, OSError, TimeoutError):
+            if self._conn is not None and not self._conn.closed:
+                await self._query(self._conn, "SELECT pg_advisory_unlock(%s)", (self.key,))
 
     async def _step_down(self, why: str, level: int = logging.WARNING) -> None:
         if not self._leader:
