@@ -31,6 +31,12 @@ class Scope(NamedTuple):
 SCOPES = {
     "commands": Scope("every slash command (/c2c …) and the Call this number shortcut", True),
     "chat:write": Scope("every message the bot posts: call cards, the calls feed, digests", True),
+    "channels:history": Scope(
+        "finding a calls-feed post after a crash, so it is updated instead of posted twice"
+        " (public calls channel)",
+        False,
+    ),
+    "groups:history": Scope("the same for a private calls channel", False),
     "im:write": Scope("follow-up reminders (opening the DM a reminder goes to)", False),
     "files:read": Scope("CSV files uploaded in the /obd form", False),
     "files:write": Scope("the results CSV of a finished campaign", False),
