@@ -72,6 +72,12 @@ def dms(bot, user_id: str = AGENT) -> list[str]:
     return [text_of(p) for p in bot.fake.of("chat.postMessage") if p["channel"] == user_id]
 
 
+def asked_to_dial_again(bot) -> int:
+    """How many times the user was asked to confirm a repeat, in a DM or in place."""
+    shown = dms(bot) + [text_of(r) for r in bot.replies()]
+    return sum("Dial again?" in text for text in shown)
+
+
 def add_followup(bot) -> str:
     bot.command("/followup", "add 8712345678 2026-11-24 19:30 John Doe")
     assert bot.sandbox.state.recorded("followup")
@@ -100,6 +106,7 @@ def test_a_double_clicked_call_now_places_one_call_and_a_second_within_60_s_asks
     press(bot, FOLLOWUP_CALL, followup_id)
     [sent] = dials(bot)
     assert (sent.form["caller"], sent.form["receiver"]) == ("9876543210", "8712345678")
+    assert asked_to_dial_again(bot) == 0  # the second click is nothing, not a repeat
 
     clock.advance(seconds=20)  # past the double-click guard, inside the repeat window
     press(bot, FOLLOWUP_CALL, followup_id)
@@ -112,7 +119,7 @@ def test_call_now_in_the_app_home_is_guarded_too(bot) -> None:
     followup_id = add_followup(bot)
     for _ in range(3):
         press(bot, FOLLOWUP_CALL, followup_id, view_id="V0HOME")
-    assert len(dials(bot)) == 1
+    assert len(dials(bot)) == 1 and asked_to_dial_again(bot) == 0
 
 
 def test_dial_again_clicked_twice_dials_once_whatever_the_action_ts(bot) -> None:
@@ -145,7 +152,7 @@ def test_the_shortcut_call_button_double_clicked_dials_once(bot) -> None:
     value = bot.replies()[-1]["blocks"][1]["elements"][0]["value"]
     press(bot, shortcut_views.CALL_CONFIRM, value)
     press(bot, shortcut_views.CALL_CONFIRM, value)
-    assert len(dials(bot)) == 1
+    assert len(dials(bot)) == 1 and asked_to_dial_again(bot) == 0
 
 
 def test_the_dial_form_goes_through_the_repeat_check(bot) -> None:
