@@ -189,13 +189,25 @@ def test_the_dialer_takes_no_foreign_number(bot) -> None:
 
 
 def test_typed_numbers_merge_with_a_big_csv_in_linear_time() -> None:
-    file = parse_csv("\n".join(str(9100000000 + i) for i in range(50_000)).encode(), "IN")
-    typed = parse_csv("\n".join(str(9100025000 + i) for i in range(50_000)).encode(), "IN")
-    began = time.perf_counter()
+    def lists(n: int) -> tuple:
+        file = parse_csv("\n".join(str(9100000000 + i) for i in range(n)).encode(), "IN")
+        typed = parse_csv("\n".join(str(9100000000 + n // 2 + i) for i in range(n)).encode(), "IN")
+        return file, typed
+
+    def timed(file, typed) -> float:
+        best = float("inf")
+        for _ in range(3):  # this thread's CPU time: other work on the machine does not count
+            began = time.thread_time()
+            file.merged(typed)
+            best = min(best, time.thread_time() - began)
+        return best
+
+    # 4x the rows: linear is 4x the time, quadratic (a set per typed row: minutes) 16x.
+    (small_file, small_typed), (file, typed) = lists(5_000), lists(20_000)
+    assert timed(file, typed) < 8 * timed(small_file, small_typed) + 0.02
     merged = file.merged(typed)
-    assert time.perf_counter() - began < 5  # quadratic was a set per typed row: minutes
-    assert len(merged.rows) == 75_000 and len(merged.duplicates) == 25_000
-    assert merged.duplicates[0] == 'typed "+91 91000 25000" is also in the file'
+    assert len(merged.rows) == 30_000 and len(merged.duplicates) == 10_000
+    assert merged.duplicates[0] == 'typed "+91 91000 10000" is also in the file'
 
 
 def test_typed_numbers_repeating_the_file_are_reported_not_called_twice(bot) -> None:
