@@ -208,6 +208,8 @@ def test_non_admins_are_refused_and_nothing_is_sent(
     assert problem in said(bot.command(command, text, user_id=AGENT))
     assert bot.sandbox.state.recorded() == []
     assert bot.deps.store.get_agent(OTHER) is None and not bot.deps.agents.is_admin(AGENT)
+    refusal = bot.deps.store.audit_entries()[0]  # the newest: every refusal is audited
+    assert refusal.action.endswith(".refused") and refusal.user_id == AGENT
 
 
 def test_non_admin_cannot_start_an_admins_job(bot) -> None:

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import httpx
-
 from bot.sandbox import Fault
 from tests.support.harness import ADMIN, AGENT, text_of
 
@@ -84,8 +82,3 @@ def test_app_home_is_published_on_open(bot) -> None:
     published = bot.fake.of("views.publish")[-1]
     assert published["user_id"] == AGENT and published["view"]["type"] == "home"
     assert "Your agent number is *+91 98765 43210*" in text_of(published["view"])
-
-
-def test_healthz(bot) -> None:
-    response = httpx.get(f"{bot.app_server.url}/healthz")
-    assert response.status_code == 200 and response.json()["status"] == "ok"
