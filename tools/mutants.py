@@ -239,6 +239,57 @@ MUTATIONS = (
             "tests/adversarial/test_properties.py::test_grammar_never_raises_anything_but_usage_error",
         ),
     ),
+    # Rule: only India numbers reach the legacy API (a foreign number is never cut to an Indian
+    # one). The check is skipped.
+    Mutation(
+        "foreign-numbers-accepted",
+        "only India numbers are called",
+        (
+            Edit(
+                "bot/phones.py",
+                "if not allow_foreign:\n        _refuse_foreign(",
+                "if False:\n        _refuse_foreign(",
+            ),
+        ),
+        (
+            "tests/adversarial/test_edge.py::test_c2c_to_a_foreign_number_is_refused_by_name_and_nothing_is_dialled",
+            f"{OBD_SAFETY}::test_a_foreign_number_is_refused_by_name_not_cut_to_an_indian_one",
+        ),
+    ),
+    # Rule: a request that places calls is never sent again after a timeout (it may have gone
+    # out). Call-placing requests get the read retries.
+    Mutation(
+        "calls-retried-after-timeout",
+        "a call is never re-sent after a timeout",
+        (
+            Edit(
+                "bot/kaleyra/client.py",
+                "if idempotent and not places_call else 0",
+                "if idempotent or places_call else 0",
+            ),
+        ),
+        (
+            "tests/bot/kaleyra/test_retry_policy.py::test_click_to_call_timeout_is_sent_once_and_unknown",
+            "tests/bot/kaleyra/test_retry_policy.py::test_obd_chunk_that_times_out_is_unknown_and_not_resent",
+            "tests/handlers/test_c2c.py::test_timeout_is_sent_once_and_shown_as_unknown",
+        ),
+    ),
+    # Rule: an agent number rings first only once its owner proved it (the code was typed back).
+    Mutation(
+        "unproven-number-rings",
+        "only a proven number rings first",
+        (
+            Edit(
+                "bot/services/agents.py",
+                "if agent is None or not self._proven(user_id, agent.number):",
+                "if agent is None:",
+            ),
+        ),
+        (
+            "tests/adversarial/test_c2c_safety.py::test_an_unproven_number_bridges_nobody",
+            "tests/bot/services/test_c2c.py::test_an_unverified_number_never_rings",
+        ),
+    ),
     # Rule: a request body is cut off at 1 MB. The cap is checked only once all of it was read.
     Mutation(
         "body-cap-after-reading-all",
