@@ -1,10 +1,11 @@
 """Break each safety rule on purpose and check that the tests guarding it fail (`make mutants`).
 
 Each mutation below is hand-written: a rule, the way it is broken (one or more exact text
-replacements, each matching its file exactly once) and the tests that must catch it. The repo is
-copied once to a temporary directory; each mutation is applied to the copy, its tests are run
-there with `python -m pytest` (so the copy's modules are imported, not the editable install's),
-and the file is restored. A mutation whose tests all pass SURVIVED: the rule can break with the
+replacements, each found exactly once in the file or files it names, a path or a glob) and the
+tests that must catch it. The repo is copied once to a temporary directory, where the guarding
+tests must pass unmutated; then each mutation is applied to the copy, its tests are run there
+with `python -m pytest` (so the copy's modules are imported, not the editable install's), and
+the file is restored. A mutation whose tests all pass SURVIVED: the rule can break with the
 suite green. Exit status 1 when any survived or could not be applied (its target text moved:
 re-find it by the short text and the rule named in its comment).
 
@@ -42,7 +43,7 @@ class Mutation:
     tests: tuple[str, ...]
 
 
-OBD = "bot/services/obd.py"
+OBD = "bot/services/obd*"  # obd.py, or the bot/services/obd/ package after its split
 OBD_SAFETY = "tests/adversarial/test_obd_safety.py"
 OBD_SERVICE = "tests/bot/services/test_obd.py"
 CAMPAIGNS = "tests/handlers/test_obd_campaigns.py"
@@ -334,18 +335,32 @@ def imports_the_copy(repo: Path, env: dict[str, str]) -> bool:
     return Path(where).resolve().is_relative_to(repo.resolve())
 
 
+def sources(repo: Path, where: str) -> list[Path]:
+    """The Python files `where` names: a file, or a glob (a package's files count too), so
+    `bot/services/obd*` finds the text in obd.py today and in bot/services/obd/ after a split."""
+    found: list[Path] = []
+    for match in sorted(repo.glob(where)):
+        found.extend(sorted(match.rglob("*.py")) if match.is_dir() else [match])
+    return found
+
+
 def apply(repo: Path, mutation: Mutation) -> dict[Path, str] | str:
     """The original text of every file touched, or why the mutation could not be applied."""
     originals: dict[Path, str] = {}
+
+    def restore() -> None:
+        for path, original in originals.items():
+            path.write_text(original)
+
     for edit in mutation.edits:
-        path = repo / edit.file
-        text = path.read_text()
-        originals.setdefault(path, text)
-        found = text.count(edit.old)
+        hits = [(path, path.read_text()) for path in sources(repo, edit.file)]
+        hits = [(path, text) for path, text in hits if edit.old in text]
+        found = sum(text.count(edit.old) for _, text in hits)
         if found != 1:
-            for p, original in originals.items():
-                p.write_text(original)
+            restore()
             return f"{edit.file}: target found {found} times: {edit.old[:60]!r}"
+        [(path, text)] = hits
+        originals.setdefault(path, text)
         path.write_text(text.replace(edit.old, edit.new))
     return originals
 
