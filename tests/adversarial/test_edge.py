@@ -10,20 +10,21 @@ import io
 import json
 import logging
 import os
+import select
+import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import bot as bot_package
+import handlers.c2c as handlers_c2c
 from bot.local.serverthread import ServerThread, free_port
 from bot.runtime.logs import configure_logging
 from bot.sandbox import Fault
@@ -193,21 +194,44 @@ def test_a_body_over_one_megabyte_is_413_before_anything_else(bot) -> None:
 
 
 def test_a_streamed_body_without_length_is_cut_off_at_one_megabyte(bot) -> None:
-    sent = {"bytes": 0}
-
-    def chunks() -> Iterator[bytes]:
-        for _ in range(50):  # 50 MB offered; the server stops reading after 1 MB
-            sent["bytes"] += 1024 * 1024
-            yield b"9" * (1024 * 1024)
-
-    try:
-        response = post(bot, chunks(), {"content-type": FORM})  # type: ignore[arg-type]
-    except httpx.HTTPError:
-        pass  # the server may close the connection while the client is still sending
-    else:
-        assert response.status_code == 413  # old code read all 50 MB, then said 401
+    """50 MB offered in chunks with no length: the 413 comes back once about 1 MB has arrived,
+    while the client is still sending (a server that read it all answered only at 50 MB)."""
+    sent, answer = stream_until_answered(bot, total=50 * 1024 * 1024)
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:80]
+    assert sent < 16 * 1024 * 1024, f"{sent:,} bytes were taken before the 413"
     assert len(replays(bot)) == 0 and bot.fake.calls == []
     assert httpx.get(f"{bot.app_server.url}/healthz").status_code == 200
+
+
+def stream_until_answered(bot, total: int, piece: int = 64 * 1024) -> tuple[int, bytes]:
+    """POST `total` bytes chunked, no Content-Length; stop sending once the server answers.
+    Returns the bytes of body sent until then and the start of the answer."""
+    url = httpx.URL(bot.app_server.url)
+    head = (
+        f"POST /slack/events HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: {FORM}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    chunk = f"{piece:x}\r\n".encode() + b"9" * piece + b"\r\n"
+    sent = 0
+    with socket.create_connection((url.host, url.port), timeout=10) as sock:
+        sock.sendall(head.encode())
+        while sent < total:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server closed while we were sending: read its answer
+                break
+            sent += piece
+        else:
+            sock.sendall(b"0\r\n\r\n")
+        try:
+            answer = sock.recv(4096)
+        except OSError:
+            answer = b""
+    bot.settle()
+    return sent, answer
 
 
 def test_a_body_just_under_the_cap_is_served(bot) -> None:
@@ -251,32 +275,6 @@ def test_a_command_from_a_channel_named_payload_is_not_read_as_empty(bot) -> Non
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 1
 
 
-BAD_TOKENS = [
-    "abc",
-    "1-",
-    "-1-abc",
-    "0-" + "a" * 64,
-    "١٢٣-abc",  # Arabic-Indic digits pass isdigit(); compare_digest then raised TypeError: 500
-    "𝟗𝟗-x",
-    "9" * 300,
-    "99999999999999999999999999999999-x",
-    "1-%00",
-    "%F0%9F%98%80",
-    "1-" + "é" * 10,
-]
-
-
-@pytest.mark.parametrize("token", BAD_TOKENS)
-def test_malformed_callback_tokens_are_404_never_500(bot, token: str) -> None:
-    bot.register()
-    bot.command("/c2c", "9123456789")
-    response = httpx.get(
-        f"{bot.app_server.url}/kaleyra/callback/{quote(token, safe='%')}",
-        params={"status": "ANSWER", "status1": "ANSWER", "duration": "30"},
-    )
-    assert response.status_code == 404 and "Traceback" not in response.text
-
-
 def test_a_callback_with_a_huge_query_is_refused_before_it_is_read(bot, mocker) -> None:
     checked = mocker.spy(bot.deps.c2c, "call_for_token")
     response = httpx.get(
@@ -293,24 +291,23 @@ def test_healthz_and_metrics_are_unaffected_by_the_body_cap(bot) -> None:
 # ============================================================== item 11: long text
 
 
-def test_a_12_kb_c2c_does_not_hold_another_users_ack(bot) -> None:
+def test_a_12_kb_c2c_is_refused_before_it_is_parsed(bot, mocker) -> None:
+    """Parsing 12 KB on the ack path held every other user's ack for about 6 s: text over the
+    cap is refused unread, so nothing of it reaches the grammar."""
     bot.register()
-    results: dict[str, float] = {}
-    answers: dict[str, str] = {}
-
-    def long_one(n: int) -> None:
-        answers[f"long{n}"] = said(bot.slack.command("/c2c", "- " * 6000, user_id=OTHER))
-
-    threads = [threading.Thread(target=long_one, args=(n,)) for n in range(3)]
-    for thread in threads:
-        thread.start()
-    started = time.perf_counter()
-    other = bot.slack.command("/c2c", "help", user_id=AGENT)
-    results["ack"] = time.perf_counter() - started
-    for thread in threads:
-        thread.join(timeout=60)
-    assert other.status_code == 200 and results["ack"] < 1.5  # old code: about 6 s per paste
-    assert all("`/c2c` takes at most 4,000" in text for text in answers.values())
+    parsed = mocker.spy(handlers_c2c, "parse_c2c")
+    answers = [said(bot.slack.command("/c2c", "- " * 6000, user_id=OTHER)) for _ in range(3)]
+    assert parsed.call_count == 0
+    assert (
+        answers
+        == [
+            ":warning: I could not read that: it is 12,000 characters, and `/c2c` takes at most"
+            " 4,000. Nothing was done."
+        ]
+        * 3
+    )
+    assert "/c2c" in said(bot.slack.command("/c2c", "help", user_id=AGENT))
+    assert parsed.call_count == 1
     assert bot.sandbox.state.recorded("dial.click2call") == []
 
 
@@ -334,17 +331,14 @@ def test_command_text_over_the_cap_is_refused_with_a_clear_message(
 def test_a_thousand_numbers_to_blacklist_are_still_taken(bot) -> None:
     numbers = ", ".join(f"+91 {9100000000 + i}" for i in range(1000))
     assert len(numbers) > 12_000
-    started = time.perf_counter()
     response = bot.slack.command("/blacklist", "add " + numbers, user_id=ADMIN)
-    assert time.perf_counter() - started < 2.0 and response.status_code == 200
+    assert response.status_code == 200
     assert "takes at most" not in said(response)
 
 
 def test_text_under_the_cap_of_dashes_is_answered_quickly_and_briefly(bot) -> None:
     bot.register()
-    started = time.perf_counter()
-    reply = said(bot.command("/c2c", "- " * 1999))
-    assert time.perf_counter() - started < 2.0
+    reply = said(bot.command("/c2c", "- " * 1999))  # quick: parsing is linear (below)
     assert reply and len(reply) < 1000  # the input is not echoed back in full
     assert bot.sandbox.state.recorded("dial.click2call") == []
 
@@ -362,17 +356,17 @@ def test_number_list_parsing_is_linear() -> None:
     def timed(n: int) -> float:
         text = "- " * n
         best = float("inf")
-        for _ in range(5):
-            started = time.perf_counter()
+        for _ in range(5):  # this thread's CPU time: other work on the machine does not count
+            started = time.thread_time()
             split_entries(text)
             parse_number_list(text, "IN")
-            best = min(best, time.perf_counter() - started)
+            best = min(best, time.thread_time() - started)
         return best
 
     # 40 KB and 160 KB: linear is 4x, quadratic 16x (the old splitter: 12 KB took 6 s, so
     # 160 KB would take about 17 minutes).
     small, large = timed(20_000), timed(80_000)
-    assert large < 8 * small + 0.02 and large < 2.0
+    assert large < 8 * small + 0.02
 
 
 # ============================================================== item 12: SQLite locks and a full disk
@@ -390,17 +384,21 @@ def write_lock(bot) -> Iterator[sqlite3.Connection]:
 
 def test_a_held_write_lock_gives_a_clear_answer_at_once_not_a_frozen_bot(bot, write_lock) -> None:
     # A non-admin's removal is refused and audited before the ack: a write on the ack path.
-    started = time.perf_counter()
     response = bot.command("/blacklist", "remove 9876543210", user_id=AGENT)
-    elapsed = time.perf_counter() - started
-    assert response.status_code == 200 and elapsed < 3.0  # old code: 10 s, then a 500
-    text = said(response)
-    assert "database is busy" in text and "Traceback" not in text
+    assert response.status_code == 200  # old code: 10 s, then a 500
+    assert said(response) == (
+        ":warning: The bot's database is busy (another program is holding a lock on it), so"
+        " nothing was saved. Try again in a minute; if it keeps happening, tell an admin."
+    )
+    assert waits_at_most_ms(bot) == 150  # per statement, then that answer: the ack is not held
     # Reads go on meanwhile (WAL): another user's help is answered while the lock is held.
-    started = time.perf_counter()
     assert "/c2c" in said(bot.command("/c2c", "help", user_id=OTHER))
-    assert time.perf_counter() - started < 1.0
     assert bot.sandbox.state.recorded() == []
+
+
+def waits_at_most_ms(bot) -> int:
+    """How long SQLite waits for another program's lock before the store says it is busy."""
+    return bot.deps.store.db.execute("PRAGMA busy_timeout").fetchone()[0]
 
 
 def test_after_the_lock_is_released_the_same_command_works(bot) -> None:
@@ -415,10 +413,9 @@ def test_after_the_lock_is_released_the_same_command_works(bot) -> None:
 def test_store_writes_under_a_held_lock_fail_fast_and_then_work(bot, write_lock) -> None:
     from bot.store.db import StoreBusy
 
-    started = time.perf_counter()
     with pytest.raises(StoreBusy, match="database is busy"):
         bot.deps.store.audit(user_id=AGENT, action="test", outcome="x")
-    assert time.perf_counter() - started < 1.0  # old code: a 10 s wait on the event loop
+    assert waits_at_most_ms(bot) == 150  # old code: a 10 s wait on the event loop
     assert isinstance(StoreBusy(), sqlite3.OperationalError)  # callers catching sqlite still do
     write_lock.execute("ROLLBACK")
     write_lock.execute("BEGIN")  # the fixture's own ROLLBACK at teardown needs a transaction
@@ -471,12 +468,12 @@ def fill_the_disk(bot) -> None:
 
 def test_a_full_disk_gives_a_clear_message_never_a_traceback_or_a_hang(bot) -> None:
     fill_the_disk(bot)
-    started = time.perf_counter()
     response = bot.command("/blacklist", "remove 9876543210", user_id=AGENT)
-    assert time.perf_counter() - started < 3.0
-    text = said(response)
     assert response.status_code == 200
-    assert "database is full" in text and "Traceback" not in text
+    assert said(response) == (
+        ":warning: The bot's database is full (the server's disk has no space left), so nothing"
+        " was saved. Tell an admin: the bot needs disk space before it can record anything."
+    )
     assert bot.sandbox.state.recorded() == []
 
 

@@ -3,6 +3,7 @@ reached Kaleyra (nothing, where nothing should)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import httpx
@@ -81,13 +82,24 @@ def test_huge_junk_blacklist_lists_some_and_counts_the_rest(bot) -> None:
     assert bot.sandbox.state.recorded() == []
 
 
-@pytest.mark.parametrize(
-    "command", ["/blacklist add", "/obd play 123.sound", "/followup add", "/obd dialer"]
-)
-def test_empty_arguments(bot, command: str) -> None:
+EMPTY_ARGUMENTS = [
+    ("/blacklist add", ":warning: Give at least one of the numbers, e.g. 9876543210."),
+    (
+        "/obd play 123.sound",
+        ":warning: Give the numbers to call before `play` or `say`. Use `/obd &lt;numbers&gt;"
+        ' play 123.sound` or `/obd &lt;numbers&gt; say "text"`, optionally followed by `at'
+        " YYYY-MM-DD HH:MM`, `campaign &lt;name&gt;`, `retries &lt;0-2&gt;`. Type `/obd help`"
+        " for more.",
+    ),
+    ("/followup add", ":warning: Use `/followup add 9876543210 2026-11-24 16:30 Asha Rao`."),
+    ("/obd dialer", ":warning: Use `/obd dialer &lt;campaign&gt; &lt;numbers&gt;`."),
+]
+
+
+@pytest.mark.parametrize(("command", "usage"), EMPTY_ARGUMENTS)
+def test_empty_arguments(bot, command: str, usage: str) -> None:
     name, _, text = command.partition(" ")
-    reply = said(bot.command(name, text, user_id=ADMIN))
-    assert reply and "Traceback" not in reply
+    assert said(bot.command(name, text, user_id=ADMIN)) == usage
     assert bot.sandbox.state.recorded() == []
 
 
@@ -156,9 +168,14 @@ def test_unknown_ids_are_reported(bot) -> None:
     }
 
 
-def test_confirm_button_for_a_job_that_does_not_exist(bot) -> None:
-    bot.slack.block_action(obd_views.OBD_CONFIRM, "99999", user_id=ADMIN)
+def test_confirm_button_for_a_job_that_does_not_exist(bot, caplog) -> None:
+    """A job that is gone is answered like a double click: acked, and nothing else (no error
+    message for a click that did nothing, and no crash behind the silence)."""
+    response = bot.slack.block_action(obd_views.OBD_CONFIRM, "99999", user_id=ADMIN)
     bot.settle()
+    assert response.status_code == 200 and response.content == b""
+    assert bot.replies() == [] and bot.fake.of("chat.postMessage") == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert bot.sandbox.state.recorded() == []
 
 
@@ -191,6 +208,8 @@ def test_non_admins_are_refused_and_nothing_is_sent(
     assert problem in said(bot.command(command, text, user_id=AGENT))
     assert bot.sandbox.state.recorded() == []
     assert bot.deps.store.get_agent(OTHER) is None and not bot.deps.agents.is_admin(AGENT)
+    refusal = bot.deps.store.audit_entries()[0]  # the newest: every refusal is audited
+    assert refusal.action.endswith(".refused") and refusal.user_id == AGENT
 
 
 def test_non_admin_cannot_start_an_admins_job(bot) -> None:

@@ -8,6 +8,7 @@ merge), and their siblings: forged button values, other people's buttons, double
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
@@ -188,13 +189,25 @@ def test_the_dialer_takes_no_foreign_number(bot) -> None:
 
 
 def test_typed_numbers_merge_with_a_big_csv_in_linear_time() -> None:
-    file = parse_csv("\n".join(str(9100000000 + i) for i in range(50_000)).encode(), "IN")
-    typed = parse_csv("\n".join(str(9100025000 + i) for i in range(50_000)).encode(), "IN")
-    began = time.perf_counter()
+    def lists(n: int) -> tuple:
+        file = parse_csv("\n".join(str(9100000000 + i) for i in range(n)).encode(), "IN")
+        typed = parse_csv("\n".join(str(9100000000 + n // 2 + i) for i in range(n)).encode(), "IN")
+        return file, typed
+
+    def timed(file, typed) -> float:
+        best = float("inf")
+        for _ in range(3):  # this thread's CPU time: other work on the machine does not count
+            began = time.thread_time()
+            file.merged(typed)
+            best = min(best, time.thread_time() - began)
+        return best
+
+    # 4x the rows: linear is 4x the time, quadratic (a set per typed row: minutes) 16x.
+    (small_file, small_typed), (file, typed) = lists(5_000), lists(20_000)
+    assert timed(file, typed) < 8 * timed(small_file, small_typed) + 0.02
     merged = file.merged(typed)
-    assert time.perf_counter() - began < 5  # quadratic was a set per typed row: minutes
-    assert len(merged.rows) == 75_000 and len(merged.duplicates) == 25_000
-    assert merged.duplicates[0] == 'typed "+91 91000 25000" is also in the file'
+    assert len(merged.rows) == 30_000 and len(merged.duplicates) == 10_000
+    assert merged.duplicates[0] == 'typed "+91 91000 10000" is also in the file'
 
 
 def test_typed_numbers_repeating_the_file_are_reported_not_called_twice(bot) -> None:
@@ -290,7 +303,7 @@ def test_a_non_admin_cannot_resume_or_cancel_and_is_audited(bot) -> None:
     assert len(refusals) == 2 and {r.user_id for r in refusals} == {AGENT}
 
 
-def test_start_clicked_twice_at_the_same_moment_sends_once(bot) -> None:
+def test_start_clicked_twice_at_the_same_moment_sends_once(bot, caplog) -> None:
     value = start_value(
         confirmation(bot, " ".join(str(9100000010 + i) for i in range(150)) + " play 123.sound")
     )
@@ -308,13 +321,52 @@ def test_start_clicked_twice_at_the_same_moment_sends_once(bot) -> None:
     bot.settle()
     assert len(bot.sandbox.state.recorded("voice.call")) == 1 and len(calls(bot)) == 150
     assert len(bot.deps.store.chunks(int(value))) == 1
+    # The second click is turned away by the claim, not by a crash the user never sees.
+    assert [text_of(r) for r in bot.replies()][-1].startswith(":rocket:")
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_a_non_admin_submitting_the_obd_form_is_refused_and_nothing_is_proposed(bot) -> None:
+    bot.command("/obd", "", user_id=ADMIN)  # a form a non-admin can only have forged
+    view = bot.fake.of("views.open")[-1]["view"]
+    values = {
+        views.NUMBERS_BLOCK: {
+            views.NUMBERS_INPUT: {"type": "plain_text_input", "value": "9876543210"}
+        },
+        views.PLAY_BLOCK: {views.PLAY_INPUT: {"type": "plain_text_input", "value": "123.sound"}},
+    }
+    response = bot.slack.view_submission(view, values, user_id=AGENT)
+    bot.settle()
+    errors = response.json()["errors"]
+    assert "Only admins can start broadcasts" in errors[views.NUMBERS_BLOCK]
+    assert bot.deps.store.recent_campaigns() == [] and bot.deps.store.get_job(1) is None
+    assert [p for p in bot.fake.of("chat.postMessage") if p["channel"] == AGENT] == []
+    assert bot.deps.store.audit_entries(action="obd.refused")[0].user_id == AGENT
+    assert bot.sandbox.state.recorded() == []
+
+
+STATUS_USAGE = (
+    ":warning: Use `/obd status #12` for one of the bot's broadcasts, `/obd status 217691534`"
+    " for a Kaleyra group or `/obd status 217691534-1` for one call."
+)
+OBD_USAGE = (
+    ":warning: Use `/obd &lt;numbers&gt; play 123.sound` or `/obd &lt;numbers&gt; say"
+    ' "text"`, optionally followed by `at YYYY-MM-DD HH:MM`, `campaign &lt;name&gt;`,'
+    " `retries &lt;0-2&gt;`. Type `/obd help` for more."
+)
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["status #", "status #abc", "status 1 2", "status " + "9" * 40, "status #-1", "list all"],
+    ("text", "usage"),
+    [
+        ("status #", STATUS_USAGE),
+        ("status #abc", STATUS_USAGE),
+        ("status 1 2", STATUS_USAGE),
+        ("status " + "9" * 40, STATUS_USAGE),
+        ("status #-1", STATUS_USAGE),
+        ("list all", OBD_USAGE),
+    ],
 )
-def test_odd_status_and_list_text_gets_a_usage_message(bot, text: str) -> None:
-    reply = said(bot.command("/obd", text, user_id=AGENT))
-    assert reply and "Traceback" not in reply
+def test_odd_status_and_list_text_gets_a_usage_message(bot, text: str, usage: str) -> None:
+    assert said(bot.command("/obd", text, user_id=AGENT)) == usage
     assert bot.sandbox.state.recorded() == []

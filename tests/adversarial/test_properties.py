@@ -25,6 +25,31 @@ mobile = st.integers(min_value=6_000_000_000, max_value=9_999_999_999).map(str)
 styles = st.sampled_from(["{n}", "0{n}", "+91{n}", "+91 {a} {b}", "91{n}", "+91-{a}-{b}"])
 
 
+# Text shaped like a command: a verb or keyword of some grammar, then keywords, numbers, dates,
+# ids, mentions and noise. Random text alone almost never spells `status` or `dialer`, so the
+# branches behind each verb would go untried.
+KEYWORDS = [
+    *("add", "remove", "delete", "edit", "list", "status", "help", "dialer", "register"),
+    *("unregister", "verify", "whoami", "admin", "grant", "revoke", "log", "calls", "feed"),
+    *("history", "digest", "off", "mine", "all", "play", "say", "group", "at", "campaign"),
+    "retries",
+]
+word = st.one_of(
+    st.sampled_from(KEYWORDS),
+    st.sampled_from(KEYWORDS).map(str.upper),
+    mobile,
+    st.sampled_from(["#", "#12", "#-1", "#abc", "217691534-1", "123.sound", "ivr:1", '"hi"']),
+    st.sampled_from(["2026-11-24", "10:00", "25:99", "<@U0AGENT>", "<#C0OPS|ops>", "0", "3"]),
+    st.text(alphabet="0123456789#-:.@<>|", max_size=12),
+    st.text(max_size=8),
+)
+commandlike = st.builds(
+    lambda head, rest: " ".join([head, *rest]),
+    st.sampled_from(KEYWORDS),
+    st.lists(word, max_size=6),
+)
+
+
 def styled(number: str, style: str) -> str:
     return style.format(n=number, a=number[:5], b=number[5:])
 
@@ -55,7 +80,7 @@ def test_valid_numbers_in_any_common_form_round_trip(
 
 
 @FAST
-@given(st.one_of(noise, digits_and_separators))
+@given(st.one_of(noise, digits_and_separators, commandlike, commandlike))
 def test_grammar_never_raises_anything_but_usage_error(text: str) -> None:
     for parse in (
         lambda t: parse_c2c(t, "IN"),

@@ -143,6 +143,7 @@ class TestReminders:
         assert bot.run(bot.deps.reminders.run_due()) == 0  # 11 minutes before: not yet
         clock.advance(minutes=1)
         assert bot.run(bot.deps.reminders.run_due()) == 1
+        assert bot.deps.store.get_followup("2351").reminder == "sent"  # not read again
         assert bot.run(bot.deps.reminders.run_due()) == 0
         assert bot.fake.of("conversations.open")[-1]["users"] == AGENT
         [dm] = self.dms(bot)
@@ -164,6 +165,19 @@ class TestReminders:
             bot.run(restarted(bot, clock).scheduler.catch_up())
         [dm] = self.dms(bot)
         assert "(late: the bot was down when it was due)" in text_of(dm)
+
+    def test_a_crash_after_the_reminder_dm_sends_no_second_one(self, bot, clock, mocker) -> None:
+        """The DM went out, then the process stopped before writing it down: the claim taken
+        before sending keeps the next process from sending it again."""
+        self.add(bot)
+        clock.now = clock.now.replace(hour=11, minute=50)
+        mocker.patch.object(bot.deps.store, "mark_sent", side_effect=RuntimeError("stopped"))
+        bot.run(bot.deps.reminders.run_due())
+        assert len(self.dms(bot)) == 1
+        for _ in range(2):  # two restarts, a minute apart
+            clock.advance(minutes=1)
+            assert bot.run(restarted(bot, clock).reminders.run_due()) == 0
+        assert len(self.dms(bot)) == 1
 
     def test_snooze_reschedules_and_done_stops(self, bot, clock) -> None:
         self.add(bot)

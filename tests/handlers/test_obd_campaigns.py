@@ -280,7 +280,9 @@ def test_a_restart_after_every_request_went_out_finishes_without_resume(bot, clo
 # ---------------------------------------------------------------------- pause, resume, cancel
 
 
-def test_pause_stops_within_one_chunk_and_resume_goes_on(paced_bot, clock) -> None:
+def test_pause_stops_within_one_chunk_survives_the_tick_and_resume_goes_on(
+    paced_bot, clock
+) -> None:
     bot = paced_bot
     batch = numbers(600)
     bot.command("/c2c", f"admin grant <@{BOSS}|boss>", user_id=ADMIN)
@@ -297,6 +299,9 @@ def test_pause_stops_within_one_chunk_and_resume_goes_on(paced_bot, clock) -> No
     control = buttons(bot.fake.of("chat.update")[-1])
     assert set(control) == {views.OBD_RESUME, views.OBD_STOP}
     assert bot.deps.store.audit_entries(action="obd.pause")[0].user_id == BOSS
+    assert bot.run(bot.deps.obd.tick()) == 0  # the window is open: only its own pauses end
+    bot.settle()
+    assert called(bot) == batch[:200] and bot.deps.store.get_job(int(value)).state == "paused"
 
     click(bot, views.OBD_RESUME, value)
     bot.settle()

@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import httpx
-
 from bot.kaleyra.models import KeyStyle
 from bot.models import KaleyraAccount
 from bot.sandbox import Fault
@@ -88,11 +86,6 @@ def test_app_home_is_published_on_open(bot) -> None:
     published = bot.fake.of("views.publish")[-1]
     assert published["user_id"] == AGENT and published["view"]["type"] == "home"
     assert "Your agent number is *+91 98765 43210*" in text_of(published["view"])
-
-
-def test_healthz(bot) -> None:
-    response = httpx.get(f"{bot.app_server.url}/healthz")
-    assert response.status_code == 200 and response.json()["status"] == "ok"
 
 
 def test_admins_see_how_the_client_talks_to_the_account(bot) -> None:

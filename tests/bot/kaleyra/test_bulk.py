@@ -38,10 +38,12 @@ def test_chunks_in_order_remainder_last() -> None:
 async def test_every_chunk_is_accounted_for_in_order_whatever_finishes_first() -> None:
     numbers = [str(n) for n in range(10)]
     seen: list[int] = []
+    answers = [asyncio.Event() for _ in range(4)]
+    answers[3].set()  # the last chunk answers first; each answer lets the one before it go
 
     async def send(part: list[str]) -> str:
         index = int(part[0]) // 3
-        await asyncio.sleep(0.003 * (4 - index))  # later chunks answer first
+        await answers[index].wait()
         if index == 1:
             raise KaleyraAPIError("E104", "invalid number")
         if index == 2:
@@ -50,13 +52,15 @@ async def test_every_chunk_is_accounted_for_in_order_whatever_finishes_first() -
 
     async def on_chunk(outcome: ChunkOutcome) -> None:
         seen.append(outcome.index)
+        if outcome.index:
+            answers[outcome.index - 1].set()
 
     result = await send_in_chunks(numbers, 3, send, concurrency=4, on_chunk=on_chunk)
     assert [c.index for c in result.chunks] == [0, 1, 2, 3]
     assert [c.state for c in result.chunks] == ["accepted", "rejected", "unknown", "accepted"]
     assert result.accepted == ["0", "1", "2", "9"] and result.rejected == ["3", "4", "5"]
     assert result.unknown == ["6", "7", "8"] and result.total == 10
-    assert sorted(seen) == [0, 1, 2, 3] and seen != [0, 1, 2, 3]  # reported as they finish
+    assert seen == [3, 2, 1, 0]  # reported as they finish
 
 
 async def test_concurrency_is_bounded() -> None:
@@ -66,7 +70,8 @@ async def test_concurrency_is_bounded() -> None:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
-        await asyncio.sleep(0.001)
+        for _ in range(3):  # let every other ready sender start meanwhile
+            await asyncio.sleep(0)
         running -= 1
 
     await send_in_chunks([str(n) for n in range(100)], 5, send, concurrency=3)

@@ -10,7 +10,7 @@ from datetime import datetime, time, timedelta
 import pytest
 
 from bot.grammar import UsageError
-from bot.grammar.obd import DialerUpload, ObdStart
+from bot.grammar.obd import DialerUpload, ObdForm, ObdStart
 from bot.models import BroadcastPlan, NumberOutcome
 from bot.runtime.background import Background
 from bot.services.agents import Agents, Refused
@@ -286,12 +286,12 @@ async def test_a_restart_interrupts_tells_the_owner_and_resume_sends_only_the_ne
 async def test_pause_resume_cancel_need_the_owner_or_an_admin(make, store, sandbox) -> None:
     obd = make(calls_per_minute=200)
     campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
-    plan = store.get_job(campaign.id).plan
-    store.start_campaign(campaign.id, ADMIN, plan, obd.chunks_of(plan))
+    assert (await obd.start(campaign.id, ADMIN)).started  # its run is spawned, not yet running
     with pytest.raises(Refused):
         await obd.control(campaign.id, AGENT, "pause")
-    assert store.audit_entries()[0].action == "obd.refused"
+    assert store.audit_entries(action="obd.refused")[0].user_id == AGENT
     assert (await obd.control(campaign.id, OTHER_ADMIN, "pause")).changed
+    await obd.background.drain()  # the run found it paused before its first request
     assert store.get_job(campaign.id).paused_by == OTHER_ADMIN
     assert not (await obd.control(campaign.id, ADMIN, "pause")).changed
     cancelled = await obd.control(campaign.id, ADMIN, "cancel")
@@ -317,6 +317,69 @@ async def test_the_window_closing_pauses_and_tick_resumes_when_it_opens(
     await obd.background.drain()
     assert sorted(sent_numbers(sandbox)) == sorted(numbers(600))
     assert store.get_job(campaign.id).state == "tracking"
+
+
+async def test_a_paused_campaign_sends_nothing_however_it_is_woken(make, store, sandbox) -> None:
+    """Paused by a person: neither its run nor the minute's tick (the window is open) sends."""
+    obd = make(calls_per_minute=200)
+    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
+    assert (await obd.start(campaign.id, ADMIN)).started  # its run is spawned, not yet running
+    assert (await obd.control(campaign.id, ADMIN, "pause")).changed
+    await obd.background.drain()
+    assert await obd.tick() == 0  # only a pause the window made ends when the window opens
+    await obd.background.drain()
+    assert sandbox.state.recorded() == []
+    paused = store.get_job(campaign.id)
+    assert (paused.state, paused.pause_reason, paused.paused_by) == ("paused", "user", ADMIN)
+
+
+async def test_paused_by_a_person_while_the_window_was_closed_stays_paused_when_it_opens(
+    make, store, sandbox, clock
+) -> None:
+    clock.now = clock.now.replace(hour=20, minute=58)
+    obd = make(calls_per_minute=200)
+    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
+    await run(obd, campaign.id)
+    assert store.get_job(campaign.id).pause_reason == "window"
+    assert (await obd.control(campaign.id, OTHER_ADMIN, "pause")).changed  # now theirs
+    clock.now = (clock.now + timedelta(days=1)).replace(hour=9, minute=0)
+    assert await obd.tick() == 0
+    await obd.background.drain()
+    assert len(sent_numbers(sandbox)) == 400
+    assert store.get_job(campaign.id).paused_by == OTHER_ADMIN
+
+
+async def test_start_twice_starts_once_and_the_second_is_a_no_op(make, store, sandbox) -> None:
+    obd = make()
+    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(3)), play="123.sound"))
+    first = await obd.start(campaign.id, ADMIN)
+    assert await obd.start(campaign.id, ADMIN) is None  # a double click: nothing, no error
+    await obd.background.drain()
+    assert first is not None and first.started
+    assert sent_numbers(sandbox) == numbers(3)
+    assert [c.idx for c in store.chunks(campaign.id)] == [0]
+
+
+def test_a_campaign_is_started_once(make, store) -> None:
+    """The claim is in SQL (pending → running, once): two processes clicking Start both read
+    it pending, and only one of them may write its chunks."""
+    obd = make()
+    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(3)), play="123.sound"))
+    plan = store.get_job(campaign.id).plan
+    assert store.start_campaign(campaign.id, ADMIN, None, obd.chunks_of(plan)) is True
+    assert store.start_campaign(campaign.id, ADMIN, None, obd.chunks_of(plan)) is False
+    assert store.start_campaign(campaign.id, OTHER_ADMIN, None, obd.chunks_of(plan)) is False
+    assert store.get_job(campaign.id).state == "running" and len(store.chunks(campaign.id)) == 1
+
+
+async def test_only_admins_propose_from_the_form(make, store) -> None:
+    obd = make()
+    form = ObdForm(numbers_text="9876543210", play="123.sound")
+    with pytest.raises(Refused, match="Only admins can start broadcasts"):
+        await obd.propose_form(AGENT, form)
+    assert store.recent_campaigns() == [] and store.get_job(1) is None
+    assert store.audit_entries(action="obd.refused")[0].user_id == AGENT
+    assert (await obd.propose_form(ADMIN, form)).state == "pending"
 
 
 # ---------------------------------------------------------------------- results

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
@@ -27,8 +28,12 @@ def _notifier(url: str, *, sandbox: bool = False) -> Notifier:
 
 def test_post_lands_and_says_where(fake_slack) -> None:
     _fake, url = fake_slack
-    posted = asyncio.run(_notifier(url).post("U0AGENT", info_message("hello")))
-    assert posted == Posted("D0AGENT", posted.ts) and posted.ts
+    first = asyncio.run(_notifier(url).post("U0AGENT", info_message("hello")))
+    second = asyncio.run(_notifier(url).post("C0OPS", info_message("again")))
+    assert first is not None and second is not None
+    assert (first.channel, second.channel) == ("D0AGENT", "C0OPS")  # a user id lands in a DM
+    assert re.fullmatch(r"\d{10}\.000100", first.ts)  # the fake's ts, as Slack answered it
+    assert second == Posted("C0OPS", f"{int(float(first.ts)) + 1}.000100")
 
 
 def test_sandbox_notice_is_added_once(fake_slack) -> None:
