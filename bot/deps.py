@@ -24,6 +24,7 @@ from bot.services.agents import Agents
 from bot.services.blacklist import Blacklist
 from bot.services.c2c import ClickToCall
 from bot.services.callfeed import CallFeed
+from bot.services.deliveries import Deliveries
 from bot.services.followup import Followups
 from bot.services.home import Home
 from bot.services.obd import BroadcastConfig, Broadcasts
@@ -73,6 +74,7 @@ class Deps:
     replies: Replies
     notify: Notifier
     agents: Agents
+    deliveries: Deliveries
     sandbox: Sandbox | None = None
     # The services below are built by build_deps, in dependency order.
     home: Home = field(init=False)
@@ -385,6 +387,7 @@ def build_deps(
         replies=Replies(sandbox=settings.uses_sandbox),
         notify=Notifier(slack, sandbox=settings.uses_sandbox),
         agents=Agents(store, env_admins=settings.admins),
+        deliveries=Deliveries(store),
         sandbox=sandbox,
     )
     deps.home = _home(deps)

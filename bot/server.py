@@ -31,7 +31,6 @@ from bot.runtime.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generat
 from bot.runtime.recent import RecentKeys
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.store import StoreUnavailable
 
 log = logging.getLogger("voicebot.server")
 REPLAY_WINDOW_SECONDS = 360
@@ -133,23 +132,6 @@ def delivery_identity(body: dict[str, Any]) -> str | None:
     return f"{kind}:{trigger}"
 
 
-def first_delivery(deps: Deps, identity: str) -> bool:
-    """The store decides; when it cannot (a lock held elsewhere, a full disk), the delivery is
-    handled, and the handler's own store write gives the user the clear answer."""
-    try:
-        return deps.store.first_delivery(identity)
-    except StoreUnavailable:
-        log.warning("Slack delivery not de-duplicated: the store is unavailable")
-        return True
-
-
-def forget_delivery(deps: Deps, identity: str) -> None:
-    try:
-        deps.store.forget_delivery(identity)
-    except StoreUnavailable:
-        log.warning("a failed Slack delivery could not be forgotten; its retry is ignored")
-
-
 def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool = True) -> Starlette:
     bolt = app or build_app(deps)
     secret = deps.settings.slack_signing_secret
@@ -187,7 +169,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         # by its own identity, in the store every replica shares, so a retry of work done does
         # nothing and a retry of a delivery that never arrived (or did nothing) is done once.
         identity = delivery_identity(bolt_request.body)
-        if identity is not None and not first_delivery(deps, identity):
+        if identity is not None and not deps.deliveries.first(identity):
             retry = bool(request.headers.get("x-slack-retry-num"))
             COMMANDS.labels("retry" if retry else "duplicate", "ignored").inc()
             return PlainTextResponse("", status_code=200)
@@ -195,10 +177,10 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
             response = await bolt.async_dispatch(bolt_request)  # counted there
         except BaseException:
             if identity is not None:
-                forget_delivery(deps, identity)
+                deps.deliveries.forget(identity)
             raise
         if identity is not None and response.status >= 500:
-            forget_delivery(deps, identity)
+            deps.deliveries.forget(identity)
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:

@@ -105,7 +105,7 @@ def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, monkeypa
     old.close()
     monkeypatch.undo()
     upgraded = Store(tmp_path / "v.db")
-    assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 12
+    assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
     assert [c.id for c in upgraded.recent_calls("U1", limit=5)] == [2, 1]
     (new,) = upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000001")])
     assert new.id == 4 and upgraded.get_outcome(new.id) is None

@@ -10,7 +10,16 @@ from bot.settings import Settings
 from tests.support.harness import shared_hosts
 from tests.support.sandbox import RunningSandbox
 
-EVERY_SCOPE = ["commands", "chat:write", "im:write", "files:read", "files:write", "channels:read"]
+EVERY_SCOPE = [
+    "commands",
+    "chat:write",
+    "channels:history",
+    "groups:history",
+    "im:write",
+    "files:read",
+    "files:write",
+    "channels:read",
+]
 CALLS, OPS = "C0CALLS", "C0OPS"
 KEY = "doctor-key-123"
 # What the doctor may send Kaleyra: reads only.

@@ -13,7 +13,7 @@ from bot.kaleyra import KaleyraAPIError
 from bot.kaleyra.models import KeyStyle, LogQuery
 from bot.local.serverthread import free_port
 from bot.store import Store
-from tests.bot.doctor.conftest import CALL_PLACING, CALLS, KEY, READS, doctor_settings
+from tests.bot.doctor.conftest import CALL_PLACING, CALLS, EVERY_SCOPE, KEY, READS, doctor_settings
 
 
 def _by_name(report):
@@ -30,7 +30,7 @@ def account(sandbox):
 
 
 async def test_each_problem_is_reported_with_its_fix(account, fake_slack, tmp_path, clock) -> None:
-    fake_slack.oauth_scopes = ["commands", "im:write", "files:read", "files:write", "channels:read"]
+    fake_slack.oauth_scopes = [s for s in EVERY_SCOPE if s != "chat:write"]
     fake_slack.not_member = {CALLS}
     unreachable = f"http://127.0.0.1:{free_port()}"
     settings = doctor_settings(account, fake_slack, tmp_path, public_url=unreachable)
