@@ -1,4 +1,4 @@
-"""The SQLite store: one class per table group, composed into Store. The only package that speaks SQL."""
+"""The store (SQLite or PostgreSQL): one class per table group, composed into Store. The only package that speaks SQL."""
 
 from __future__ import annotations
 
@@ -9,11 +9,22 @@ from bot.store.blacklist import BlacklistTable
 from bot.store.callfeed import CallFeedTable
 from bot.store.calls import CallsTable
 from bot.store.campaigns import CampaignsTable
-from bot.store.db import Clock, Db, StoreBusy, StoreError, StoreFull, StoreUnavailable, iso, utc_now
+from bot.store.db import (
+    Clock,
+    Db,
+    StoreBusy,
+    StoreDown,
+    StoreError,
+    StoreFull,
+    StoreUnavailable,
+    iso,
+    utc_now,
+)
 from bot.store.followups import FollowupsTable
 from bot.store.history import HistoryTable
 from bot.store.jobs import JobsTable
-from bot.store.schema import SCHEMA_VERSION
+from bot.store.migrations import HEAD as SCHEMA_REVISION
+from bot.store.migrations.legacy import SCHEMA_VERSION
 from bot.store.sentlog import SentLogTable
 from bot.store.settings import SettingsTable
 from bot.store.verification import VerificationTable
@@ -37,6 +48,7 @@ class Store(
 
 
 __all__ = [
+    "SCHEMA_REVISION",
     "SCHEMA_VERSION",
     "Agent",
     "CallRow",
@@ -44,6 +56,7 @@ __all__ = [
     "Db",
     "Store",
     "StoreBusy",
+    "StoreDown",
     "StoreError",
     "StoreFull",
     "StoreUnavailable",

@@ -8,77 +8,77 @@ from bot.store.db import Db, StoreError
 
 
 class AgentsTable(Db):
-    def get_agent(self, user_id: str) -> Agent | None:
-        # Read on every dial; changed only through register/unregister below, so cached.
-        if user_id in self._agents:
+    async def get_agent(self, user_id: str) -> Agent | None:
+        # Read on every dial. One process on SQLite caches it (changed only through
+        # register/unregister below); replicas read through, so a change is seen by all at once.
+        if self.caches_agents and user_id in self._agents:
             return self._agents[user_id]
-        row = self._one("SELECT * FROM agents WHERE user_id = ?", [user_id])
+        row = await self._one("SELECT * FROM agents WHERE user_id = ?", [user_id])
         agent = Agent(**row) if row else None
-        self._agents[user_id] = agent
+        if self.caches_agents:
+            self._agents[user_id] = agent
         return agent
 
-    def agent_by_number(self, number: str) -> Agent | None:
+    async def agent_by_number(self, number: str) -> Agent | None:
         """The user who has proven `number` (reminders and follow-up rights go only to them)."""
-        row = self._one(
+        row = await self._one(
             "SELECT a.* FROM agents a JOIN verifications v ON v.user_id = a.user_id"
             " AND v.number = a.number AND v.state = 'verified' WHERE a.number = ?",
             [number],
         )
         return Agent(**row) if row else None
 
-    def holder_of(self, number: str) -> Agent | None:
+    async def holder_of(self, number: str) -> Agent | None:
         """Whoever registered `number`, proven or not."""
-        row = self._one("SELECT * FROM agents WHERE number = ?", [number])
+        row = await self._one("SELECT * FROM agents WHERE number = ?", [number])
         return Agent(**row) if row else None
 
-    def register_agent(self, user_id: str, number: str) -> Agent:
+    async def register_agent(self, user_id: str, number: str) -> Agent:
         """One number per user, one user per number: a number held by someone else is refused."""
-        with self._lock, self.db.conn:
-            self._agents.pop(user_id, None)
-            holder = self.holder_of(number)
-            if holder and holder.user_id != user_id:
+        self._agents.pop(user_id, None)
+        now = self._now()
+        async with self._tx() as tx:
+            holder = await tx.one("SELECT * FROM agents WHERE number = ?", [number])
+            if holder and holder["user_id"] != user_id:
                 raise StoreError(
                     f"{mask(number)} is already registered to another Slack user; "
                     "ask an admin to move it."
                 )
-            now = self._now()
-            current = self.get_agent(user_id)
-            self.db["agents"].upsert(
-                {
-                    "user_id": user_id,
-                    "number": number,
-                    "role": current.role if current else "agent",
-                    "created_at": current.created_at if current else now,
-                    "updated_at": now,
-                },
-                pk="user_id",
+            await tx.write(
+                "INSERT INTO agents (user_id, number, role, created_at, updated_at)"
+                " VALUES (?, ?, 'agent', ?, ?) ON CONFLICT(user_id) DO UPDATE"
+                " SET number = excluded.number, updated_at = excluded.updated_at",
+                [user_id, number, now, now],
             )
-            self._agents.pop(user_id, None)
-        agent = self.get_agent(user_id)
+        self._agents.pop(user_id, None)
+        agent = await self.get_agent(user_id)
         assert agent is not None
         return agent
 
-    def unregister_agent(self, user_id: str) -> bool:
-        with self._lock, self.db.conn:
-            cursor = self.db.execute("DELETE FROM agents WHERE user_id = ?", [user_id])
-            self._agents.pop(user_id, None)
-            return cursor.rowcount > 0
+    async def unregister_agent(self, user_id: str) -> bool:
+        written = await self._write("DELETE FROM agents WHERE user_id = ?", [user_id])
+        self._agents.pop(user_id, None)
+        return written.rowcount > 0
 
-    def admins(self) -> set[str]:
-        return {r["user_id"] for r in self._all("SELECT user_id FROM roles WHERE role = 'admin'")}
+    async def admins(self) -> set[str]:
+        return {
+            r["user_id"] for r in await self._all("SELECT user_id FROM roles WHERE role = 'admin'")
+        }
 
-    def grant_admin(self, user_id: str, granted_by: str) -> None:
-        self._write(
+    async def grant_admin(self, user_id: str, granted_by: str) -> None:
+        await self._write(
             "INSERT INTO roles (user_id, role, granted_by, at) VALUES (?, 'admin', ?, ?)"
             " ON CONFLICT(user_id) DO UPDATE SET role = 'admin', granted_by = excluded.granted_by, at = excluded.at",
             [user_id, granted_by, self._now()],
         )
 
-    def revoke_admin(self, user_id: str) -> bool:
-        return self._write("DELETE FROM roles WHERE user_id = ?", [user_id]).rowcount > 0
+    async def revoke_admin(self, user_id: str) -> bool:
+        return (await self._write("DELETE FROM roles WHERE user_id = ?", [user_id])).rowcount > 0
 
-    def is_admin(self, user_id: str) -> bool:
+    async def is_admin(self, user_id: str) -> bool:
         return (
-            self._one("SELECT 1 AS yes FROM roles WHERE user_id = ? AND role = 'admin'", [user_id])
+            await self._one(
+                "SELECT 1 AS yes FROM roles WHERE user_id = ? AND role = 'admin'", [user_id]
+            )
             is not None
         )

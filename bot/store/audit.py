@@ -27,7 +27,7 @@ def _entry(row: dict[str, Any]) -> AuditEntry:
 
 
 class AuditTable(Db):
-    def audit(
+    async def audit(
         self,
         *,
         user_id: str,
@@ -37,7 +37,7 @@ class AuditTable(Db):
         kaleyra_ids: Iterable[str] = (),
         detail: dict[str, Any] | None = None,
     ) -> None:
-        self._write(
+        await self._write(
             "INSERT INTO audit (at, user_id, action, outcome, numbers, kaleyra_ids, detail)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
             [
@@ -51,12 +51,14 @@ class AuditTable(Db):
             ],
         )
 
-    def audit_entries(self, limit: int = 50, *, action: str | None = None) -> list[AuditEntry]:
+    async def audit_entries(
+        self, limit: int = 50, *, action: str | None = None
+    ) -> list[AuditEntry]:
         """The latest entries first; of one action (`c2c.refused`, …) when given."""
         if action:
-            rows = self._all(
+            rows = await self._all(
                 "SELECT * FROM audit WHERE action = ? ORDER BY id DESC LIMIT ?", [action, limit]
             )
         else:
-            rows = self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])
+            rows = await self._all("SELECT * FROM audit ORDER BY id DESC LIMIT ?", [limit])
         return [_entry(r) for r in rows]

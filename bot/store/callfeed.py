@@ -16,7 +16,7 @@ from bot.store.db import Db
 class CallFeedTable(Db):
     # ------------------------------------------------------------------ incoming calls
 
-    def remember_incoming(
+    async def remember_incoming(
         self, calls: Iterable[IncomingCall], agent_users: Mapping[str, str], post_after: str
     ) -> int:
         """Remember the calls not seen before, in one transaction; how many were new.
@@ -27,12 +27,13 @@ class CallFeedTable(Db):
         """
         now = self._now()
         new = 0
-        with self._lock, self.db.conn:
+        async with self._tx() as tx:
             for call in calls:
-                cursor = self.db.conn.execute(
-                    "INSERT OR IGNORE INTO feed_calls (key, caller, agent_number, agent_user,"
+                cursor = await tx.write(
+                    "INSERT INTO feed_calls (key, caller, agent_number, agent_user,"
                     " started_at, billsec, status, location, missed, state, created_at,"
-                    " updated_at, caller_problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " updated_at, caller_problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT DO NOTHING",
                     [
                         call.key,
                         call.caller,
@@ -52,97 +53,97 @@ class CallFeedTable(Db):
                 new += cursor.rowcount
         return new
 
-    def feed_to_post(self, limit: int = 200) -> list[FeedCall]:
+    async def feed_to_post(self, limit: int = 200) -> list[FeedCall]:
         """Calls not yet in the channel (new, or a post that failed), oldest first."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT * FROM feed_calls WHERE state = 'pending' ORDER BY started_at, key LIMIT ?",
             [limit],
         )
         return [FeedCall.from_row(r) for r in rows]
 
-    def mark_feed_posting(self, key: str) -> bool:
+    async def mark_feed_posting(self, key: str) -> bool:
         """The intent, recorded before the post: True for the one poll that may post it."""
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE feed_calls SET state = 'posting', updated_at = ? WHERE key = ?"
             " AND state = 'pending'",
             [self._now(), key],
         )
         return cursor.rowcount == 1
 
-    def mark_feed_pending(self, key: str) -> None:
+    async def mark_feed_pending(self, key: str) -> None:
         """Slack said it did not post it: the next poll posts it."""
-        self._write(
+        await self._write(
             "UPDATE feed_calls SET state = 'pending', updated_at = ? WHERE key = ?"
             " AND state = 'posting'",
             [self._now(), key],
         )
 
-    def feed_posting(self, limit: int = 200) -> list[FeedCall]:
+    async def feed_posting(self, limit: int = 200) -> list[FeedCall]:
         """Posts begun but not known to have landed (a crash, a lost answer), oldest first."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT * FROM feed_calls WHERE state = 'posting' ORDER BY started_at, key LIMIT ?",
             [limit],
         )
         return [FeedCall.from_row(r) for r in rows]
 
-    def mark_feed_posted(self, key: str, channel: str, ts: str) -> FeedCall:
-        self._write(
+    async def mark_feed_posted(self, key: str, channel: str, ts: str) -> FeedCall:
+        await self._write(
             "UPDATE feed_calls SET state = 'posted', channel = ?, message_ts = ?, updated_at = ?"
             " WHERE key = ?",
             [channel, ts, self._now(), key],
         )
-        feed = self.feed_call(key)
+        feed = await self.feed_call(key)
         assert feed is not None
         return feed
 
-    def feed_call(self, key: str) -> FeedCall | None:
-        row = self._one("SELECT * FROM feed_calls WHERE key = ?", [key])
+    async def feed_call(self, key: str) -> FeedCall | None:
+        row = await self._one("SELECT * FROM feed_calls WHERE key = ?", [key])
         return FeedCall.from_row(row) if row else None
 
-    def claim_callback(self, key: str, user_id: str) -> bool:
+    async def claim_callback(self, key: str, user_id: str) -> bool:
         """The first click on Call back wins, in one statement: True for exactly one user."""
         now = self._now()
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE feed_calls SET claimed_by = ?, claimed_at = ?, callback_state = 'dialling',"
             " updated_at = ? WHERE key = ? AND missed = 1 AND claimed_by IS NULL",
             [user_id, now, now, key],
         )
         return cursor.rowcount == 1
 
-    def release_callback(self, key: str, user_id: str) -> None:
+    async def release_callback(self, key: str, user_id: str) -> None:
         """Nothing was dialled after all: the call waits for someone else."""
-        self._write(
+        await self._write(
             "UPDATE feed_calls SET claimed_by = NULL, claimed_at = NULL, callback_state = NULL,"
             " callback_call_id = NULL, updated_at = ? WHERE key = ? AND claimed_by = ?",
             [self._now(), key, user_id],
         )
 
-    def callbacks_open(self) -> list[FeedCall]:
+    async def callbacks_open(self) -> list[FeedCall]:
         """Claims still followed: dialling, or whose outcome is unknown so far."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT * FROM feed_calls WHERE callback_state IN ('dialling', 'unknown')"
             " ORDER BY claimed_at"
         )
         return [FeedCall.from_row(r) for r in rows]
 
-    def link_callback(self, key: str, user_id: str, call_id: int) -> None:
+    async def link_callback(self, key: str, user_id: str, call_id: int) -> None:
         """The call a claim placed, once recorded: only while the claim is still this user's."""
-        self._write(
+        await self._write(
             "UPDATE feed_calls SET callback_call_id = ?, updated_at = ? WHERE key = ?"
             " AND claimed_by = ? AND callback_call_id IS NULL",
             [call_id, self._now(), key, user_id],
         )
 
-    def open_claim_on(self, caller: str) -> FeedCall | None:
+    async def open_claim_on(self, caller: str) -> FeedCall | None:
         """The latest claim still followed on a call from `caller` (E.164), if any."""
-        row = self._one(
+        row = await self._one(
             "SELECT * FROM feed_calls WHERE caller = ? AND callback_state IN ('dialling', 'unknown')"
             " ORDER BY claimed_at DESC LIMIT 1",
             [caller],
         )
         return FeedCall.from_row(row) if row else None
 
-    def update_callback(
+    async def update_callback(
         self,
         key: str,
         *,
@@ -158,27 +159,29 @@ class CallFeedTable(Db):
         if billsec is not None:
             fields["callback_billsec"] = billsec
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self._write(f"UPDATE feed_calls SET {assignments} WHERE key = ?", [*fields.values(), key])
-        feed = self.feed_call(key)
+        await self._write(
+            f"UPDATE feed_calls SET {assignments} WHERE key = ?", [*fields.values(), key]
+        )
+        feed = await self.feed_call(key)
         assert feed is not None
         return feed
 
-    def feed_for_call(self, call_id: int) -> FeedCall | None:
-        row = self._one("SELECT * FROM feed_calls WHERE callback_call_id = ?", [call_id])
+    async def feed_for_call(self, call_id: int) -> FeedCall | None:
+        row = await self._one("SELECT * FROM feed_calls WHERE callback_call_id = ?", [call_id])
         return FeedCall.from_row(row) if row else None
 
-    def missed_waiting(self, since: str, limit: int = 10) -> list[FeedCall]:
+    async def missed_waiting(self, since: str, limit: int = 10) -> list[FeedCall]:
         """Missed calls since `since` (ISO, UTC) nobody has claimed, newest first (not the
         ones too old to post when first read)."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT * FROM feed_calls WHERE started_at >= ? AND missed = 1"
             " AND claimed_by IS NULL AND state != 'skipped' ORDER BY started_at DESC LIMIT ?",
             [since, limit],
         )
         return [FeedCall.from_row(r) for r in rows]
 
-    def feed_between(self, start: str, end: str) -> list[FeedCall]:
-        rows = self._all(
+    async def feed_between(self, start: str, end: str) -> list[FeedCall]:
+        rows = await self._all(
             "SELECT * FROM feed_calls WHERE started_at >= ? AND started_at <= ?"
             " ORDER BY started_at",
             [start, end],
@@ -187,17 +190,17 @@ class CallFeedTable(Db):
 
     # ------------------------------------------------------------------ the calls table, read-only
 
-    def call_placed_by(self, user_id: str, customer: str, since: str) -> CallRow | None:
+    async def call_placed_by(self, user_id: str, customer: str, since: str) -> CallRow | None:
         """The first call `user_id` placed to `customer` at or after `since` (a call back)."""
-        row = self._one(
+        row = await self._one(
             "SELECT * FROM calls WHERE user_id = ? AND customer_number = ? AND created_at >= ?"
             " ORDER BY id LIMIT 1",
             [user_id, customer, since],
         )
         return CallRow.from_row(row) if row else None
 
-    def calls_between(self, start: str, end: str) -> list[CallRow]:
-        rows = self._all(
+    async def calls_between(self, start: str, end: str) -> list[CallRow]:
+        rows = await self._all(
             "SELECT * FROM calls WHERE created_at >= ? AND created_at <= ? AND kind = 'c2c'"
             " ORDER BY id",
             [start, end],
@@ -206,47 +209,49 @@ class CallFeedTable(Db):
 
     # ------------------------------------------------------------------ outcomes
 
-    def save_outcome(
+    async def save_outcome(
         self, call_id: int, user_id: str, outcome: str, note: str, followup_at: str | None
     ) -> CallOutcome:
         """Insert or replace the outcome of a call (its creation time and follow-up id kept)."""
         now = self._now()
-        self._write(
+        await self._write(
             "INSERT INTO call_outcomes (call_id, user_id, outcome, note, followup_at,"
             " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(call_id) DO UPDATE"
             " SET user_id = excluded.user_id, outcome = excluded.outcome, note = excluded.note,"
             " followup_at = excluded.followup_at, updated_at = excluded.updated_at",
             [call_id, user_id, outcome, note, followup_at, now, now],
         )
-        saved = self.get_outcome(call_id)
+        saved = await self.get_outcome(call_id)
         assert saved is not None
         return saved
 
-    def set_outcome_followup(self, call_id: int, followup_id: str | None) -> None:
-        self._write(
+    async def set_outcome_followup(self, call_id: int, followup_id: str | None) -> None:
+        await self._write(
             "UPDATE call_outcomes SET followup_id = ?, updated_at = ? WHERE call_id = ?",
             [followup_id, self._now(), call_id],
         )
 
-    def get_outcome(self, call_id: int) -> CallOutcome | None:
-        row = self._one("SELECT * FROM call_outcomes WHERE call_id = ?", [call_id])
+    async def get_outcome(self, call_id: int) -> CallOutcome | None:
+        row = await self._one("SELECT * FROM call_outcomes WHERE call_id = ?", [call_id])
         return CallOutcome.from_row(row) if row else None
 
-    def outcomes_for(self, call_ids: Iterable[int]) -> dict[int, CallOutcome]:
+    async def outcomes_for(self, call_ids: Iterable[int]) -> dict[int, CallOutcome]:
         wanted = list(dict.fromkeys(call_ids))
         found: dict[int, CallOutcome] = {}
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
-            for row in self._all(f"SELECT * FROM call_outcomes WHERE call_id IN ({marks})", chunk):
+            for row in await self._all(
+                f"SELECT * FROM call_outcomes WHERE call_id IN ({marks})", chunk
+            ):
                 found[row["call_id"]] = CallOutcome.from_row(row)
         return found
 
     # ------------------------------------------------------------------ the digest's other reads
 
-    def broadcasts_between(self, start: str, end: str) -> list[BroadcastActivity]:
+    async def broadcasts_between(self, start: str, end: str) -> list[BroadcastActivity]:
         """Broadcasts made in the window that went ahead (cancelled mid-run ones rang numbers too)."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT payload, result FROM jobs WHERE kind = 'obd'"
             " AND (started_at IS NOT NULL OR state NOT IN ('pending', 'cancelled', 'expired'))"
             " AND created_at >= ? AND created_at <= ? ORDER BY id",
@@ -261,9 +266,9 @@ class CallFeedTable(Db):
             out.append(BroadcastActivity(numbers, int(result.get("accepted") or 0), statuses))
         return out
 
-    def followers_due_between(self, start: str, end: str) -> list[str]:
+    async def followers_due_between(self, start: str, end: str) -> list[str]:
         """The follower number of each active follow-up due in the window."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT follower FROM followups WHERE state = 'active' AND ontime >= ? AND ontime < ?",
             [start, end],
         )

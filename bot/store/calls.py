@@ -11,7 +11,7 @@ from bot.store.db import Db, StoreError, iso
 
 
 class CallsTable(Db):
-    def create_calls(
+    async def create_calls(
         self,
         kind: str,
         calls: Iterable[tuple[str, str, str]],
@@ -24,18 +24,16 @@ class CallsTable(Db):
         """
         now = self._now()
         rows: list[CallRow] = []
-        with self._lock, self.db.conn:
+        async with self._tx() as tx:
             for user_id, agent_number, customer_number in calls:
-                cursor = self.db.conn.execute(
+                call_id = await tx.insert(
                     "INSERT INTO calls (kind, user_id, agent_number, customer_number, state,"
                     " created_at, updated_at) VALUES (?, ?, ?, ?, 'placing', ?, ?)",
                     [kind, user_id, agent_number, customer_number, now, now],
                 )
-                call_id = cursor.lastrowid
-                assert call_id is not None
                 token = token_for(call_id) if token_for else None
                 if token:
-                    self.db.conn.execute(
+                    await tx.write(
                         "UPDATE calls SET callback_token = ? WHERE id = ?", [token, call_id]
                     )
                 fields = dict.fromkeys(CallRow.__dataclass_fields__)
@@ -53,22 +51,22 @@ class CallsTable(Db):
                 rows.append(CallRow(**fields))
         return rows
 
-    def get_call(self, call_id: int) -> CallRow:
-        row = self._one("SELECT * FROM calls WHERE id = ?", [call_id])
+    async def get_call(self, call_id: int) -> CallRow:
+        row = await self._one("SELECT * FROM calls WHERE id = ?", [call_id])
         if row is None:
             raise StoreError(f"No call {call_id}.")
         return CallRow.from_row(row)
 
-    def find_call(self, call_id: int) -> CallRow | None:
+    async def find_call(self, call_id: int) -> CallRow | None:
         """The call, or None when there is none (retention may have pruned it)."""
-        row = self._one("SELECT * FROM calls WHERE id = ?", [call_id])
+        row = await self._one("SELECT * FROM calls WHERE id = ?", [call_id])
         return CallRow.from_row(row) if row else None
 
-    def call_by_token(self, token: str) -> CallRow | None:
-        row = self._one("SELECT * FROM calls WHERE callback_token = ?", [token])
+    async def call_by_token(self, token: str) -> CallRow | None:
+        row = await self._one("SELECT * FROM calls WHERE callback_token = ?", [token])
         return CallRow.from_row(row) if row else None
 
-    def update_call(self, call_id: int, **fields: Any) -> CallRow:
+    async def update_call(self, call_id: int, **fields: Any) -> CallRow:
         fields["updated_at"] = self._now()
         if fields.get("state") == "final":
             fields.setdefault("final_at", fields["updated_at"])
@@ -76,12 +74,14 @@ class CallsTable(Db):
         if unknown:
             raise StoreError(f"calls has no column {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self._write(f"UPDATE calls SET {assignments} WHERE id = ?", [*fields.values(), call_id])
-        return self.get_call(call_id)
+        await self._write(
+            f"UPDATE calls SET {assignments} WHERE id = ?", [*fields.values(), call_id]
+        )
+        return await self.get_call(call_id)
 
-    def recent_call_keys(self, within: timedelta) -> list[tuple[str, str, str, str]]:
+    async def recent_call_keys(self, within: timedelta) -> list[tuple[str, str, str, str]]:
         """(user_id, agent, customer, created_at) of the calls not failed in the last `within`."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT user_id, agent_number, customer_number, created_at FROM calls"
             " WHERE created_at >= ? AND state != 'failed' ORDER BY created_at",
             [iso(self.clock() - within)],
@@ -90,20 +90,20 @@ class CallsTable(Db):
             (r["user_id"], r["agent_number"], r["customer_number"], r["created_at"]) for r in rows
         ]
 
-    def open_calls(self) -> list[CallRow]:
+    async def open_calls(self) -> list[CallRow]:
         # Only calls Kaleyra gave an id can be followed; the terms match idx_calls_open's.
-        rows = self._all(
+        rows = await self._all(
             "SELECT * FROM calls WHERE state IN ('placed', 'unknown') AND kaleyra_id IS NOT NULL"
             " ORDER BY id"
         )
         return [CallRow.from_row(r) for r in rows]
 
-    def calls_being_placed(self) -> list[CallRow]:
-        rows = self._all("SELECT * FROM calls WHERE state = 'placing' ORDER BY id")
+    async def calls_being_placed(self) -> list[CallRow]:
+        rows = await self._all("SELECT * FROM calls WHERE state = 'placing' ORDER BY id")
         return [CallRow.from_row(r) for r in rows]
 
-    def recent_calls(self, user_id: str, limit: int = 5) -> list[CallRow]:
-        rows = self._all(
+    async def recent_calls(self, user_id: str, limit: int = 5) -> list[CallRow]:
+        rows = await self._all(
             "SELECT * FROM calls WHERE user_id = ? ORDER BY id DESC LIMIT ?", [user_id, limit]
         )
         return [CallRow.from_row(r) for r in rows]

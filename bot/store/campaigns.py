@@ -35,7 +35,7 @@ def _marks(values: Sequence[Any]) -> str:
 class CampaignsTable(JobsTable):
     # ------------------------------------------------------------------ the campaign row
 
-    def start_campaign(
+    async def start_campaign(
         self,
         job_id: int,
         user_id: str,
@@ -50,8 +50,8 @@ class CampaignsTable(JobsTable):
         """
         now = self._now()
         payload = ", payload = ?" if plan is not None else ""
-        with self._lock, self.db.conn:
-            cursor = self.db.execute(
+        async with self._tx() as tx:
+            cursor = await tx.write(
                 f"UPDATE jobs SET state = 'running'{payload}, started_at = ?, updated_at = ?"
                 " WHERE id = ? AND user_id = ? AND state = 'pending'",
                 [
@@ -64,18 +64,18 @@ class CampaignsTable(JobsTable):
             )
             if cursor.rowcount != 1:
                 return False
-            self.db.conn.executemany(
+            await tx.many(
                 "INSERT INTO campaign_chunks (job_id, idx, numbers, size, state, group_ids)"
                 " VALUES (?, ?, ?, ?, 'pending', '[]')",
                 [(job_id, i, json.dumps(n), size) for i, (n, size) in enumerate(chunks)],
             )
         return True
 
-    def campaign_state(self, job_id: int) -> str | None:
-        row = self._one("SELECT state FROM jobs WHERE id = ?", [job_id])
+    async def campaign_state(self, job_id: int) -> str | None:
+        row = await self._one("SELECT state FROM jobs WHERE id = ?", [job_id])
         return row["state"] if row else None
 
-    def move_campaign(
+    async def move_campaign(
         self,
         job_id: int,
         to: str,
@@ -95,49 +95,49 @@ class CampaignsTable(JobsTable):
         if only_reason is not None:
             sql += " AND pause_reason = ?"
             params.append(only_reason)
-        return self._write(sql, params).rowcount == 1
+        return (await self._write(sql, params)).rowcount == 1
 
-    def cancel_campaign(self, job_id: int) -> int | None:
+    async def cancel_campaign(self, job_id: int) -> int | None:
         """Running, paused or interrupted → cancelled, and every unsent chunk with it, at once.
 
         Returns how many numbers will not be called, or None when it was not active.
         """
         now = self._now()
-        with self._lock, self.db.conn:
-            cursor = self.db.execute(
+        async with self._tx() as tx:
+            cursor = await tx.write(
                 "UPDATE jobs SET state = 'cancelled', pause_reason = NULL, updated_at = ?"
                 f" WHERE id = ? AND state IN ({_marks(ACTIVE)})",
                 [now, job_id, *ACTIVE],
             )
             if cursor.rowcount != 1:
                 return None
-            row = self.db.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM campaign_chunks"
+            row = await tx.one(
+                "SELECT COALESCE(SUM(size), 0) AS n FROM campaign_chunks"
                 " WHERE job_id = ? AND state = 'pending'",
                 [job_id],
-            ).fetchone()
-            self.db.execute(
+            )
+            await tx.write(
                 "UPDATE campaign_chunks SET state = 'cancelled', done_at = ?"
                 " WHERE job_id = ? AND state = 'pending'",
                 [now, job_id],
             )
-        return int(row[0])
+        return int(row["n"]) if row else 0
 
-    def interrupt_campaign(self, job_id: int) -> bool:
+    async def interrupt_campaign(self, job_id: int) -> bool:
         """After a restart: running → interrupted, and chunks caught sending become unknown.
 
         Nobody knows whether Kaleyra got those requests, so they are never sent again.
         """
         now = self._now()
-        with self._lock, self.db.conn:
-            cursor = self.db.execute(
+        async with self._tx() as tx:
+            cursor = await tx.write(
                 "UPDATE jobs SET state = 'interrupted', sender_until = NULL, updated_at = ?"
                 " WHERE id = ? AND state = 'running'",
                 [now, job_id],
             )
             if cursor.rowcount != 1:
                 return False
-            self.db.execute(
+            await tx.write(
                 "UPDATE campaign_chunks SET state = 'unknown', done_at = ?,"
                 " error = 'The bot stopped while this request was on its way; Kaleyra may or may"
                 " not have it, so it was not sent again.'"
@@ -148,39 +148,39 @@ class CampaignsTable(JobsTable):
 
     # ------------------------------------------------------------------ its sender's lease
 
-    def claim_sender(self, job_id: int, until: str) -> bool:
+    async def claim_sender(self, job_id: int, until: str) -> bool:
         """Become the one sender of a running campaign, unless another's lease still holds."""
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE jobs SET sender_until = ? WHERE id = ? AND state = 'running'"
             " AND (sender_until IS NULL OR sender_until < ?)",
             [until, job_id, self._now()],
         )
         return cursor.rowcount == 1
 
-    def renew_sender(self, job_id: int, until: str) -> None:
-        self._write("UPDATE jobs SET sender_until = ? WHERE id = ?", [until, job_id])
+    async def renew_sender(self, job_id: int, until: str) -> None:
+        await self._write("UPDATE jobs SET sender_until = ? WHERE id = ?", [until, job_id])
 
-    def release_sender(self, job_id: int) -> None:
-        self._write("UPDATE jobs SET sender_until = NULL WHERE id = ?", [job_id])
+    async def release_sender(self, job_id: int) -> None:
+        await self._write("UPDATE jobs SET sender_until = NULL WHERE id = ?", [job_id])
 
-    def senderless_campaigns(self) -> list[int]:
+    async def senderless_campaigns(self) -> list[int]:
         """Running campaigns nobody is sending: no lease, or one that ran out."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT id FROM jobs WHERE state = 'running'"
             " AND (sender_until IS NULL OR sender_until < ?) ORDER BY id",
             [self._now()],
         )
         return [r["id"] for r in rows]
 
-    def campaign_ids(self, *states: str, reason: str | None = None) -> list[int]:
+    async def campaign_ids(self, *states: str, reason: str | None = None) -> list[int]:
         sql = f"SELECT id FROM jobs WHERE state IN ({_marks(states)})"
         params: list[Any] = list(states)
         if reason is not None:
             sql += " AND pause_reason = ?"
             params.append(reason)
-        return [r["id"] for r in self._all(sql + " ORDER BY id", params)]
+        return [r["id"] for r in await self._all(sql + " ORDER BY id", params)]
 
-    def overlapping_campaigns(
+    async def overlapping_campaigns(
         self, job_id: int, numbers: Sequence[str], group: str | None, since: str
     ) -> list[tuple[int, str, int]]:
         """(id, owner, numbers shared) of the other broadcasts started since `since` that sent,
@@ -194,7 +194,7 @@ class CampaignsTable(JobsTable):
         )
         found: dict[int, tuple[str, int]] = {}
         if numbers:
-            rows = self._all(
+            rows = await self._all(
                 "SELECT j.id, j.user_id, COUNT(*) AS shared FROM jobs j"
                 " JOIN campaign_chunks c ON c.job_id = j.id, json_each(c.numbers) n"
                 f" WHERE {started} AND c.state NOT IN ('refused', 'cancelled')"
@@ -203,7 +203,7 @@ class CampaignsTable(JobsTable):
             )
             found.update({r["id"]: (r["user_id"], int(r["shared"])) for r in rows})
         if group:
-            rows = self._all(
+            rows = await self._all(
                 f"SELECT j.id, j.user_id FROM jobs j WHERE {started}"
                 " AND json_extract(j.payload, '$.group') = ? ORDER BY j.id",
                 [job_id, since, group],
@@ -211,19 +211,19 @@ class CampaignsTable(JobsTable):
             found.update({r["id"]: (r["user_id"], 0) for r in rows})
         return [(i, owner, shared) for i, (owner, shared) in sorted(found.items())]
 
-    def tracked_campaigns(self) -> list[int]:
+    async def tracked_campaigns(self) -> list[int]:
         """Campaigns whose calls are followed: sending ended, some chunk has group ids, and the
         results are not out yet."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT DISTINCT j.id FROM jobs j JOIN campaign_chunks c ON c.job_id = j.id"
             " WHERE j.state IN ('tracking', 'cancelled') AND j.results_at IS NULL"
             " AND c.state = 'accepted' AND c.group_ids != '[]' ORDER BY j.id"
         )
         return [r["id"] for r in rows]
 
-    def recent_campaigns(self, limit: int = 10) -> list[CampaignListing]:
+    async def recent_campaigns(self, limit: int = 10) -> list[CampaignListing]:
         """The newest campaigns that were started, without reading their number lists."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT id, kind, user_id, state, created_at,"
             " json_extract(payload, '$.campaign') AS name,"
             " json_extract(payload, '$.group') AS grp,"
@@ -232,7 +232,7 @@ class CampaignsTable(JobsTable):
             " AND started_at IS NOT NULL ORDER BY id DESC LIMIT ?",
             [limit],
         )
-        counts = self._counts([r["id"] for r in rows])
+        counts = await self._counts([r["id"] for r in rows])
         return [
             CampaignListing(
                 id=r["id"],
@@ -249,25 +249,25 @@ class CampaignsTable(JobsTable):
 
     # ------------------------------------------------------------------ its chunks
 
-    def next_chunk(self, job_id: int) -> ChunkRow | None:
+    async def next_chunk(self, job_id: int) -> ChunkRow | None:
         """The first chunk never sent."""
-        row = self._one(
+        row = await self._one(
             f"SELECT {_CHUNK_COLUMNS} FROM campaign_chunks WHERE job_id = ? AND state = 'pending'"
             " ORDER BY idx LIMIT 1",
             [job_id],
         )
         return _chunk(row) if row else None
 
-    def claim_chunk(self, job_id: int, idx: int) -> bool:
+    async def claim_chunk(self, job_id: int, idx: int) -> bool:
         """Pending → sending, before its request: committed before anything reaches Kaleyra."""
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE campaign_chunks SET state = 'sending', sent_at = ?"
             " WHERE job_id = ? AND idx = ? AND state = 'pending'",
             [self._now(), job_id, idx],
         )
         return cursor.rowcount == 1
 
-    def settle_chunk(
+    async def settle_chunk(
         self,
         job_id: int,
         idx: int,
@@ -278,15 +278,15 @@ class CampaignsTable(JobsTable):
         error: str | None = None,
     ) -> None:
         """Sending → accepted, refused or unknown: what Kaleyra said (or did not) about it."""
-        self._write(
+        await self._write(
             "UPDATE campaign_chunks SET state = ?, group_ids = ?, code = ?, error = ?, done_at = ?"
             " WHERE job_id = ? AND idx = ? AND state = 'sending'",
             [state, json.dumps(list(group_ids)), code, error, self._now(), job_id, idx],
         )
 
-    def settle_stray_chunks(self, job_id: int) -> int:
+    async def settle_stray_chunks(self, job_id: int) -> int:
         """Chunks left `sending` with no request in flight (a write that failed): unknown."""
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE campaign_chunks SET state = 'unknown', done_at = ?,"
             " error = 'The outcome of this request was not recorded; it was not sent again.'"
             " WHERE job_id = ? AND state = 'sending'",
@@ -294,67 +294,72 @@ class CampaignsTable(JobsTable):
         )
         return cursor.rowcount
 
-    def chunks(self, job_id: int) -> list[ChunkRow]:
-        rows = self._all(
+    async def chunks(self, job_id: int) -> list[ChunkRow]:
+        rows = await self._all(
             f"SELECT {_CHUNK_COLUMNS} FROM campaign_chunks WHERE job_id = ? ORDER BY idx",
             [job_id],
         )
         return [_chunk(r) for r in rows]
 
-    def chunk_outline(self, job_id: int) -> list[ChunkRow]:
+    async def chunk_outline(self, job_id: int) -> list[ChunkRow]:
         """Every chunk without its numbers: what the progress message needs, cheaply."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT job_id, idx, '[]' AS numbers, size, state, group_ids, code, error, sent_at,"
             " done_at FROM campaign_chunks WHERE job_id = ? ORDER BY idx",
             [job_id],
         )
         return [_chunk(r) for r in rows]
 
-    def chunk_summary(self, job_id: int) -> tuple[CampaignCounts, list[tuple[int, str]], list[str]]:
+    async def chunk_summary(
+        self, job_id: int
+    ) -> tuple[CampaignCounts, list[tuple[int, str]], list[str]]:
         """What a progress message shows, without a model per chunk: the counts, (idx, error)
         of refused and unknown chunks, and every group id in sending order."""
-        with self._lock:
-            errors = self.db.execute(
+        async with self._tx() as tx:
+            errors = await tx.all(
                 "SELECT idx, error FROM campaign_chunks WHERE job_id = ? AND COALESCE(error, '') != ''"
                 " AND state IN ('refused', 'unknown') ORDER BY idx",
                 [job_id],
-            ).fetchall()
-            groups = self.db.execute(
+            )
+            groups = await tx.all(
                 "SELECT group_ids FROM campaign_chunks WHERE job_id = ? AND group_ids != '[]'"
                 " ORDER BY idx",
                 [job_id],
-            ).fetchall()
-        group_ids = [g for (ids,) in groups for g in json.loads(ids)]
-        return self.chunk_counts(job_id), [(i, e) for i, e in errors], group_ids
+            )
+        group_ids = [g for row in groups for g in json.loads(row["group_ids"])]
+        errors_by_idx = [(row["idx"], row["error"]) for row in errors]
+        return await self.chunk_counts(job_id), errors_by_idx, group_ids
 
-    def last_sent(self, job_id: int) -> tuple[str, int] | None:
+    async def last_sent(self, job_id: int) -> tuple[str, int] | None:
         """(sent_at, size) of the chunk that went out last: where the pace goes on from."""
-        row = self._one(
+        row = await self._one(
             "SELECT sent_at, size FROM campaign_chunks WHERE job_id = ? AND sent_at IS NOT NULL"
             " ORDER BY sent_at DESC, idx DESC LIMIT 1",
             [job_id],
         )
         return (row["sent_at"], int(row["size"])) if row else None
 
-    def sending_ended_at(self, job_id: int) -> str | None:
+    async def sending_ended_at(self, job_id: int) -> str | None:
         """When its last request was settled (or cancelled): where following its calls starts."""
-        row = self._one("SELECT MAX(done_at) AS at FROM campaign_chunks WHERE job_id = ?", [job_id])
+        row = await self._one(
+            "SELECT MAX(done_at) AS at FROM campaign_chunks WHERE job_id = ?", [job_id]
+        )
         return row["at"] if row else None
 
-    def chunk_counts(self, job_id: int) -> CampaignCounts:
-        return self._counts([job_id]).get(job_id, CampaignCounts())
+    async def chunk_counts(self, job_id: int) -> CampaignCounts:
+        return (await self._counts([job_id])).get(job_id, CampaignCounts())
 
-    def has_pending_chunks(self, job_id: int) -> bool:
-        row = self._one(
+    async def has_pending_chunks(self, job_id: int) -> bool:
+        row = await self._one(
             "SELECT 1 AS x FROM campaign_chunks WHERE job_id = ? AND state = 'pending' LIMIT 1",
             [job_id],
         )
         return row is not None
 
-    def _counts(self, job_ids: Sequence[int]) -> dict[int, CampaignCounts]:
+    async def _counts(self, job_ids: Sequence[int]) -> dict[int, CampaignCounts]:
         if not job_ids:
             return {}
-        rows = self._all(
+        rows = await self._all(
             "SELECT job_id, state, COUNT(*) AS chunks, SUM(size) AS numbers FROM campaign_chunks"
             f" WHERE job_id IN ({_marks(job_ids)}) GROUP BY job_id, state",
             list(job_ids),

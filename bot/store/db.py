@@ -1,19 +1,24 @@
-"""The SQLite connection every table shares: one lock, plain SQL on the hot paths."""
+"""The database every table shares, SQLite or PostgreSQL, behind one narrow async interface.
+
+Tables speak only `_one`, `_all`, `_write`, `_insert`, `_many` and `_tx()`, with `?` parameters,
+and one set of queries serves both databases: `bot/store/dialect.py` turns a query into
+PostgreSQL's spelling once and caches it. SQLite runs each statement inline on the event loop
+(a local file answers in microseconds, and a thread hop would cost more than the statement);
+PostgreSQL goes through psycopg 3's async pool, so the loop never waits on the network.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from bot.models import Agent
-from bot.store.schema import migrate
 
 Clock = Callable[[], datetime]
 
@@ -31,7 +36,7 @@ class StoreError(Exception):
 
 
 class StoreUnavailable(StoreError, sqlite3.OperationalError):
-    """SQLite could not do it just now; still an OperationalError for code that expects one."""
+    """The database could not do it just now; still an OperationalError for code that expects one."""
 
 
 class StoreBusy(StoreUnavailable):
@@ -51,6 +56,16 @@ class StoreFull(StoreUnavailable):
         super().__init__(
             "The bot's database is full (the server's disk has no space left), so nothing was"
             " saved. Tell an admin: the bot needs disk space before it can record anything."
+        )
+
+
+class StoreDown(StoreUnavailable):
+    """PostgreSQL did not answer (restarting, unreachable, out of connections)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The bot's database is not answering just now, so nothing was saved. Try again in a"
+            " minute; if it keeps happening, tell an admin."
         )
 
 
@@ -114,63 +129,196 @@ def _translated() -> Iterator[None]:
         raise translated from exc
 
 
+@dataclass(frozen=True)
+class Written:
+    """What a write did: how many rows it touched."""
+
+    rowcount: int
+
+
+class Tx:
+    """One transaction's statements (the same verbs as the store's, on one connection)."""
+
+    async def one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    async def all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> Written:
+        raise NotImplementedError
+
+    async def insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        """An INSERT of one row; the id it was given."""
+        row = await self.one(sql + " RETURNING id", params)
+        assert row is not None
+        return int(row["id"])
+
+    async def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        raise NotImplementedError
+
+
+def _dicts(cursor: Any) -> list[dict[str, Any]]:
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+class SqliteTx(Tx):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+
+    async def one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        cursor = self.connection.execute(sql, list(params))
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([c[0] for c in cursor.description], row, strict=True))
+
+    async def all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        return _dicts(self.connection.execute(sql, list(params)))
+
+    async def write(self, sql: str, params: Iterable[Any] = ()) -> Written:
+        return Written(self.connection.execute(sql, list(params)).rowcount)
+
+    async def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.connection.executemany(sql, rows)
+
+
 class Db:
+    """The connection (SQLite) or pool (PostgreSQL) every table mixin shares.
+
+    `Store(path)` or `Store("sqlite:///path")` is ready at once; `Store("postgresql://…")` needs
+    `await store.open()` (the lifecycle does it) before its first query.
+    """
+
+    dialect: str
+
     def __init__(
         self,
-        path: str | Path,
+        target: str | Path,
         *,
         clock: Clock = utc_now,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        migrate: bool = True,
     ) -> None:
-        self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        from bot.store.urls import sqlite_path
+
+        self.clock = clock
+        self.url = str(target)
+        self._agents: dict[str, Agent | None] = {}
+        self._last_prune = 0.0
+        self._last_delivery_prune = 0.0
+        self._lock = threading.RLock()
+        self._pg: Any = None
+        path = sqlite_path(self.url)
+        if path is None:
+            from bot.store.postgres import PostgresPool
+
+            self.dialect = "postgresql"
+            self._pg = PostgresPool(self.url, migrate=migrate)
+            self.path = ""
+            return
+        self.dialect = "sqlite"
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(
-            self.path,
+            path,
             check_same_thread=False,
             timeout=STARTUP_BUSY_TIMEOUT_MS / 1000,
             factory=GuardedConnection,
         )
-        self.db = sqlite_utils.Database(connection)
-        self.clock = clock
-        self._lock = threading.RLock()
-        self._agents: dict[str, Agent | None] = {}
-        self._last_prune = 0.0
-        self._last_delivery_prune = 0.0
+        self.connection = connection
+        self._sqlite = SqliteTx(connection)
         with self._lock:
-            self.db.execute(f"PRAGMA busy_timeout = {STARTUP_BUSY_TIMEOUT_MS}")
-            if self.path != ":memory:":
-                self.db.execute("PRAGMA journal_mode = WAL")
+            connection.execute(f"PRAGMA busy_timeout = {STARTUP_BUSY_TIMEOUT_MS}")
+            if path != ":memory:":
+                connection.execute("PRAGMA journal_mode = WAL")
                 # WAL + NORMAL cannot corrupt the file; it skips an fsync per commit (0.55 ms
                 # measured here), which handlers would otherwise pay on the event loop.
-                self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            migrate(self.db)
-            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+                connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            if migrate:
+                from bot.store.migrations import upgrade_sqlite
+
+                upgrade_sqlite(connection)
+            connection.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+
+    @property
+    def db(self) -> Any:
+        """The SQLite file through sqlite-utils (tests, `db copy`); not on PostgreSQL."""
+        import sqlite_utils
+
+        if self.dialect != "sqlite":
+            raise StoreError("sqlite-utils serves the SQLite file only")
+        return sqlite_utils.Database(self.connection)
+
+    @property
+    def caches_agents(self) -> bool:
+        # One process owns an SQLite file; with replicas every read goes to the database, so a
+        # change made through one replica is seen by all at once.
+        return self.dialect == "sqlite"
+
+    async def open(self) -> None:
+        """Connect and migrate (PostgreSQL); SQLite is open from the constructor."""
+        if self._pg is not None:
+            await self._pg.open()
+
+    async def aclose(self) -> None:
+        if self._pg is not None:
+            await self._pg.close()
+        else:
+            self.close()
 
     def close(self) -> None:
-        self.db.conn.close()
+        if self._pg is None:
+            self.connection.close()
+
+    async def ping(self) -> bool:
+        """Whether the database answers (for /healthz)."""
+        try:
+            await self._one("SELECT 1 AS ok", [])
+        except Exception:
+            return False
+        return True
 
     def _now(self) -> str:
         return iso(self.clock())
 
-    # Hot paths use plain SQL: sqlite-utils' table helpers re-read the schema on every call,
-    # which profiling showed to be most of a dial's CPU time.
-
-    def _one(self, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
+    async def _one(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        if self._pg is not None:
+            return await self._pg.one(sql, params)
         with self._lock:
-            cursor = self.db.execute(sql, list(params))
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            return dict(zip([c[0] for c in cursor.description], row, strict=True))
+            return await self._sqlite.one(sql, params)
 
-    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+    async def _all(self, sql: str, params: Iterable[Any] = ()) -> list[dict[str, Any]]:
+        if self._pg is not None:
+            return await self._pg.all(sql, params)
         with self._lock:
-            cursor = self.db.execute(sql, list(params))
-            names = [c[0] for c in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return await self._sqlite.all(sql, params)
 
-    def _write(self, sql: str, params: Iterable[Any]) -> sqlite3.Cursor:
-        with self._lock, self.db.conn:
-            return self.db.execute(sql, list(params))
+    async def _write(self, sql: str, params: Iterable[Any] = ()) -> Written:
+        if self._pg is not None:
+            return await self._pg.write(sql, params)
+        with self._lock, self.connection:
+            return await self._sqlite.write(sql, params)
+
+    async def _insert(self, sql: str, params: Iterable[Any] = ()) -> int:
+        async with self._tx() as tx:
+            return await tx.insert(sql, params)
+
+    async def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        async with self._tx() as tx:
+            await tx.many(sql, rows)
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[Tx]:
+        """One transaction. On SQLite nothing inside may await anything but its statements
+        (they run inline, so no other task can interleave); on PostgreSQL it is a real
+        transaction on one pooled connection."""
+        if self._pg is not None:
+            async with self._pg.transaction() as tx:
+                yield tx
+            return
+        with self._lock, self.connection:
+            yield self._sqlite

@@ -37,7 +37,7 @@ _PRUNABLE_FEED = (
 
 
 class HistoryTable(Db):
-    def call_history(
+    async def call_history(
         self, user_id: str, *, before_id: int | None = None, limit: int = 20
     ) -> list[CallRow]:
         """A page of the user's own calls, newest first; the next page starts before the last id.
@@ -45,17 +45,17 @@ class HistoryTable(Db):
         Read backwards along the (user_id, id) index: the same cost on page 1 and page 500.
         """
         if before_id is None:
-            rows = self._all(
+            rows = await self._all(
                 "SELECT * FROM calls WHERE user_id = ? ORDER BY id DESC LIMIT ?", [user_id, limit]
             )
         else:
-            rows = self._all(
+            rows = await self._all(
                 "SELECT * FROM calls WHERE user_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
                 [user_id, before_id, limit],
             )
         return [CallRow.from_row(r) for r in rows]
 
-    def blacklist_page(
+    async def blacklist_page(
         self, *, after: tuple[str, str] | None = None, limit: int = 60
     ) -> list[BlacklistEntry]:
         """Newest first, `limit` at a time; `after` is (added_at, number) of the previous page's
@@ -65,10 +65,12 @@ class HistoryTable(Db):
         if after is not None:
             sql += " WHERE (added_at, number) < (?, ?)"
             params += list(after)
-        rows = self._all(sql + " ORDER BY added_at DESC, number DESC LIMIT ?", [*params, limit])
+        rows = await self._all(
+            sql + " ORDER BY added_at DESC, number DESC LIMIT ?", [*params, limit]
+        )
         return [BlacklistEntry(**{**r, "reason": r.get("reason") or ""}) for r in rows]
 
-    def prune_history(
+    async def prune_history(
         self, now: datetime, audit_days: int, call_days: int, batch: int = 100
     ) -> int:
         """Delete at most `batch` audit rows older than `audit_days`, at most `batch` settled
@@ -80,25 +82,30 @@ class HistoryTable(Db):
         """
         audit_cutoff = iso(now - timedelta(days=audit_days))
         call_cutoff = iso(now - timedelta(days=call_days))
-        with self._lock, self.db.conn:
-            audit = self.db.conn.execute(
-                "DELETE FROM audit WHERE id IN"
-                " (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
-                [audit_cutoff, batch],
+        async with self._tx() as tx:
+            audit = (
+                await tx.write(
+                    "DELETE FROM audit WHERE id IN"
+                    " (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)",
+                    [audit_cutoff, batch],
+                )
             ).rowcount
-        with self._lock, self.db.conn:
-            conn = self.db.conn
-            ids = [r[0] for r in conn.execute(_PRUNABLE_CALLS, [call_cutoff, iso(now), batch])]
-            marks = ", ".join("?" for _ in ids)
+        async with self._tx() as tx:
+            rows = await tx.all(_PRUNABLE_CALLS, [call_cutoff, iso(now), batch])
+            ids = [r["id"] for r in rows]
+            calls = 0
             if ids:
+                marks = ", ".join("?" for _ in ids)
                 # A call goes with its outcome and note, and the claim of the call back it was
                 # (its callback token is a column of the row): nothing of it can attach to a
                 # later call.
-                conn.execute(f"DELETE FROM call_outcomes WHERE call_id IN ({marks})", ids)
-                conn.execute(f"DELETE FROM feed_calls WHERE callback_call_id IN ({marks})", ids)
-            calls = conn.execute(f"DELETE FROM calls WHERE id IN ({marks})", ids).rowcount
-        with self._lock, self.db.conn:
-            feed = self.db.conn.execute(
-                f"DELETE FROM feed_calls WHERE key IN ({_PRUNABLE_FEED})", [call_cutoff, batch]
+                await tx.write(f"DELETE FROM call_outcomes WHERE call_id IN ({marks})", ids)
+                await tx.write(f"DELETE FROM feed_calls WHERE callback_call_id IN ({marks})", ids)
+                calls = (await tx.write(f"DELETE FROM calls WHERE id IN ({marks})", ids)).rowcount
+        async with self._tx() as tx:
+            feed = (
+                await tx.write(
+                    f"DELETE FROM feed_calls WHERE key IN ({_PRUNABLE_FEED})", [call_cutoff, batch]
+                )
             ).rowcount
         return audit + calls + feed

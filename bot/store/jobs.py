@@ -22,17 +22,15 @@ def campaign_from_row(row: dict[str, Any], plan: BroadcastPlan | None = None) ->
 
 
 class JobsTable(Db):
-    def create_job(self, kind: str, user_id: str, plan: BroadcastPlan) -> int:
+    async def create_job(self, kind: str, user_id: str, plan: BroadcastPlan) -> int:
         now = self._now()
-        cursor = self._write(
+        return await self._insert(
             "INSERT INTO jobs (kind, user_id, state, payload, created_at, updated_at)"
             " VALUES (?, ?, 'pending', ?, ?, ?)",
             [kind, user_id, plan.model_dump_json(), now, now],
         )
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
 
-    def create_rerun(self, user_id: str, plan: BroadcastPlan, since: str) -> int:
+    async def create_rerun(self, user_id: str, plan: BroadcastPlan, since: str) -> int:
         """A re-run of `plan.again_of` for `user_id`, unless one created after `since` still
         waits for its Start: then that one. One statement, so two clicks make one row."""
         now = self._now()
@@ -41,25 +39,25 @@ class JobsTable(Db):
             " AND json_extract(payload, '$.again_of') = ?"
         )
         params = [user_id, since, plan.again_of]
-        self._write(
+        await self._write(
             "INSERT INTO jobs (kind, user_id, state, payload, created_at, updated_at)"
             f" SELECT ?, ?, 'pending', ?, ?, ? WHERE NOT EXISTS (SELECT 1{match})",
             [plan.kind, user_id, plan.model_dump_json(), now, now, *params],
         )
-        row = self._one(f"SELECT id{match} ORDER BY id LIMIT 1", params)
+        row = await self._one(f"SELECT id{match} ORDER BY id LIMIT 1", params)
         assert row is not None
         return int(row["id"])
 
-    def get_job(self, job_id: int, *, plan: BroadcastPlan | None = None) -> Campaign | None:
+    async def get_job(self, job_id: int, *, plan: BroadcastPlan | None = None) -> Campaign | None:
         """The campaign; given the `plan` it already knows, the caller skips reading it again
         (a 100 000-number plan is megabytes of JSON)."""
         columns = (
             _CAMPAIGN_COLUMNS.replace("payload", "'' AS payload") if plan else _CAMPAIGN_COLUMNS
         )
-        row = self._one(f"SELECT {columns} FROM jobs WHERE id = ?", [job_id])
+        row = await self._one(f"SELECT {columns} FROM jobs WHERE id = ?", [job_id])
         return campaign_from_row(row, plan) if row else None
 
-    def update_job(
+    async def update_job(
         self,
         job_id: int,
         *,
@@ -79,20 +77,20 @@ class JobsTable(Db):
         fields = {k: v for k, v in fields.items() if v is not None}
         fields["updated_at"] = self._now()
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        self._write(f"UPDATE jobs SET {assignments} WHERE id = ?", [*fields.values(), job_id])
+        await self._write(f"UPDATE jobs SET {assignments} WHERE id = ?", [*fields.values(), job_id])
 
-    def cancel_pending(self, job_id: int, user_id: str) -> bool:
+    async def cancel_pending(self, job_id: int, user_id: str) -> bool:
         """The owner's Cancel on a confirmation: once, and only before it started."""
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE jobs SET state = 'cancelled', updated_at = ? WHERE id = ? AND user_id = ?"
             " AND state = 'pending'",
             [self._now(), job_id, user_id],
         )
         return cursor.rowcount == 1
 
-    def expire_job(self, job_id: int) -> bool:
+    async def expire_job(self, job_id: int) -> bool:
         """A confirmation clicked too late: it can never start."""
-        cursor = self._write(
+        cursor = await self._write(
             "UPDATE jobs SET state = 'expired', updated_at = ? WHERE id = ? AND state = 'pending'",
             [self._now(), job_id],
         )

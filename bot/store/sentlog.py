@@ -17,7 +17,7 @@ def _entry(row: dict[str, Any]) -> SentEntry:
 
 
 class SentLogTable(Db):
-    def claim(
+    async def claim(
         self, key: str, kind: str, due_at: datetime, *, late: bool = False, detail: str = ""
     ) -> bool:
         """Claim `key` (a job and its due time) for sending: True once, ever, for each key.
@@ -25,7 +25,7 @@ class SentLogTable(Db):
         `detail` says what it was, should the claim go stale (see `sweep_stale_claims`).
         """
         try:
-            self._write(
+            await self._write(
                 "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
                 " VALUES (?, ?, ?, 'claimed', ?, ?, ?)",
                 [key, kind, iso(due_at), int(late), self._now(), detail or None],
@@ -34,19 +34,21 @@ class SentLogTable(Db):
             return False
         return True
 
-    def mark_sent(self, key: str) -> None:
-        row = self._one("SELECT kind, late FROM sent_log WHERE key = ?", [key])
-        self._write("UPDATE sent_log SET state = 'sent', at = ? WHERE key = ?", [self._now(), key])
+    async def mark_sent(self, key: str) -> None:
+        row = await self._one("SELECT kind, late FROM sent_log WHERE key = ?", [key])
+        await self._write(
+            "UPDATE sent_log SET state = 'sent', at = ? WHERE key = ?", [self._now(), key]
+        )
         if row:
             SENDS.labels(row["kind"], "late" if row["late"] else "on_time").inc()
 
-    def release(self, key: str) -> None:
+    async def release(self, key: str) -> None:
         """Sending failed: let the next run try again."""
-        self._write("DELETE FROM sent_log WHERE key = ? AND state = 'claimed'", [key])
+        await self._write("DELETE FROM sent_log WHERE key = ? AND state = 'claimed'", [key])
 
-    def mark_missed(self, key: str, kind: str, due_at: datetime, detail: str) -> bool:
+    async def mark_missed(self, key: str, kind: str, due_at: datetime, detail: str) -> bool:
         try:
-            self._write(
+            await self._write(
                 "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
                 " VALUES (?, ?, ?, 'missed', 1, ?, ?)",
                 [key, kind, iso(due_at), self._now(), detail],
@@ -56,32 +58,34 @@ class SentLogTable(Db):
         SENDS.labels(kind, "missed").inc()
         return True
 
-    def sweep_stale_claims(self, claimed_before: datetime) -> int:
+    async def sweep_stale_claims(self, claimed_before: datetime) -> int:
         """Claims never confirmed sent (the process stopped mid-send) become missed items.
 
         They are not retried: the message may have gone out. They are listed as missed instead,
         so nothing stays claimed forever unseen.
         """
-        with self._lock, self.db.conn:
-            rows = self.db.execute(
+        async with self._tx() as tx:
+            rows = await tx.all(
                 "SELECT key, kind FROM sent_log WHERE state = 'claimed' AND at < ?",
                 [iso(claimed_before)],
-            ).fetchall()
-            self.db.execute(
+            )
+            await tx.write(
                 "UPDATE sent_log SET state = 'missed', late = 1,"
                 " detail = COALESCE(detail, kind) || ' (interrupted: it may not have been sent)'"
                 " WHERE state = 'claimed' AND at < ?",
                 [iso(claimed_before)],
             )
-        for _key, kind in rows:
-            SENDS.labels(kind, "missed").inc()
+        for row in rows:
+            SENDS.labels(row["kind"], "missed").inc()
         return len(rows)
 
-    def is_sent(self, key: str) -> bool:
+    async def is_sent(self, key: str) -> bool:
         """Whether `key` was sent or otherwise settled (claimed, missed, reported)."""
-        return self._one("SELECT 1 AS x FROM sent_log WHERE key = ?", [key]) is not None
+        return await self._one("SELECT 1 AS x FROM sent_log WHERE key = ?", [key]) is not None
 
-    def sent_entries(self, kind: str | None = None, state: str | None = None) -> list[SentEntry]:
+    async def sent_entries(
+        self, kind: str | None = None, state: str | None = None
+    ) -> list[SentEntry]:
         clauses, params = [], []
         if kind:
             clauses.append("kind = ?")
@@ -90,20 +94,20 @@ class SentLogTable(Db):
             clauses.append("state = ?")
             params.append(state)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self._all(f"SELECT * FROM sent_log{where} ORDER BY due_at", params)
+        rows = await self._all(f"SELECT * FROM sent_log{where} ORDER BY due_at", params)
         return [_entry(r) for r in rows]
 
-    def missed_entries(self, limit: int = 200) -> list[SentEntry]:
+    async def missed_entries(self, limit: int = 200) -> list[SentEntry]:
         """Missed items not yet reported in a digest, oldest first."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT * FROM sent_log WHERE state = 'missed' ORDER BY due_at LIMIT ?", [limit]
         )
         return [_entry(r) for r in rows]
 
-    def mark_reported(self, keys: Iterable[str]) -> None:
+    async def mark_reported(self, keys: Iterable[str]) -> None:
         """The digest that listed these missed items was posted."""
-        with self._lock, self.db.conn:
-            self.db.conn.executemany(
+        async with self._tx() as tx:
+            await tx.many(
                 "UPDATE sent_log SET state = 'reported' WHERE key = ? AND state = 'missed'",
                 [[k] for k in keys],
             )

@@ -24,20 +24,24 @@ KALEYRA_ACCOUNT_KEYS = {
 
 
 class SettingsTable(Db):
-    def get_setting(self, key: str, default: str | None = None) -> str | None:
-        row = self._one("SELECT value FROM settings WHERE key = ?", [key])
+    async def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = await self._one("SELECT value FROM settings WHERE key = ?", [key])
         return row["value"] if row else default
 
-    def set_setting(self, key: str, value: str | None) -> None:
-        with self._lock, self.db.conn:
+    async def set_setting(self, key: str, value: str | None) -> None:
+        async with self._tx() as tx:
             if value is None:
-                self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+                await tx.write("DELETE FROM settings WHERE key = ?", [key])
             else:
-                self.db["settings"].upsert({"key": key, "value": value}, pk="key")
+                await tx.write(
+                    "INSERT INTO settings (key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [key, value],
+                )
 
-    def kaleyra_account(self) -> KaleyraAccount | None:
+    async def kaleyra_account(self) -> KaleyraAccount | None:
         """The account's dialect as the doctor last found it; None before its first run."""
-        rows = self._all(
+        rows = await self._all(
             "SELECT key, value FROM settings WHERE key IN (?, ?, ?)",
             KALEYRA_ACCOUNT_KEYS.values(),
         )
@@ -49,55 +53,59 @@ class SettingsTable(Db):
         except ValidationError:  # not checked yet, or written by a version that spelt it otherwise
             return None
 
-    def set_kaleyra_account(self, account: KaleyraAccount) -> None:
+    async def set_kaleyra_account(self, account: KaleyraAccount) -> None:
         values = account.model_dump(mode="json")
-        with self._lock, self.db.conn:
-            self.db.conn.executemany(
+        async with self._tx() as tx:
+            await tx.many(
                 "INSERT INTO settings (key, value) VALUES (?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 [[key, values[name]] for name, key in KALEYRA_ACCOUNT_KEYS.items()],
             )
 
-    def secret(self, key: str) -> str:
+    async def secret(self, key: str) -> str:
         """A random secret minted once and kept (callback token signing)."""
-        with self._lock:
-            value = self.get_setting(key)
-            if value is None:
-                value = secrets.token_hex(32)
-                self.set_setting(key, value)
-            return value
+        value = await self.get_setting(key)
+        if value is None:
+            # Two replicas minting at once: the first write wins and both read it back.
+            await self._write(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                [key, secrets.token_hex(32)],
+            )
+            value = await self.get_setting(key)
+        assert value is not None
+        return value
 
-    def first_time(self, key: str, within: timedelta = timedelta(hours=1)) -> bool:
+    async def first_time(self, key: str, within: timedelta = timedelta(hours=1)) -> bool:
         """True the first time `key` is seen within `within` (Slack retries, replays, double clicks)."""
         now = self.clock()
-        with self._lock, self.db.conn:
+        async with self._tx() as tx:
             if time.monotonic() - self._last_prune > 30:  # indexed, and not on every request
                 self._last_prune = time.monotonic()
-                self.db.execute("DELETE FROM seen_requests WHERE at < ?", [iso(now - SEEN_KEEP)])
-            cursor = self.db.execute(
+                await tx.write("DELETE FROM seen_requests WHERE at < ?", [iso(now - SEEN_KEEP)])
+            cursor = await tx.write(
                 "INSERT INTO seen_requests (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
                 " SET at = excluded.at WHERE seen_requests.at < ?",
                 [key, iso(now), iso(now - within)],
             )
             return cursor.rowcount == 1
 
-    def first_delivery(self, identity: str) -> bool:
+    async def first_delivery(self, identity: str) -> bool:
         """True the first time Slack delivers `identity` (an event_id, a command's or an
         interaction's own id) within DELIVERY_KEEP; shared by every replica on the database."""
         now = self.clock()
-        with self._lock, self.db.conn:
+        async with self._tx() as tx:
             if time.monotonic() - self._last_delivery_prune > 30:
                 self._last_delivery_prune = time.monotonic()
-                self.db.execute(
+                await tx.write(
                     "DELETE FROM slack_deliveries WHERE at < ?", [iso(now - DELIVERY_KEEP)]
                 )
-            cursor = self.db.execute(
+            cursor = await tx.write(
                 "INSERT INTO slack_deliveries (id, at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE"
                 " SET at = excluded.at WHERE slack_deliveries.at < ?",
                 [identity, iso(now), iso(now - DELIVERY_KEEP)],
             )
             return cursor.rowcount == 1
 
-    def forget_delivery(self, identity: str) -> None:
+    async def forget_delivery(self, identity: str) -> None:
         """The delivery did nothing (it failed before its work): Slack's retry may do it."""
-        self._write("DELETE FROM slack_deliveries WHERE id = ?", [identity])
+        await self._write("DELETE FROM slack_deliveries WHERE id = ?", [identity])

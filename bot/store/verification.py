@@ -13,103 +13,102 @@ CALL_BUDGET_WINDOW = timedelta(hours=24)
 class VerificationTable(Db):
     def _verifications(self) -> dict[str, Verification | None]:
         # Read on every dial (is this number proven?); changed only through the methods below.
+        # Replicas read through (the cache stays empty), so a proof is seen by all at once.
+        if not self.caches_agents:
+            return {}
         cache = self.__dict__.get("_verification_cache")
         if cache is None:
             cache = self.__dict__["_verification_cache"] = {}
         return cache
 
-    def verification(self, user_id: str) -> Verification | None:
+    async def verification(self, user_id: str) -> Verification | None:
         """The user's proof or pending code, or None when they never registered themselves."""
         cache = self._verifications()
         if user_id in cache:
             return cache[user_id]
-        row = self._one("SELECT * FROM verifications WHERE user_id = ?", [user_id])
+        row = await self._one("SELECT * FROM verifications WHERE user_id = ?", [user_id])
         found = Verification.from_row(row) if row else None
         cache[user_id] = found
         return found
 
-    def start_verification(
+    async def start_verification(
         self, user_id: str, number: str, code_hash: str, expires_at: datetime
     ) -> Verification:
         """A new code for `number` (any earlier code of this user is void); counts the call."""
         now = self.clock()
-        with self._lock, self.db.conn:
-            self._verifications().pop(user_id, None)
-            current = self.verification(user_id)
-            in_window = (
-                current is not None
-                and current.first_call_at is not None
-                and now - datetime.fromisoformat(current.first_call_at) < CALL_BUDGET_WINDOW
-            )
-            calls = current.calls_sent + 1 if current and in_window else 1
-            first = current.first_call_at if current and in_window else iso(now)
-            self._upsert(
-                user_id,
-                number=number,
-                state="pending",
-                code_hash=code_hash,
-                tries=0,
-                expires_at=iso(expires_at),
-                verified_by=None,
-                calls_sent=calls,
-                first_call_at=first,
-                created_at=current.created_at if current else iso(now),
-            )
-        return self._fresh(user_id)
+        self._verifications().pop(user_id, None)
+        current = await self.verification(user_id)
+        in_window = (
+            current is not None
+            and current.first_call_at is not None
+            and now - datetime.fromisoformat(current.first_call_at) < CALL_BUDGET_WINDOW
+        )
+        calls = current.calls_sent + 1 if current and in_window else 1
+        first = current.first_call_at if current and in_window else iso(now)
+        await self._upsert(
+            user_id,
+            number=number,
+            state="pending",
+            code_hash=code_hash,
+            tries=0,
+            expires_at=iso(expires_at),
+            verified_by=None,
+            calls_sent=calls,
+            first_call_at=first,
+            created_at=current.created_at if current else iso(now),
+        )
+        return await self._fresh(user_id)
 
-    def wrong_code(self, user_id: str) -> int:
+    async def wrong_code(self, user_id: str) -> int:
         """One more wrong code typed; returns how many so far for the current code."""
-        with self._lock, self.db.conn:
-            self.db.execute(
-                "UPDATE verifications SET tries = tries + 1, updated_at = ? WHERE user_id = ?",
-                [self._now(), user_id],
-            )
-            self._verifications().pop(user_id, None)
-        found = self.verification(user_id)
+        await self._write(
+            "UPDATE verifications SET tries = tries + 1, updated_at = ? WHERE user_id = ?",
+            [self._now(), user_id],
+        )
+        self._verifications().pop(user_id, None)
+        found = await self.verification(user_id)
         return found.tries if found else 0
 
-    def set_verified(self, user_id: str, number: str, by: str) -> Verification:
+    async def set_verified(self, user_id: str, number: str, by: str) -> Verification:
         """`number` is proven for `user_id` (by a code: by="self"; else the assigning admin)."""
-        with self._lock, self.db.conn:
-            self._verifications().pop(user_id, None)
-            current = self.verification(user_id)
-            self._upsert(
-                user_id,
-                number=number,
-                state="verified",
-                code_hash=None,
-                tries=0,
-                expires_at=None,
-                verified_by=by,
-                calls_sent=current.calls_sent if current else 0,
-                first_call_at=current.first_call_at if current else None,
-                created_at=current.created_at if current else self._now(),
-            )
-        return self._fresh(user_id)
+        self._verifications().pop(user_id, None)
+        current = await self.verification(user_id)
+        await self._upsert(
+            user_id,
+            number=number,
+            state="verified",
+            code_hash=None,
+            tries=0,
+            expires_at=None,
+            verified_by=by,
+            calls_sent=current.calls_sent if current else 0,
+            first_call_at=current.first_call_at if current else None,
+            created_at=current.created_at if current else self._now(),
+        )
+        return await self._fresh(user_id)
 
-    def drop_verification(self, user_id: str) -> None:
+    async def drop_verification(self, user_id: str) -> None:
         """Forget the proof (the number was unregistered or moved); the call budget is kept."""
-        with self._lock, self.db.conn:
-            self.db.execute(
-                "UPDATE verifications SET state = 'pending', code_hash = NULL, expires_at = NULL,"
-                " number = '', updated_at = ? WHERE user_id = ?",
-                [self._now(), user_id],
-            )
-            self._verifications().pop(user_id, None)
+        await self._write(
+            "UPDATE verifications SET state = 'pending', code_hash = NULL, expires_at = NULL,"
+            " number = '', updated_at = ? WHERE user_id = ?",
+            [self._now(), user_id],
+        )
+        self._verifications().pop(user_id, None)
 
-    def _upsert(self, user_id: str, **fields: object) -> None:
+    async def _upsert(self, user_id: str, **fields: object) -> None:
         record = {"user_id": user_id, **fields, "updated_at": self._now()}
         columns = ", ".join(record)
         marks = ", ".join("?" for _ in record)
         updates = ", ".join(f"{c} = excluded.{c}" for c in record if c != "user_id")
-        self.db.execute(
+        await self._write(
             f"INSERT INTO verifications ({columns}) VALUES ({marks})"
             f" ON CONFLICT(user_id) DO UPDATE SET {updates}",
             list(record.values()),
         )
 
-    def _fresh(self, user_id: str) -> Verification:
+    async def _fresh(self, user_id: str) -> Verification:
         self._verifications().pop(user_id, None)
-        found = self.verification(user_id)
+        found = await self.verification(user_id)
         assert found is not None
         return found

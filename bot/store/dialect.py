@@ -1,0 +1,33 @@
+"""One set of queries for both databases: SQLite's spelling turned into PostgreSQL's, once.
+
+Queries are written with `?` parameters and the SQL both engines share (ON CONFLICT, RETURNING,
+partial indexes). The few SQLite functions with another name in PostgreSQL are rewritten here,
+in one place, and the result is cached per query text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+_JSON_TEXT = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
+_JSON_LENGTH = re.compile(r"json_array_length\((\w+), '\$\.(\w+)'\)")
+
+
+@functools.lru_cache(maxsize=2048)
+def postgres(sql: str) -> str:
+    """`sql` as psycopg takes it: `%s` parameters, JSON reads on the text columns."""
+    sql = _JSON_TEXT.sub(r"(\1::json->>'\2')", sql)
+    sql = _JSON_LENGTH.sub(r"json_array_length(\1::json->'\2')", sql)
+    out: list[str] = []
+    quoted = False
+    for char in sql:
+        if char == "'":
+            quoted = not quoted
+        if char == "%":
+            out.append("%%")
+        elif char == "?" and not quoted:
+            out.append("%s")
+        else:
+            out.append(char)
+    return "".join(out)
