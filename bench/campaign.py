@@ -294,7 +294,7 @@ def results_csv(slack: Slack, job_id: int) -> bytes | None:
     return response.content if response.status_code == 200 else None
 
 
-def one_run(
+async def one_run(
     name: str,
     *,
     tmp: Path,
@@ -387,7 +387,7 @@ def one_run(
             if proc.poll() is not None:
                 result.problems.append(f"the bot exited ({proc.returncode})")
         finally:
-            store.close()
+            await store.close()
             driver.close()
     return result
 
@@ -767,7 +767,7 @@ def report(results: list[Result], load: str, args: argparse.Namespace) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
+async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--numbers", type=int, default=100_000)
     parser.add_argument("--latency", type=float, default=0.2, help="voice.call answer time, s")
@@ -802,7 +802,7 @@ def main() -> int:
             trace = args.trace.with_suffix(f".{name}.json") if args.trace else None
             label = f"{name}, geocoder stubbed" if args.stub_geocoder else name
             results.append(
-                one_run(
+                await one_run(
                     label,
                     tmp=Path(tmp),
                     numbers=args.numbers,

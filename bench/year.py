@@ -382,8 +382,8 @@ def paths(deps: Any, clock: list[datetime], size: int) -> list[tuple[str, str, C
     else:
         from bot.views import blacklist as views
 
-        def listing(_i: int):
-            entries = store.blacklist_entries()
+        async def listing(_i: int):
+            entries = await store.blacklist_entries()
             return views.list_message(entries, show_numbers=True)
 
         out.append(("/blacklist list", "store.blacklist_entries() + view", listing))
@@ -433,7 +433,7 @@ async def measure(size: int, runs: int, tmp: Path) -> dict[str, Any]:
         samples = []
         for _ in range(20):
             t = time.perf_counter()
-            deps.store.prune_history(NOW, audit_days=300, call_days=300)
+            await deps.store.prune_history(NOW, audit_days=300, call_days=300)
             samples.append((time.perf_counter() - t) * 1000)
         results["rows"]["· retention batch (100 + 100 rows)"] = {
             "what": "store.prune_history(now, 300, 300)",
@@ -443,7 +443,7 @@ async def measure(size: int, runs: int, tmp: Path) -> dict[str, Any]:
             "max": max(samples),
         }
     await deps.kaleyra.aclose()
-    deps.store.close()
+    await deps.store.close()
     results["mb"] = (
         sum(os.path.getsize(p) for p in tmp.glob(f"year-{size}.db*") if p.is_file()) / 1e6
     )

@@ -7,7 +7,7 @@ the result. No service imports this module: each says in its constructor what it
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -39,6 +39,7 @@ from bot.slack.replies import Replies
 from bot.store import Store
 
 if TYPE_CHECKING:
+    from bot.models import FeedCall
     from bot.sandbox import Sandbox
 
 Clock = Callable[[], datetime]
@@ -95,7 +96,7 @@ class Deps:
     async def aclose(self) -> None:
         await self.background.cancel_all()
         await self.kaleyra.aclose()
-        self.store.close()
+        await self.store.aclose()
 
 
 # ---------------------------------------------------------------------- one factory per service
@@ -116,7 +117,7 @@ def _home(d: Deps) -> Home:
         # HealthWatch owns the digest settings; it is built later, so read them when needed.
         digest=lambda: d.voicehealth.digest_settings(),
         # The team line is built later too: read lazily, and only when a feed channel is set.
-        missed_calls=lambda: d.callfeed.missed_waiting(5) if d.callfeed.channel() else None,
+        missed_calls=lambda: _missed_calls(d),
         outcomes=lambda ids: d.callfeed.outcomes_for(ids),
     )
 
@@ -215,6 +216,14 @@ def _voicehealth(d: Deps) -> HealthWatch:
     )
 
 
+async def _missed_calls(d: Deps) -> Sequence[FeedCall] | None:
+    return await d.callfeed.missed_waiting(5) if await d.callfeed.channel() else None
+
+
+async def _missed_calls(d: Deps) -> Sequence[FeedCall] | None:
+    return await d.callfeed.missed_waiting(5) if await d.callfeed.channel() else None
+
+
 def _callfeed(d: Deps) -> CallFeed:
     settings = d.settings
     return CallFeed(
@@ -258,7 +267,7 @@ JOB_IDS = (
 )
 
 
-def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
+async def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
     """Every periodic job of the product, built afresh so triggers follow run-time settings."""
     settings = d.settings
     return [
@@ -268,7 +277,7 @@ def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
         ScheduledJob(
             HEALTH_DIGEST,
             d.voicehealth.digest,
-            daily_at(d.voicehealth.digest_time(), settings.timezone),
+            daily_at(await d.voicehealth.digest_time(), settings.timezone),
         ),
         ScheduledJob(REMINDERS, d.reminders.run_due, IntervalTrigger(minutes=1)),
         ScheduledJob(FOLLOWUP_SYNC, d.reminders.sync, IntervalTrigger(minutes=10)),
@@ -282,7 +291,7 @@ def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
         ScheduledJob(
             ACTIVITY_DIGEST,
             d.callfeed.post_digest,
-            daily_at(d.callfeed.digest_time(), settings.timezone),
+            daily_at(await d.callfeed.digest_time(), settings.timezone),
         ),
         ScheduledJob(HISTORY_PRUNE, d.retention.prune, IntervalTrigger(minutes=10)),
     ]
@@ -296,10 +305,10 @@ async def _catch_up(d: Deps) -> None:
     await d.callfeed.catch_up()
 
 
-def _digest_time_changed(d: Deps) -> None:
+async def _digest_time_changed(d: Deps) -> None:
     # The activity digest follows the health digest's time unless ACTIVITY_DIGEST_TIME is set.
-    d.scheduler.refresh(HEALTH_DIGEST)
-    d.scheduler.refresh(ACTIVITY_DIGEST)
+    await d.scheduler.refresh(HEALTH_DIGEST)
+    await d.scheduler.refresh(ACTIVITY_DIGEST)
 
 
 def scheduler_for(d: Deps) -> Scheduler:
@@ -349,7 +358,7 @@ def _live_kaleyra(settings: Settings, account: KaleyraAccount | None) -> Kaleyra
     )
 
 
-def build_deps(
+async def build_deps(
     settings: Settings,
     *,
     store: Store | None = None,
@@ -369,7 +378,7 @@ def build_deps(
         if settings.uses_sandbox:
             kaleyra, sandbox = _sandbox_kaleyra(settings)
         else:
-            kaleyra = _live_kaleyra(settings, store.kaleyra_account())
+            kaleyra = _live_kaleyra(settings, await store.kaleyra_account())
     if slack is None:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = PacedWebClient(token=token, base_url=settings.slack_api_url)

@@ -25,8 +25,8 @@ class Lifecycle:
             self._own_session = aiohttp.ClientSession()
             deps.slack.session = self._own_session
         if deps.settings.scheduler_enabled:
-            deps.scheduler.start()
-        resumed = deps.c2c.resume_tracking()
+            await deps.scheduler.start()
+        resumed = await deps.c2c.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
         interrupted = await deps.obd.recover_interrupted()

@@ -169,7 +169,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         # by its own identity, in the store every replica shares, so a retry of work done does
         # nothing and a retry of a delivery that never arrived (or did nothing) is done once.
         identity = delivery_identity(bolt_request.body)
-        if identity is not None and not deps.deliveries.first(identity):
+        if identity is not None and not await deps.deliveries.first(identity):
             retry = bool(request.headers.get("x-slack-retry-num"))
             COMMANDS.labels("retry" if retry else "duplicate", "ignored").inc()
             return PlainTextResponse("", status_code=200)
@@ -177,10 +177,10 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
             response = await bolt.async_dispatch(bolt_request)  # counted there
         except BaseException:
             if identity is not None:
-                deps.deliveries.forget(identity)
+                await deps.deliveries.forget(identity)
             raise
         if identity is not None and response.status >= 500:
-            deps.deliveries.forget(identity)
+            await deps.deliveries.forget(identity)
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:
@@ -201,7 +201,7 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
         if len(request.url.query) > MAX_CALLBACK_QUERY:  # Kaleyra's dozen variables fit in 2 KB
             return PlainTextResponse("query too long", status_code=414)
         try:
-            call = deps.c2c.call_for_token(token)
+            call = await deps.c2c.call_for_token(token)
             if call is None:
                 return PlainTextResponse("not found", status_code=404)
             work = deps.c2c.on_callback(call, dict(request.query_params))

@@ -39,10 +39,12 @@ class BlacklistHandlers:
                     example = "/blacklist add 9876543210"
                     await open_modal(client, command["trigger_id"], views.modal(), respond, example)
                 case BlacklistList():
-                    await ack(**self.replies.show(views.list_message(self.service.page(user_id))))
+                    await ack(
+                        **self.replies.show(views.list_message(await self.service.page(user_id)))
+                    )
                 case BlacklistAdd() | BlacklistRemove():
                     if isinstance(parsed, BlacklistRemove):
-                        self.service.check_remove(user_id)  # refused in the ack, audited
+                        await self.service.check_remove(user_id)  # refused in the ack, audited
                     await ack()
                     self._spawn(self.apply(respond, user_id, parsed), "blacklist")
         except (UsageError, Refused) as exc:

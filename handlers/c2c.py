@@ -56,7 +56,7 @@ class C2CHandlers:
         user_id = command["user_id"]
         try:
             parsed = parse_c2c(command.get("text", ""), self.region)
-            answer = self._answer(user_id, parsed)
+            answer = await self._answer(user_id, parsed)
         except Refusal as exc:
             await ack(**self.replies.error(exc))
             return
@@ -69,49 +69,49 @@ class C2CHandlers:
             case CallLog():
                 self._spawn(self._log(respond, user_id, parsed), "c2c-log")
 
-    def _answer(self, user_id: str, parsed: Any) -> dict[str, Any]:
+    async def _answer(self, user_id: str, parsed: Any) -> dict[str, Any]:
         """The ack of a command answered at once (empty for work that follows the ack)."""
         sandbox = self.deps.uses_sandbox
         match parsed:
             case Dial():
-                outcome = self.c2c.request_dial(user_id, parsed.customer, agent=parsed.agent)
+                outcome = await self.c2c.request_dial(user_id, parsed.customer, agent=parsed.agent)
                 return self._shown(outcome) or {}
             case Register():
                 done = self.c2c.register(user_id, parsed.number, parsed.user_id)
                 return self.replies.show(views.registration_message(done, show_code=sandbox))
             case Verify():
                 return self.replies.show(
-                    views.verified_message(self.c2c.verify(user_id, parsed.code))
+                    views.verified_message(await self.c2c.verify(user_id, parsed.code))
                 )
             case Unregister():
-                removed = self.c2c.unregister(user_id, parsed.user_id)
+                removed = await self.c2c.unregister(user_id, parsed.user_id)
                 return self.replies.show(
                     views.unregistered_message(parsed.user_id or user_id, removed)
                 )
             case AdminChange() | Feed():
-                return self._admin(user_id, parsed)
+                return await self._admin(user_id, parsed)
             case History(before_id):
                 return self.replies.show(
-                    views.history_message(self.deps.home.history(user_id, before_id))
+                    views.history_message(await self.deps.home.history(user_id, before_id))
                 )
             case WhoAmI():
-                return self.replies.show(views.whoami_message(self.agents.status(user_id)))
+                return self.replies.show(views.whoami_message(await self.agents.status(user_id)))
             case Help():
                 return self.replies.show(views.help_message())
         return {}
 
-    def _admin(self, user_id: str, parsed: AdminChange | Feed) -> dict[str, Any]:
+    async def _admin(self, user_id: str, parsed: AdminChange | Feed) -> dict[str, Any]:
         if isinstance(parsed, Feed):
-            chosen = self.deps.callfeed.set_channel(user_id, parsed.channel_id)
+            chosen = await self.deps.callfeed.set_channel(user_id, parsed.channel_id)
             return self.replies.show(callfeed_views.feed_channel_message(chosen))
-        return self.replies.show(views.admins_message(self._admins(user_id, parsed)))
+        return self.replies.show(views.admins_message(await self._admins(user_id, parsed)))
 
-    def _admins(self, user_id: str, change: AdminChange) -> Any:
+    async def _admins(self, user_id: str, change: AdminChange) -> Any:
         if change.action == "list":
-            return self.agents.roster(user_id)
+            return await self.agents.roster(user_id)
         if change.action == "grant":
-            return self.agents.grant(user_id, change.user_id or "")
-        return self.agents.revoke(user_id, change.user_id or "")
+            return await self.agents.grant(user_id, change.user_id or "")
+        return await self.agents.revoke(user_id, change.user_id or "")
 
     def _shown(self, outcome: DialOutcome) -> dict[str, Any] | None:
         payload = views.outcome_message(outcome)
@@ -123,9 +123,9 @@ class C2CHandlers:
     async def _open_modal(
         self, client: AsyncWebClient, trigger_id: str, user_id: str, respond: AsyncRespond
     ) -> None:
-        agent = self.agents.agent(user_id)
+        agent = await self.agents.agent(user_id)
         view = views.dial_modal(
-            agent.number if agent else None, can_change_agent=self.agents.is_admin(user_id)
+            agent.number if agent else None, can_change_agent=await self.agents.is_admin(user_id)
         )
         example = "/c2c 9876543210"
         await open_modal(client, trigger_id, view, respond, example, sandbox=self.deps.uses_sandbox)
@@ -160,7 +160,7 @@ class C2CHandlers:
             return
         retry = form.choice(views.RETRY_BLOCK, views.RETRY_INPUT)
         try:
-            outcome = self.c2c.request_dial(
+            outcome = await self.c2c.request_dial(
                 user_id,
                 numbers["customer"],
                 agent=numbers["agent"],
@@ -193,7 +193,7 @@ class C2CHandlers:
         if redial is None:
             return
         try:
-            outcome = self.c2c.request_dial(
+            outcome = await self.c2c.request_dial(
                 body["user"]["id"],
                 Phone.known(redial.customer),
                 agent=Phone.known(redial.agent),
@@ -219,7 +219,7 @@ class C2CHandlers:
 
     async def refresh(self, ack: AsyncAck, body: dict, action: dict) -> None:
         await ack()
-        self.c2c.refresh(body["user"]["id"], action.get("value") or "")
+        await self.c2c.refresh(body["user"]["id"], action.get("value") or "")
 
     async def call_now(self, ack: AsyncAck, body: dict, action: dict) -> None:
         """Follow-up *Call now* (reminder DM, `/followup list`, App Home)."""
@@ -241,7 +241,7 @@ class C2CHandlers:
         """The history's Older button: the next page, in place of this one."""
         await ack()
         before = int(action["value"]) if str(action.get("value", "")).isdigit() else None
-        page = self.deps.home.history(body["user"]["id"], before)
+        page = await self.deps.home.history(body["user"]["id"], before)
         later(
             self.deps,
             respond,

@@ -55,17 +55,19 @@ class FollowupHandlers:
                 case Help():
                     await ack(**self.replies.show(views.help_message()))
                 case FollowupList():
-                    follower = self.service.list_scope(user_id, parsed.scope)
+                    follower = await self.service.list_scope(user_id, parsed.scope)
                     await ack()
                     self._spawn(self._list(respond, follower, parsed.scope), "followup-list")
                 case OpenModal():
                     await self._open_form(ack, client, command["trigger_id"], respond, user_id)
                 case FollowupAdd():
-                    draft = self.service.draft_add(user_id, parsed.phone, parsed.name, parsed.when)
+                    draft = await self.service.draft_add(
+                        user_id, parsed.phone, parsed.name, parsed.when
+                    )
                     await ack()
                     self._spawn(self._save(respond, draft), "followup-add")
                 case FollowupEdit() | FollowupDelete():
-                    self.service.acting_number(user_id)
+                    await self.service.acting_number(user_id)
                     await ack()
                     change = self._change(respond, client, command["trigger_id"], user_id, parsed)
                     self._spawn(change, "followup-change")
@@ -83,11 +85,11 @@ class FollowupHandlers:
         respond: AsyncRespond,
         user_id: str,
     ) -> None:
-        mine = self.service.acting_number(user_id)
+        mine = await self.service.acting_number(user_id)
         await ack()
         view = views.modal(
             follower=mine.e164 if mine else None,
-            can_change_follower=self.deps.agents.is_admin(user_id),
+            can_change_follower=await self.deps.agents.is_admin(user_id),
         )
         example = "/followup add 9876543210 2026-11-24 16:30 Asha"
         await open_modal(client, trigger_id, view, respond, example)
@@ -136,7 +138,7 @@ class FollowupHandlers:
         except REFUSALS as exc:
             await respond(**self.replies.error(exc))
             return
-        admin = self.deps.agents.is_admin(user_id)
+        admin = await self.deps.agents.is_admin(user_id)
         view = views.modal(follower=item.follower, can_change_follower=admin, item=item)
         await open_modal(
             client, trigger_id, view, respond, f"/followup delete {item.id}, then add it again"
@@ -147,7 +149,7 @@ class FollowupHandlers:
         numbers, errors = self._form_numbers(form)
         when = form.moment(views.WHEN_BLOCK, views.WHEN_INPUT, self.tz)
         name = form.text(views.NAME_BLOCK, views.NAME_INPUT)
-        problems = self.service.form_problems(
+        problems = await self.service.form_problems(
             user_id, follower=numbers.get("follower"), when=when, name=name
         )
         errors.update(
@@ -186,7 +188,7 @@ class FollowupHandlers:
     async def snooze(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
         try:
-            until = self.deps.reminders.snooze(body["user"]["id"], action["value"])
+            until = await self.deps.reminders.snooze(body["user"]["id"], action["value"])
         except REFUSALS as exc:
             later(self.deps, respond, response_type="ephemeral", **self.replies.error(exc))
             return
@@ -196,7 +198,7 @@ class FollowupHandlers:
     async def done(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
         try:
-            self.deps.reminders.done(body["user"]["id"], action["value"])
+            await self.deps.reminders.done(body["user"]["id"], action["value"])
         except REFUSALS as exc:
             later(self.deps, respond, response_type="ephemeral", **self.replies.error(exc))
             return

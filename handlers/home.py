@@ -30,7 +30,7 @@ class HomeHandlers:
 
     async def open_register(self, ack: AsyncAck, body: dict, client: AsyncWebClient) -> None:
         await ack()
-        agent = self.deps.agents.agent(body["user"]["id"])
+        agent = await self.deps.agents.agent(body["user"]["id"])
         view = views.register_modal(agent.number if agent else None)
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -51,7 +51,7 @@ class HomeHandlers:
     async def save_code(self, ack: AsyncAck, body: dict, view: dict) -> None:
         try:
             code = parse_code(Form(view).text(views.VERIFY_BLOCK, views.VERIFY_INPUT))
-            self.c2c.verify(body["user"]["id"], code)
+            await self.c2c.verify(body["user"]["id"], code)
         except (UsageError, Refused) as exc:
             await ack(**field_errors({views.VERIFY_BLOCK: str(exc)}))
             return

@@ -53,13 +53,13 @@ class ObdHandlers:
             if isinstance(parsed, Help | ObdList | ObdStatus):
                 await self._lookup(ack, respond, parsed, user_id)
                 return
-            self.obd.require_admin(user_id)  # refused in the ack, audited
+            await self.obd.require_admin(user_id)  # refused in the ack, audited
             if isinstance(parsed, OpenModal):
                 await ack()
                 example = "/obd 9876543210 play 123.sound"
                 await open_modal(client, command["trigger_id"], views.obd_modal(), respond, example)
             elif len(text) <= INLINE_PLAN_CHARS:
-                await ack(**self._confirmation(user_id, parsed))
+                await ack(**await self._confirmation(user_id, parsed))
             else:  # a long list takes a while to check: ack now, confirm by response_url
                 await ack(**self.replies.info(":hourglass_flowing_sand: Checking the numbers…"))
                 self._spawn(self._confirm_later(respond, user_id, parsed), "obd-plan")
@@ -73,13 +73,13 @@ class ObdHandlers:
         if isinstance(parsed, Help):
             await ack(**self.replies.show(views.help_message()))
         elif isinstance(parsed, ObdList):
-            await ack(**self.replies.show(views.list_message(self.obd.recent())))
+            await ack(**self.replies.show(views.list_message(await self.obd.recent())))
         else:
             await ack()
             self._spawn(self._status(respond, parsed, user_id), "obd-status")
 
-    def _confirmation(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
-        return self.replies.show(views.confirm_message(self.obd.propose(user_id, parsed)))
+    async def _confirmation(self, user_id: str, parsed: ObdStart | DialerUpload) -> dict:
+        return self.replies.show(views.confirm_message(await self.obd.propose(user_id, parsed)))
 
     async def _confirm_later(
         self, respond: AsyncRespond, user_id: str, parsed: ObdStart | DialerUpload
@@ -97,7 +97,7 @@ class ObdHandlers:
             await reply(respond, **self.replies.error(exc))
             return
         if isinstance(found, tuple):
-            admin = self.deps.agents.is_admin(user_id)  # others see masked numbers
+            admin = await self.deps.agents.is_admin(user_id)  # others see masked numbers
             shown = views.status_message(*found, show_numbers=admin)
             await reply(respond, **self.replies.show(shown))
         else:
@@ -192,7 +192,7 @@ class ObdHandlers:
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
         user_id, request = body["user"]["id"], self._read_form(Form(view))
         try:
-            self.obd.require_admin(user_id)
+            await self.obd.require_admin(user_id)
             problems = form_problems(request)
         except Refused as exc:
             problems = {"numbers": str(exc)}

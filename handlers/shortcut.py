@@ -35,7 +35,7 @@ class ShortcutHandlers:
         await ack()
         found = numbers_in_message((shortcut.get("message") or {}).get("text") or "", self.region)
         try:
-            agent = self.deps.agents.first_leg(shortcut["user"]["id"])
+            agent = await self.deps.agents.first_leg(shortcut["user"]["id"])
         except NotRegistered as exc:
             later(self.deps, respond, **self.replies.error(exc))
             return
@@ -57,7 +57,7 @@ class ShortcutHandlers:
         await ack()
         try:
             customer = parse_phone(action.get("value") or "", self.region)  # the same rules again
-            outcome = self.c2c.request_dial(
+            outcome = await self.c2c.request_dial(
                 body["user"]["id"], customer, click=Click.of(body, action)
             )
         except (InvalidNumber, Refused, NotRegistered) as exc:
@@ -76,7 +76,7 @@ class ShortcutHandlers:
         user_id = body["user"]["id"]
         choice = Form(view).choice(views.PICK_BLOCK, views.PICK_INPUT) or ""
         try:
-            outcome = self.c2c.request_dial(user_id, parse_phone(choice, self.region))
+            outcome = await self.c2c.request_dial(user_id, parse_phone(choice, self.region))
             payload = c2c_views.outcome_message(outcome)
         except (InvalidNumber, Refused, NotRegistered) as exc:
             payload = error_message(str(exc))

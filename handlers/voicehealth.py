@@ -29,10 +29,10 @@ class VoiceHealthHandlers:
                 case Help():
                     await ack(**self.replies.show(views.help_message()))
                 case DigestOff():
-                    self.service.digest_off(user_id)
+                    await self.service.digest_off(user_id)
                     await ack(**self.replies.show(views.digest_off_message()))
                 case DigestSet() as change:
-                    settings = self.service.set_digest(user_id, change.channel_id, change.at)
+                    settings = await self.service.set_digest(user_id, change.channel_id, change.at)
                     when = f"{settings.at} {self.deps.settings.timezone}"
                     await ack(
                         **self.replies.show(views.digest_set_message(change.channel_id, when))
@@ -46,7 +46,7 @@ class VoiceHealthHandlers:
         except KaleyraError as exc:
             await respond(**self.replies.error(describe_kaleyra_error(exc)))
             return
-        note = self.service.account_note(user_id)
+        note = await self.service.account_note(user_id)
         await respond(**self.replies.show(views.health_message(report, note)))
 
 

@@ -47,7 +47,7 @@ async def run_doctor(
         checks.extend(config.check_settings(settings, now))
     database_ok = not any(c.name == "database" and c.status is Status.FAIL for c in checks)
     if "slack" not in skip:
-        channels = _channels(settings, database_ok)
+        channels = await _channels(settings, database_ok)
         checks.extend(await slack.check_slack(settings, channels))
     learnt = None
     if "kaleyra" not in skip:
@@ -55,7 +55,7 @@ async def run_doctor(
         found, findings = await kaleyra.check_kaleyra(settings, today, kaleyra_transport)
         checks.extend(found)
         if findings.key_style is not None:
-            learnt, kept = _keep(settings, findings, now, database_ok)
+            learnt, kept = await _keep(settings, findings, now, database_ok)
             checks.append(kept)
     if "public_url" not in skip:
         checks.append(await public_url.check_public_url(settings))
@@ -73,17 +73,17 @@ async def run_doctor(
     return DoctorReport(checks=[c.redacted(secrets) for c in checks], learnt=learnt)
 
 
-def _channels(settings: Settings, database_ok: bool) -> list[slack.Channel]:
+async def _channels(settings: Settings, database_ok: bool) -> list[slack.Channel]:
     """Where the bot posts: what an admin set from Slack wins over the environment."""
     store = config.open_store(settings, create=False) if database_ok else None
     try:
         stored = {
-            key: store.get_setting(key) if store is not None else None
+            key: await store.get_setting(key) if store is not None else None
             for key in (CALLS_CHANNEL_KEY, DIGEST_CHANNEL_KEY)
         }
     finally:
         if store is not None:
-            store.close()
+            await store.close()
 
     def chosen(key: str, default: str | None) -> str | None:
         return None if stored[key] == "off" else (stored[key] or default)
@@ -104,14 +104,14 @@ def _channels(settings: Settings, database_ok: bool) -> list[slack.Channel]:
     ]
 
 
-def _keep(
+async def _keep(
     settings: Settings, findings: kaleyra.Findings, now: datetime, database_ok: bool
 ) -> tuple[KaleyraAccount, Check]:
     """Store the account's dialect where the client reads it at start."""
     assert findings.key_style is not None
     store = config.open_store(settings, create=True) if database_ok else None
     try:
-        previous = store.kaleyra_account() if store is not None else None
+        previous = await store.kaleyra_account() if store is not None else None
         method = findings.group_status_method or (
             previous.group_status_method if previous else GROUP_STATUS_METHODS[0]
         )
@@ -119,10 +119,10 @@ def _keep(
             key_style=findings.key_style, group_status_method=method, checked_at=now.astimezone(UTC)
         )
         if store is not None:
-            store.set_kaleyra_account(account)
+            await store.set_kaleyra_account(account)
     finally:
         if store is not None:
-            store.close()
+            await store.close()
     what = f"key in the {account.key_style.value}, call groups with {method}"
     if store is None:
         return account, Check.warn(

@@ -337,10 +337,14 @@ class Console:
             self._finish_calls()
         return 0
 
+    def _on_loop(self, coro: Any) -> Any:
+        """Run one of the store's coroutines on the app's loop (the console reads from its own thread)."""
+        return asyncio.run_coroutine_threadsafe(coro, self.stack.app_host.loop).result(timeout=10)
+
     def _finish_calls(self, limit: float = 90.0) -> None:
         """Piped input: wait for calls to reach a final status before leaving."""
         deadline = time.monotonic() + limit
-        while self.deps.store.open_calls() and time.monotonic() < deadline:
+        while self._on_loop(self.deps.store.open_calls()) and time.monotonic() < deadline:
             time.sleep(0.2)
         # The calls channel shows how the call backs ended, as its next poll would.
         asyncio.run_coroutine_threadsafe(

@@ -49,7 +49,7 @@ class Scheduler:
     def __init__(
         self,
         timezone: tzinfo,
-        jobs: Callable[[], Sequence[ScheduledJob]],
+        jobs: Callable[[], Awaitable[Sequence[ScheduledJob]]],
         *,
         catch_up: Callable[[], Awaitable[Any]] | None = None,
         spawn: Callable[[Coroutine[Any, Any, Any]], Any] | None = None,
@@ -69,12 +69,12 @@ class Scheduler:
         )
         JOBS.labels(event.job_id, outcome).inc()
 
-    def add_jobs(self) -> None:
-        for job in self._jobs():
+    async def add_jobs(self) -> None:
+        for job in await self._jobs():
             self.aps.add_job(job.run, job.trigger, id=job.id, name=job.id, replace_existing=True)
 
-    def start(self) -> None:
-        self.add_jobs()
+    async def start(self) -> None:
+        await self.add_jobs()
         if not self.aps.running:
             self.aps.add_listener(
                 self._count, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
@@ -89,11 +89,11 @@ class Scheduler:
         if self._catch_up is not None:
             await self._catch_up()
 
-    def refresh(self, job_id: str) -> None:
+    async def refresh(self, job_id: str) -> None:
         """Re-read one job's trigger (its time changed at run time) without a restart."""
         if not self.aps.running:
             return
-        for job in self._jobs():
+        for job in await self._jobs():
             if job.id == job_id:
                 self.aps.reschedule_job(job_id, trigger=job.trigger)
 

@@ -62,119 +62,125 @@ class Agents:
 
     # ------------------------------------------------------------------ who is who
 
-    def is_admin(self, user_id: str) -> bool:
-        return user_id in self.env_admins or self.store.is_admin(user_id)
+    async def is_admin(self, user_id: str) -> bool:
+        return user_id in self.env_admins or await self.store.is_admin(user_id)
 
-    def role(self, user_id: str) -> str:
-        return "admin" if self.is_admin(user_id) else "agent"
+    async def role(self, user_id: str) -> str:
+        return "admin" if await self.is_admin(user_id) else "agent"
 
-    def agent(self, user_id: str) -> Agent | None:
+    async def agent(self, user_id: str) -> Agent | None:
         """The registered mapping, proven or not (use `number` for anything that rings)."""
-        return self.store.get_agent(user_id)
+        return await self.store.get_agent(user_id)
 
-    def number(self, user_id: str) -> Phone | None:
+    async def number(self, user_id: str) -> Phone | None:
         """The number this user calls from: registered AND proven (or assigned by an admin)."""
-        agent = self.store.get_agent(user_id)
-        if agent is None or not self._proven(user_id, agent.number):
+        agent = await self.store.get_agent(user_id)
+        if agent is None or not await self._proven(user_id, agent.number):
             return None
         return Phone.known(agent.number)
 
-    def status(self, user_id: str) -> AgentStatus:
-        agent = self.store.get_agent(user_id)
+    async def status(self, user_id: str) -> AgentStatus:
+        agent = await self.store.get_agent(user_id)
         return AgentStatus(
             user_id=user_id,
-            number=agent.number if agent else self._pending_number(user_id),
-            role="admin" if self.is_admin(user_id) else "agent",
-            verified=bool(agent and self._proven(user_id, agent.number)),
+            number=agent.number if agent else await self._pending_number(user_id),
+            role="admin" if await self.is_admin(user_id) else "agent",
+            verified=bool(agent and await self._proven(user_id, agent.number)),
         )
 
-    def _pending_number(self, user_id: str) -> str | None:
+    async def _pending_number(self, user_id: str) -> str | None:
         """A number being proven beside someone else's claim (no mapping yet), if any."""
-        proof = self.store.verification(user_id)
+        proof = await self.store.verification(user_id)
         pending = proof is not None and proof.state == "pending" and proof.code_hash
         return proof.number if pending and proof and proof.number else None
 
-    def _proven(self, user_id: str, number: str) -> bool:
-        proof = self.store.verification(user_id)
+    async def _proven(self, user_id: str, number: str) -> bool:
+        proof = await self.store.verification(user_id)
         return proof is not None and proof.state == "verified" and proof.number == number
 
     # ------------------------------------------------------------------ permission rules
 
-    def refuse(self, user_id: str, what: str, *, action: str, command: str = "c2c") -> Refused:
+    async def refuse(
+        self, user_id: str, what: str, *, action: str, command: str = "c2c"
+    ) -> Refused:
         """Audit an admin-only refusal and return it, to raise: written the same way everywhere."""
-        self.store.audit(
+        await self.store.audit(
             user_id=user_id, action=f"{action}.refused", outcome="not admin", detail={"what": what}
         )
         return Refused(ADMIN_ONLY.format(what=what, command=command))
 
-    def require_admin(self, user_id: str, what: str, *, action: str, command: str = "c2c") -> None:
-        if not self.is_admin(user_id):
-            raise self.refuse(user_id, what, action=action, command=command)
+    async def require_admin(
+        self, user_id: str, what: str, *, action: str, command: str = "c2c"
+    ) -> None:
+        if not await self.is_admin(user_id):
+            raise await self.refuse(user_id, what, action=action, command=command)
 
-    def first_leg(self, user_id: str, requested: Phone | None = None) -> Phone:
+    async def first_leg(self, user_id: str, requested: Phone | None = None) -> Phone:
         """The number that rings first: the user's own proven one, or (admins only) any."""
-        mine = self.number(user_id)
+        mine = await self.number(user_id)
         if requested is not None and (mine is None or requested.e164 != mine.e164):
-            self.require_admin(user_id, "choose the first leg of a call", action="c2c")
+            await self.require_admin(user_id, "choose the first leg of a call", action="c2c")
             return requested
         if mine is None:
-            agent = self.store.get_agent(user_id)
-            pending = agent.number if agent else self._pending_number(user_id)
+            agent = await self.store.get_agent(user_id)
+            pending = agent.number if agent else await self._pending_number(user_id)
             raise NotVerified(Phone.known(pending)) if pending else NotRegistered()
         return mine
 
     # ------------------------------------------------------------------ registration
 
-    def register(self, actor: str, number: Phone, target: str | None = None) -> Registration:
+    async def register(self, actor: str, number: Phone, target: str | None = None) -> Registration:
         """Map `target` (default: the actor) to `number`.
 
         An admin naming a user assigns the number outright. Registering oneself stores the
         number unproven and returns the code a verification call must read out.
         """
-        assigning = target is not None and self.is_admin(actor)
+        assigning = target is not None and await self.is_admin(actor)
         user_id = target or actor
         if user_id != actor and not assigning:
-            raise self.refuse(actor, "register or unregister someone else", action="c2c")
-        current = self.store.get_agent(user_id)
+            raise await self.refuse(actor, "register or unregister someone else", action="c2c")
+        current = await self.store.get_agent(user_id)
         same = current is not None and current.number == number.e164
-        if not assigning and same and self._proven(user_id, number.e164):
+        if not assigning and same and await self._proven(user_id, number.e164):
             return Registration(user_id, number, verified=True, unchanged=True)
         if not assigning:
-            self._check_call_budget(user_id)
-        contested = self._release_unproven_claim(actor, number, user_id, assigning=assigning)
+            await self._check_call_budget(user_id)
+        contested = await self._release_unproven_claim(actor, number, user_id, assigning=assigning)
         if contested:
             # Someone else's unproven claim, code still live: it does not block this one. Both
             # may prove the number; whoever types their code first holds it.
-            self.store.unregister_agent(user_id)
+            await self.store.unregister_agent(user_id)
         else:
             try:
-                self.store.register_agent(user_id, number.e164)
+                await self.store.register_agent(user_id, number.e164)
             except StoreError as exc:
                 raise Refused(str(exc)) from None
         if assigning:
-            self.store.set_verified(user_id, number.e164, by=actor)
-            self._audit_registration(actor, user_id, number, "ok: assigned")
+            await self.store.set_verified(user_id, number.e164, by=actor)
+            await self._audit_registration(actor, user_id, number, "ok: assigned")
             return Registration(user_id, number, verified=True)
         code = f"{secrets.randbelow(10**6):06d}"
         expires = self.clock() + CODE_TTL
-        self.store.start_verification(
-            user_id, number.e164, self._hash(user_id, number, code), expires
+        await self.store.start_verification(
+            user_id, number.e164, await self._hash(user_id, number, code), expires
         )
-        self._audit_registration(actor, user_id, number, "ok: verification call")
+        await self._audit_registration(actor, user_id, number, "ok: verification call")
         return Registration(user_id, number, verified=False, code=code)
 
-    def _check_call_budget(self, user_id: str) -> None:
-        proof = self.store.verification(user_id)
+    async def _check_call_budget(self, user_id: str) -> None:
+        proof = await self.store.verification(user_id)
         if proof is None or proof.first_call_at is None or proof.calls_sent < CALLS_PER_DAY:
             return
         if self.clock() - datetime.fromisoformat(proof.first_call_at) < CALL_BUDGET:
-            self.store.audit(user_id=user_id, action="c2c.register", outcome="refused: call budget")
+            await self.store.audit(
+                user_id=user_id, action="c2c.register", outcome="refused: call budget"
+            )
             raise Refused(
                 f"You asked for {CALLS_PER_DAY} verification calls in the last 24 hours; try again"
                 " tomorrow, or ask an admin to assign your number (`/c2c register @you <number>`)."
             )
 
-    def _release_unproven_claim(
+    async def _release_unproven_claim(
         self, actor: str, number: Phone, user_id: str, *, assigning: bool
     ) -> bool:
         """Nobody's unproven claim keeps a number from its holder or from an admin.
@@ -184,22 +190,22 @@ class Agents:
         self-registration: it goes ahead beside it. A proven number is left to register_agent,
         which refuses it.
         """
-        holder = self.store.holder_of(number.e164)
+        holder = await self.store.holder_of(number.e164)
         if holder is None or holder.user_id == user_id:
             return False
-        proof = self.store.verification(holder.user_id)
+        proof = await self.store.verification(holder.user_id)
         if proof is not None and proof.state == "verified" and proof.number == number.e164:
             return False  # theirs: register_agent refuses
         live = proof is not None and proof.number == number.e164 and not self._expired(proof)
         if live and not assigning:
             return True
-        self._release(actor, holder.user_id, number, "ok: unproven claim released")
+        await self._release(actor, holder.user_id, number, "ok: unproven claim released")
         return False
 
-    def _release(self, actor: str, holder: str, number: Phone, outcome: str) -> None:
-        self.store.unregister_agent(holder)
-        self.store.drop_verification(holder)
-        self.store.audit(
+    async def _release(self, actor: str, holder: str, number: Phone, outcome: str) -> None:
+        await self.store.unregister_agent(holder)
+        await self.store.drop_verification(holder)
+        await self.store.audit(
             user_id=actor,
             action="c2c.unregister",
             outcome=outcome,
@@ -207,8 +213,10 @@ class Agents:
             detail={"target": holder},
         )
 
-    def _audit_registration(self, actor: str, user_id: str, number: Phone, outcome: str) -> None:
-        self.store.audit(
+    async def _audit_registration(
+        self, actor: str, user_id: str, number: Phone, outcome: str
+    ) -> None:
+        await self.store.audit(
             user_id=actor,
             action="c2c.register",
             outcome=outcome,
@@ -216,15 +224,15 @@ class Agents:
             detail={"target": user_id},
         )
 
-    def verify(self, user_id: str, code: str) -> Phone:
+    async def verify(self, user_id: str, code: str) -> Phone:
         """Check the code read out by the verification call; 10 minutes, 5 tries, audited."""
-        proof, agent = self.store.verification(user_id), self.store.get_agent(user_id)
-        if agent and self._proven(user_id, agent.number):
+        proof, agent = await self.store.verification(user_id), await self.store.get_agent(user_id)
+        if agent and await self._proven(user_id, agent.number):
             raise Refused(f"Your number {Phone.known(agent.number).pretty} is already verified.")
         # No mapping at all: the number was claimed beside someone else's unproven claim.
         stale = agent is not None and proof is not None and agent.number != proof.number
         if proof is None or not proof.code_hash or not proof.number or stale:
-            self._audit_verify(user_id, "none pending")
+            await self._audit_verify(user_id, "none pending")
             raise Refused(
                 "No verification is waiting for you. Start with `/c2c register 9876543210`:"
                 " the bot rings that phone and reads out your code."
@@ -232,91 +240,93 @@ class Agents:
         number = Phone.known(proof.number)
         again = f"`/c2c register {number.pretty}` again for a new call."
         if proof.tries >= MAX_TRIES:
-            self._audit_verify(user_id, "too many", number)
+            await self._audit_verify(user_id, "too many", number)
             raise Refused(f"Too many wrong codes, so that code no longer works. Type {again}")
         if self._expired(proof):
-            self._audit_verify(user_id, "expired", number)
+            await self._audit_verify(user_id, "expired", number)
             raise Refused(f"That code has expired (codes last 10 minutes). Type {again}")
-        if not hmac.compare_digest(self._hash(user_id, number, code), proof.code_hash):
-            left = MAX_TRIES - self.store.wrong_code(user_id)
-            self._audit_verify(user_id, "wrong code", number)
+        if not hmac.compare_digest(await self._hash(user_id, number, code), proof.code_hash):
+            left = MAX_TRIES - await self.store.wrong_code(user_id)
+            await self._audit_verify(user_id, "wrong code", number)
             more = f"{left} {'try' if left == 1 else 'tries'} left." if left else f"Type {again}"
             raise Refused(f"That is not the code. {more}")
         if agent is None:
-            self._take_contested(user_id, number)
-        self.store.set_verified(user_id, proof.number, by="self")
-        self._audit_verify(user_id, "ok", number)
+            await self._take_contested(user_id, number)
+        await self.store.set_verified(user_id, proof.number, by="self")
+        await self._audit_verify(user_id, "ok", number)
         return number
 
-    def _take_contested(self, user_id: str, number: Phone) -> None:
+    async def _take_contested(self, user_id: str, number: Phone) -> None:
         """The first proof wins: an unproven claim of someone else's is released; a number
         proven by someone else in the meantime is refused."""
-        holder = self.store.holder_of(number.e164)
+        holder = await self.store.holder_of(number.e164)
         if holder is not None and holder.user_id != user_id:
-            if self._proven(holder.user_id, number.e164):
-                self.store.drop_verification(user_id)
-                self._audit_verify(user_id, "proven by someone else first", number)
+            if await self._proven(holder.user_id, number.e164):
+                await self.store.drop_verification(user_id)
+                await self._audit_verify(user_id, "proven by someone else first", number)
                 raise Refused(
                     f"{number.pretty} was proven by another Slack user first; ask an admin"
                     " if it is yours."
                 )
-            self._release(user_id, holder.user_id, number, "ok: proven by someone else first")
+            await self._release(user_id, holder.user_id, number, "ok: proven by someone else first")
         try:
-            self.store.register_agent(user_id, number.e164)
+            await self.store.register_agent(user_id, number.e164)
         except StoreError as exc:
             raise Refused(str(exc)) from None
 
     def _expired(self, proof: Verification) -> bool:
         return proof.expires_at is None or self.clock() > datetime.fromisoformat(proof.expires_at)
 
-    def _audit_verify(self, user_id: str, outcome: str, number: Phone | None = None) -> None:
+    async def _audit_verify(self, user_id: str, outcome: str, number: Phone | None = None) -> None:
         numbers = [number.e164] if number else []
-        self.store.audit(user_id=user_id, action="c2c.verify", outcome=outcome, numbers=numbers)
+        await self.store.audit(
+            user_id=user_id, action="c2c.verify", outcome=outcome, numbers=numbers
+        )
 
-    def _hash(self, user_id: str, number: Phone, code: str) -> str:
+    async def _hash(self, user_id: str, number: Phone, code: str) -> str:
         if self._secret is None:
-            self._secret = self.store.secret("verification_secret").encode()
+            self._secret = (await self.store.secret("verification_secret")).encode()
         message = f"{user_id}:{number.e164}:{code}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
-    def unregister(self, actor: str, target: str | None = None) -> bool:
+    async def unregister(self, actor: str, target: str | None = None) -> bool:
         user_id = target or actor
         if user_id != actor:
-            self.require_admin(actor, "register or unregister someone else", action="c2c")
-        removed = self.store.unregister_agent(user_id)
-        self.store.drop_verification(user_id)
-        self.store.audit(
+            await self.require_admin(actor, "register or unregister someone else", action="c2c")
+        removed = await self.store.unregister_agent(user_id)
+        await self.store.drop_verification(user_id)
+        await self.store.audit(
             user_id=actor, action="c2c.unregister", outcome="ok", detail={"target": user_id}
         )
         return removed
 
     # ------------------------------------------------------------------ admins
 
-    def _require_admin_to_manage(self, actor: str, action: str) -> None:
-        self.require_admin(actor, "see or change who is an admin", action=f"admin.{action}")
+    async def _require_admin_to_manage(self, actor: str, action: str) -> None:
+        await self.require_admin(actor, "see or change who is an admin", action=f"admin.{action}")
 
-    def roster(self, actor: str) -> AdminRoster:
-        self._require_admin_to_manage(actor, "list")
-        everyone = tuple(sorted(self.env_admins | self.store.admins()))
-        self.store.audit(user_id=actor, action="admin.list", outcome="ok")
+    async def roster(self, actor: str) -> AdminRoster:
+        await self._require_admin_to_manage(actor, "list")
+        everyone = tuple(sorted(self.env_admins | await self.store.admins()))
+        await self.store.audit(user_id=actor, action="admin.list", outcome="ok")
         return AdminRoster(everyone, self.env_admins)
 
-    def grant(self, actor: str, target: str) -> AdminChanged:
-        self._require_admin_to_manage(actor, "grant")
-        self.store.grant_admin(target, actor)
-        self.store.audit(
+    async def grant(self, actor: str, target: str) -> AdminChanged:
+        await self._require_admin_to_manage(actor, "grant")
+        await self.store.grant_admin(target, actor)
+        await self.store.audit(
             user_id=actor, action="admin.grant", outcome="ok", detail={"target": target}
         )
         return AdminChanged("grant", target, changed=True)
 
-    def revoke(self, actor: str, target: str) -> AdminChanged:
-        self._require_admin_to_manage(actor, "revoke")
+    async def revoke(self, actor: str, target: str) -> AdminChanged:
+        await self._require_admin_to_manage(actor, "revoke")
         if target in self.env_admins:
             raise Refused("That admin comes from ADMIN_USER_IDS; remove them there and restart.")
         if target == actor:
             raise Refused("You cannot revoke your own admin rights; ask another admin.")
-        changed = self.store.revoke_admin(target)
-        self.store.audit(
+        changed = await self.store.revoke_admin(target)
+        await self.store.audit(
             user_id=actor, action="admin.revoke", outcome="ok", detail={"target": target}
         )
         return AdminChanged("revoke", target, changed=changed)

@@ -22,9 +22,9 @@ class Blacklist:
         self.kaleyra = kaleyra
         self.agents = agents
 
-    def check_remove(self, user_id: str) -> None:
+    async def check_remove(self, user_id: str) -> None:
         """Refuse (audited) a non-admin's removal, before anything reaches Kaleyra."""
-        self.agents.require_admin(
+        await self.agents.require_admin(
             user_id,
             "remove numbers from the blacklist",
             action="blacklist.remove",
@@ -34,15 +34,19 @@ class Blacklist:
     async def add(self, user_id: str, phones: Sequence[Phone], reason: str = "") -> None:
         national = [p.national for p in phones]
         await self._send(user_id, "blacklist.add", national, adding=True)
-        self.store.blacklist_add([p.e164 for p in phones], user_id, reason)
-        self.store.audit(user_id=user_id, action="blacklist.add", outcome="ok", numbers=national)
+        await self.store.blacklist_add([p.e164 for p in phones], user_id, reason)
+        await self.store.audit(
+            user_id=user_id, action="blacklist.add", outcome="ok", numbers=national
+        )
 
     async def remove(self, user_id: str, phones: Sequence[Phone]) -> None:
-        self.check_remove(user_id)
+        await self.check_remove(user_id)
         national = [p.national for p in phones]
         await self._send(user_id, "blacklist.remove", national, adding=False)
-        self.store.blacklist_remove([p.e164 for p in phones])
-        self.store.audit(user_id=user_id, action="blacklist.remove", outcome="ok", numbers=national)
+        await self.store.blacklist_remove([p.e164 for p in phones])
+        await self.store.audit(
+            user_id=user_id, action="blacklist.remove", outcome="ok", numbers=national
+        )
 
     async def _send(self, user_id: str, action: str, national: list[str], *, adding: bool) -> None:
         try:
@@ -51,7 +55,7 @@ class Blacklist:
             else:
                 await self.kaleyra.blacklist_remove(national)
         except KaleyraError as exc:
-            self.store.audit(
+            await self.store.audit(
                 user_id=user_id,
                 action=action,
                 outcome="failed",
@@ -60,10 +64,10 @@ class Blacklist:
             )
             raise
 
-    def page(self, user_id: str) -> BlacklistPage:
+    async def page(self, user_id: str) -> BlacklistPage:
         """The newest entries; numbers in full for admins only."""
         return BlacklistPage(
-            self.store.blacklist_entries(limit=LIST_LIMIT),
-            self.store.blacklist_count(),
-            self.agents.is_admin(user_id),
+            await self.store.blacklist_entries(limit=LIST_LIMIT),
+            await self.store.blacklist_count(),
+            await self.agents.is_admin(user_id),
         )

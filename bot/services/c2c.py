@@ -194,7 +194,7 @@ class ClickToCall:
 
     # ------------------------------------------------------------------ the one door
 
-    def request_dial(
+    async def request_dial(
         self,
         user_id: str,
         customer: Phone,
@@ -220,20 +220,22 @@ class ClickToCall:
         if not (retry is None or 0 <= retry <= 2) or not (delay is None or 0 <= delay <= 900):
             raise Refused("Retries go from 0 to 2 and the delay from 0 to 900 seconds.")
         customer = self._dialable(customer, "customer")
-        first_leg = self.agents.first_leg(user_id, agent and self._dialable(agent, "agent"))
+        first_leg = await self.agents.first_leg(user_id, agent and self._dialable(agent, "agent"))
         if redial is not None:
             once = f"redial:{redial.nonce}"
-            if redial.nonce and not self.store.first_time(once, within=REDIAL_KEEP):
+            if redial.nonce and not await self.store.first_time(once, within=REDIAL_KEEP):
                 return AlreadyHandled()
             claim = redial.claim
-            if taken := self._claim_taken(user_id, customer, claim):
+            if taken := await self._claim_taken(user_id, customer, claim):
                 return taken
-        if blocked := self._blacklisted(user_id, first_leg, customer, retry, delay, claim, redial):
+        if blocked := await self._blacklisted(
+            user_id, first_leg, customer, retry, delay, claim, redial
+        ):
             return blocked
-        if redial is None and self.recent_repeat(user_id, first_leg, customer):
+        if redial is None and await self.recent_repeat(user_id, first_leg, customer):
             ask = self._redial(first_leg, customer, retry, delay, claim=claim)
             return AskFirst(first_leg, customer, ask)
-        self.dial(user_id, first_leg, customer, retry=retry, delay=delay, claim=claim)
+        await self.dial(user_id, first_leg, customer, retry=retry, delay=delay, claim=claim)
         return Dialling(first_leg, customer, again=redial is not None)
 
     def _dialable(self, number: Phone, leg: str) -> Phone:
@@ -244,10 +246,12 @@ class ClickToCall:
         except InvalidNumber as exc:
             raise Refused(f"The {leg} number {exc}. Nothing was dialled.") from None
 
-    def _claim_taken(self, user_id: str, customer: Phone, claim: str | None) -> ClaimTaken | None:
+    async def _claim_taken(
+        self, user_id: str, customer: Phone, claim: str | None
+    ) -> ClaimTaken | None:
         """A *Dial again* of a caller someone is calling back: the claim as it is now decides."""
         if claim is not None:
-            feed = self.store.feed_call(claim)
+            feed = await self.store.feed_call(claim)
             holder = feed.claimed_by if feed is not None else None
             mine = (
                 holder == user_id
@@ -257,11 +261,11 @@ class ClickToCall:
             if mine:
                 return None
         else:
-            feed = self.store.open_claim_on(customer.e164)
+            feed = await self.store.open_claim_on(customer.e164)
             if feed is None or feed.claimed_by == user_id:
                 return None
             holder = feed.claimed_by
-        self.store.audit(
+        await self.store.audit(
             user_id=user_id,
             action="c2c.dial.refused",
             outcome="claimed by someone else" if holder else "claim released",
@@ -270,7 +274,7 @@ class ClickToCall:
         )
         return ClaimTaken(customer, holder)
 
-    def _blacklisted(
+    async def _blacklisted(
         self,
         user_id: str,
         agent: Phone,
@@ -282,13 +286,13 @@ class ClickToCall:
     ) -> Blacklisted | None:
         """None when the customer may be dialled; else the refusal (with, for an admin, the
         confirmation that overrides it). An admin's confirmed override is audited."""
-        entry = self.store.blacklist_entry(customer.e164)
+        entry = await self.store.blacklist_entry(customer.e164)
         if entry is None:
             return None
-        admin = self.agents.is_admin(user_id)
+        admin = await self.agents.is_admin(user_id)
         detail = {"added_by": entry.added_by, "added_at": entry.added_at}
         if admin and redial is not None and redial.override:
-            self.store.audit(
+            await self.store.audit(
                 user_id=user_id,
                 action="c2c.dial.blacklist_override",
                 outcome="ok",
@@ -296,7 +300,7 @@ class ClickToCall:
                 detail=detail,
             )
             return None
-        self.store.audit(
+        await self.store.audit(
             user_id=user_id,
             action="c2c.dial.refused",
             outcome="blacklisted",
@@ -352,20 +356,20 @@ class ClickToCall:
             customer = parse_phone(item.phone, self.region)
         except InvalidNumber as exc:
             raise Refused(f"That follow-up's number cannot be dialled: {exc}.") from None
-        return self.request_dial(click.user_id, customer)
+        return await self.request_dial(click.user_id, customer)
 
     def _first_press(self, click: Click) -> bool:
         """The double-click guard: (user, message or view, button, value), a few seconds."""
         return self._clicks.first_time((click.user_id, click.where, click.action_id, click.value))
 
-    def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> bool:
+    async def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> bool:
         """The same call placed (or about to be) in the last minute: ask before ringing again."""
-        return (user_id, agent.e164, customer.e164) in self._recent_calls()
+        return (user_id, agent.e164, customer.e164) in await self._recent_calls()
 
-    def _recent_calls(self) -> RecentKeys:
+    async def _recent_calls(self) -> RecentKeys:
         if self._recent is None:  # after a start: the calls the store holds from the last minute
             self._recent = RecentKeys(REPEAT_WINDOW, self.clock)
-            for user_id, agent, customer, at in self.store.recent_call_keys(REPEAT_WINDOW):
+            for user_id, agent, customer, at in await self.store.recent_call_keys(REPEAT_WINDOW):
                 self._recent.add((user_id, agent, customer), datetime.fromisoformat(at))
         return self._recent
 
@@ -379,13 +383,13 @@ class ClickToCall:
         self.home.refresh_later(registration.user_id)
         return registration
 
-    def verify(self, user_id: str, code: str) -> Phone:
-        number = self.agents.verify(user_id, code)
+    async def verify(self, user_id: str, code: str) -> Phone:
+        number = await self.agents.verify(user_id, code)
         self.home.refresh_later(user_id)
         return number
 
-    def unregister(self, actor: str, target: str | None = None) -> bool:
-        removed = self.agents.unregister(actor, target)
+    async def unregister(self, actor: str, target: str | None = None) -> bool:
+        removed = await self.agents.unregister(actor, target)
         self.home.refresh_later(target or actor)
         return removed
 
@@ -405,7 +409,7 @@ class ClickToCall:
         except Exception as exc:  # an answer of an odd shape: the call may have gone
             log.warning("verification call: %s", type(exc).__name__)
             state, error = "unknown", exc
-        self.store.audit(
+        await self.store.audit(
             user_id=registration.user_id,
             action="c2c.verify.call",
             outcome=state,
@@ -437,13 +441,15 @@ class ClickToCall:
         title = "Click-to-call log" if kind == "log" else "Incoming calls forwarded to agents"
         title += f" {start:%Y-%m-%d} to {end:%Y-%m-%d}"
         page = rows[:LOG_PAGE_SIZE]
-        full = None if self.agents.is_admin(user_id) else self._mine(user_id, page)
+        full = None if await self.agents.is_admin(user_id) else await self._mine(user_id, page)
         return CallLogPage(title, page, more=len(rows) > LOG_PAGE_SIZE, full_numbers=full)
 
-    def _mine(self, user_id: str, rows: list[Any]) -> frozenset[str]:
+    async def _mine(self, user_id: str, rows: list[Any]) -> frozenset[str]:
         """Ids of the rows that are this user's calls: placed by them, or on their own number."""
-        placed = {c.kaleyra_id for c in self.store.recent_calls(user_id, limit=200) if c.kaleyra_id}
-        mine = self.agents.number(user_id)
+        placed = {
+            c.kaleyra_id for c in await self.store.recent_calls(user_id, limit=200) if c.kaleyra_id
+        }
+        mine = await self.agents.number(user_id)
         own = {mine.national, "0" + mine.national, mine.e164.lstrip("+")} if mine else set()
         return frozenset(
             row.id
@@ -452,15 +458,15 @@ class ClickToCall:
             or (own and (_digits(row.callfrom) in own or _digits(row.callto) in own))
         )
 
-    def refresh(self, user_id: str, kaleyra_id: str) -> None:
+    async def refresh(self, user_id: str, kaleyra_id: str) -> None:
         """The card's Refresh button: read the call's status now (my own calls only)."""
-        for call in self.store.recent_calls(user_id, limit=20):
+        for call in await self.store.recent_calls(user_id, limit=20):
             if call.kaleyra_id == kaleyra_id:
                 self.background.spawn(self.poll_once(call.id), name="c2c-refresh")
 
     # ------------------------------------------------------------------ placing
 
-    def dial(
+    async def dial(
         self,
         user_id: str,
         agent: Phone,
@@ -479,14 +485,15 @@ class ClickToCall:
         """
         order = _Order(user_id, agent, customer, retry, delay, REQUEST_ID.get(), claim)
         self._unrecorded.append(order)
-        self._recent_calls().add(order.key)
+        (await self._recent_calls()).add(order.key)
         if self._recording is None or self._recording.done():
             self._recording = self.background.spawn(self._record(), name="c2c-record")
 
     async def _record(self) -> None:
         orders, self._unrecorded = self._unrecorded, []
         try:
-            rows = self.store.create_calls(
+            await self._load_secret()
+            rows = await self.store.create_calls(
                 "c2c",
                 [(o.user_id, o.agent.e164, o.customer.e164) for o in orders],
                 token_for=self.callback_token,
@@ -494,12 +501,12 @@ class ClickToCall:
         except Exception:
             log.exception("could not record %d dials", len(orders))
             for order in orders:
-                self._recent_calls().discard(order.key)
+                (await self._recent_calls()).discard(order.key)
                 self.background.spawn(self._not_recorded(order), name="c2c-not-recorded")
             return
         for row, order in zip(rows, orders, strict=True):
             if order.claim:  # the call back's claim knows its call from the start
-                self.store.link_callback(order.claim, order.user_id, row.id)
+                await self.store.link_callback(order.claim, order.user_id, row.id)
         self._queue.extend(zip(rows, orders, strict=True))
         for _ in range(min(self.dial_concurrency - self._workers, len(self._queue))):
             self._workers += 1
@@ -546,10 +553,10 @@ class ClickToCall:
             return await self._not_placed(call, exc)
         await self.background.turn()
         if not result.id:
-            call = self.store.update_call(call.id, state="untracked", error=NO_CALL_ID)
+            call = await self.store.update_call(call.id, state="untracked", error=NO_CALL_ID)
         else:
-            call = self.store.update_call(call.id, state="placed", kaleyra_id=result.id)
-        self._audit(call, "placed")
+            call = await self.store.update_call(call.id, state="placed", kaleyra_id=result.id)
+        await self._audit(call, "placed")
         self.home.refresh_later(call.user_id)
         # The ack already said "Dialling"; the card appears once Kaleyra has answered.
         call = await self._post_card(call)
@@ -563,10 +570,12 @@ class ClickToCall:
             log.error("click-to-call answer not understood: %s", type(exc).__name__)
         unknown = not isinstance(exc, KaleyraError) or exc.outcome_unknown
         state = "unknown" if unknown else "failed"
-        call = self.store.update_call(call.id, state=state, error=describe(exc))
+        call = await self.store.update_call(call.id, state=state, error=describe(exc))
         if state == "failed":  # it rang nobody: dialling again needs no confirmation
-            self._recent_calls().discard((call.user_id, call.agent_number, call.customer_number))
-        self._audit(call, state, error=exc)
+            (await self._recent_calls()).discard(
+                (call.user_id, call.agent_number, call.customer_number)
+            )
+        await self._audit(call, state, error=exc)
         return await self._post_card(call)
 
     async def _last_resort_card(self, call: CallRow) -> None:
@@ -576,7 +585,7 @@ class ClickToCall:
             error="Something went wrong after the call was sent; whether it rang is unknown.",
         )
         try:
-            shown = self.store.update_call(call.id, state="unknown", error=shown.error)
+            shown = await self.store.update_call(call.id, state="unknown", error=shown.error)
         except Exception:
             log.exception("call %s: state not saved", call.id)
         if shown.channel and shown.message_ts:
@@ -584,13 +593,13 @@ class ClickToCall:
         else:
             await self.notify.dm(call.user_id, self.card(shown))
 
-    def _audit(self, call: CallRow, outcome: str, error: Exception | None = None) -> None:
+    async def _audit(self, call: CallRow, outcome: str, error: Exception | None = None) -> None:
         detail: dict[str, Any] = {"call_row": call.id}
         if isinstance(error, KaleyraAPIError):
             detail.update(code=error.code, message=error.message)
         elif error is not None:
             detail.update(error=type(error).__name__)
-        self.store.audit(
+        await self.store.audit(
             user_id=call.user_id,
             action="c2c.dial",
             outcome=outcome,
@@ -622,7 +631,7 @@ class ClickToCall:
         if posted is None or not posted.ts:
             return call
         await self.background.turn()
-        return self.store.update_call(call.id, channel=posted.channel, message_ts=posted.ts)
+        return await self.store.update_call(call.id, channel=posted.channel, message_ts=posted.ts)
 
     async def render(self, call: CallRow) -> None:
         if call.channel and call.message_ts:
@@ -633,7 +642,7 @@ class ClickToCall:
     async def poll_once(self, call_id: int) -> bool:
         """Read dial.c2cstatus once; update the row and card on change. True once final
         (or gone: a call retention pruned is logged once and no longer followed)."""
-        call = self.store.find_call(call_id)
+        call = await self.store.find_call(call_id)
         if call is None:
             if call_id not in self._gone:
                 self._gone.add(call_id)
@@ -663,7 +672,7 @@ class ClickToCall:
     async def apply(self, call: CallRow, progress: CallProgress) -> bool:
         """Merge what Kaleyra said: forward only; a final call is never changed again."""
         await self.background.turn()  # polls and callbacks come back in bursts
-        found = self.store.find_call(call.id)  # a poll and a callback may have raced
+        found = await self.store.find_call(call.id)  # a poll and a callback may have raced
         if found is None or found.state == "final":
             return True
         call = found
@@ -681,12 +690,12 @@ class ClickToCall:
         if all(getattr(call, k) == v for k, v in fields.items()):
             return final
         before = self.card(call)
-        call = self.store.update_call(call.id, **fields)
+        call = await self.store.update_call(call.id, **fields)
         if self.card(call) != before:  # Slack only hears of changes a person can see
             await self.render(call)
         if final:
             self.home.refresh_later(call.user_id)
-            self.store.audit(
+            await self.store.audit(
                 user_id=call.user_id,
                 action="c2c.final",
                 outcome=f"{status1 or '-'}/{status2 or '-'}",
@@ -700,7 +709,7 @@ class ClickToCall:
         if self.public_url:
             return  # Kaleyra's callbacks report progress instead
         now, due = self.clock(), []
-        for call in self.store.open_calls():
+        for call in await self.store.open_calls():
             if not call.kaleyra_id:
                 continue
             age = (now - datetime.fromisoformat(call.created_at)).total_seconds()
@@ -708,7 +717,7 @@ class ClickToCall:
                 due.append(call.id)
                 continue
             minutes = self.track_for_seconds / 60
-            call = self.store.update_call(
+            call = await self.store.update_call(
                 call.id,
                 state="untracked",
                 error=f"No final status after {minutes:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
@@ -730,33 +739,38 @@ class ClickToCall:
             self._poller = self.background.spawn(self._poll_loop(), name="track-calls")
 
     async def _poll_loop(self) -> None:
-        while self.store.open_calls():
+        while await self.store.open_calls():
             await asyncio.sleep(self.poll_seconds)
             await self.poll_open()
 
-    def resume_tracking(self) -> int:
+    async def resume_tracking(self) -> int:
         """After a restart: follow every call that had not reached a final status.
 
         Dials still queued or waiting for Kaleyra when the process stopped may or may not have
         rung: they are marked unknown and their user is shown a card saying so.
         """
-        for call in self.store.calls_being_placed():
-            call = self.store.update_call(call.id, state="unknown", error=INTERRUPTED)
+        for call in await self.store.calls_being_placed():
+            call = await self.store.update_call(call.id, state="unknown", error=INTERRUPTED)
             self.background.spawn(self._post_card(call), name="c2c-interrupted")
-        calls = [c for c in self.store.open_calls() if c.kaleyra_id]
+        calls = [c for c in await self.store.open_calls() if c.kaleyra_id]
         if calls:
             self.ensure_poller()
         return len(calls)
 
     # ------------------------------------------------------------------ callbacks
 
-    def callback_token(self, call_id: int) -> str:
+    async def _load_secret(self) -> bytes:
         if self._secret is None:
-            self._secret = self.store.secret("callback_secret").encode()
+            self._secret = (await self.store.secret("callback_secret")).encode()
+        return self._secret
+
+    def callback_token(self, call_id: int) -> str:
+        """The token minted for `call_id` (the secret is loaded before the first call)."""
+        assert self._secret is not None
         digest = hmac.new(self._secret, f"c2c:{call_id}".encode(), hashlib.sha256).hexdigest()
         return f"{call_id}-{digest[:32]}"
 
-    def call_for_token(self, token: object) -> CallRow | None:
+    async def call_for_token(self, token: object) -> CallRow | None:
         """The call a callback token was minted for, while it is valid; None for anything else.
 
         Total: no string makes this raise. A token is valid for TOKEN_TTL after its call.
@@ -765,10 +779,11 @@ class ClickToCall:
             match = _TOKEN.match(token) if isinstance(token, str) else None
             if match is None:
                 return None
+            await self._load_secret()
             expected = self.callback_token(int(match.group(1)))
             if not hmac.compare_digest(token.encode(), expected.encode()):  # type: ignore[union-attr]
                 return None
-            call = self.store.call_by_token(expected)
+            call = await self.store.call_by_token(expected)
             if call is None:
                 return None
             if self.clock() - datetime.fromisoformat(call.created_at) > TOKEN_TTL:

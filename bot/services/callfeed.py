@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -66,7 +66,11 @@ FEED_EVENT = "voicebot_feed_call"  # the metadata a channel post carries: its ca
 RECONCILE_SLACK = timedelta(minutes=2)  # Slack's clock and ours differ: look back this much more
 
 # (user id, their agent number, customer, the feed call claimed) -> request_dial's outcome
-Dial = Callable[[str, Phone, Phone, str], DialOutcome]
+Dial = Callable[[str, Phone, Phone, str], Awaitable[DialOutcome]]
+
+
+async def _no_health_digest() -> DigestSettings:
+    return DigestSettings(None, "09:00")
 
 
 class OutcomeProblems(Exception):
@@ -114,7 +118,7 @@ class CallFeed:
         region: str,
         default_channel: str | None,
         activity_time: str | None = None,
-        health_digest: Callable[[], DigestSettings] = lambda: DigestSettings(None, "09:00"),
+        health_digest: Callable[[], Awaitable[DigestSettings]] = _no_health_digest,
     ) -> None:
         self.store = store
         self.kaleyra = kaleyra
@@ -136,20 +140,20 @@ class CallFeed:
 
     # ------------------------------------------------------------------ the channel
 
-    def channel(self) -> str | None:
+    async def channel(self) -> str | None:
         """Where calls are posted: `/c2c feed` when set (or `off`), else CALLS_CHANNEL."""
-        stored = self.store.get_setting(CHANNEL_KEY)
+        stored = await self.store.get_setting(CHANNEL_KEY)
         if stored == "off":
             return None
         return stored or self.default_channel
 
-    def set_channel(self, user_id: str, channel: str | None) -> str | None:
+    async def set_channel(self, user_id: str, channel: str | None) -> str | None:
         """`/c2c feed #channel` or `/c2c feed off` (admins only)."""
-        self.agents.require_admin(
+        await self.agents.require_admin(
             user_id, "choose where incoming calls are posted", action="callfeed.channel"
         )
-        self.store.set_setting(CHANNEL_KEY, channel or "off")
-        self.store.audit(
+        await self.store.set_setting(CHANNEL_KEY, channel or "off")
+        await self.store.audit(
             user_id=user_id,
             action="callfeed.channel",
             outcome="set" if channel else "off",
@@ -164,30 +168,30 @@ class CallFeed:
 
         Returns how many calls were posted. A Kaleyra outage is posted once, and its end once.
         """
-        channel = self.channel()
+        channel = await self.channel()
         if not channel:
             return 0
         now = self.clock()
         try:
             rows = await self._read_dial(now)
         except KaleyraError as exc:
-            if self.store.get_setting(OUTAGE_KEY) != "1":
-                self.store.set_setting(OUTAGE_KEY, "1")
+            if await self.store.get_setting(OUTAGE_KEY) != "1":
+                await self.store.set_setting(OUTAGE_KEY, "1")
                 await self.notify.post(
                     channel, views.feed_outage_message(describe_kaleyra_error(exc))
                 )
             return 0
-        if self.store.get_setting(OUTAGE_KEY) == "1":
-            self.store.set_setting(OUTAGE_KEY, None)
+        if await self.store.get_setting(OUTAGE_KEY) == "1":
+            await self.store.set_setting(OUTAGE_KEY, None)
             await self.notify.post(channel, views.feed_outage_message("", recovered=True))
         # A row without a status is a call still ringing or talking: read it again next poll.
         calls = [self._incoming(row, now) for row in rows if row.status]
         agent_users = {
             c.agent_number: agent.user_id
             for c in calls
-            if (agent := self.store.agent_by_number(c.agent_number)) is not None
+            if (agent := await self.store.agent_by_number(c.agent_number)) is not None
         }
-        self.store.remember_incoming(calls, agent_users, post_after=iso(now - POST_WITHIN))
+        await self.store.remember_incoming(calls, agent_users, post_after=iso(now - POST_WITHIN))
         posted = await self._post_pending(channel, now)
         await self.follow_callbacks()
         return posted
@@ -251,20 +255,20 @@ class CallFeed:
         lost (a crash, a timeout) is found in the channel and updated, never posted twice."""
         await self._reconcile()
         posted = 0
-        while batch := self.store.feed_to_post(POST_BATCH):
+        while batch := await self.store.feed_to_post(POST_BATCH):
             for feed in batch:
-                if not self.store.mark_feed_posting(feed.key):
+                if not await self.store.mark_feed_posting(feed.key):
                     continue  # another poll took it
                 self._posting.add(feed.key)
                 try:
                     where = await self.notify.post_once(channel, self._feed_post(feed, now))
                     if where == NOT_POSTED:
-                        self.store.mark_feed_pending(feed.key)
+                        await self.store.mark_feed_pending(feed.key)
                         return posted  # Slack refused or is down: the rest waits for the next poll
                     if where == MAYBE_POSTED:
                         return posted  # the next poll looks for it in the channel first
                     assert isinstance(where, Posted)
-                    self.store.mark_feed_posted(feed.key, where.channel, where.ts)
+                    await self.store.mark_feed_posted(feed.key, where.channel, where.ts)
                 finally:
                     self._posting.discard(feed.key)
                 posted += 1
@@ -283,10 +287,10 @@ class CallFeed:
         When the channel's history cannot be read, nothing is posted again: the call waits for
         a later poll (and shows in App Home meanwhile).
         """
-        channel = self.channel()
+        channel = await self.channel()
         if not channel:
             return
-        for feed in self.store.feed_posting():
+        for feed in await self.store.feed_posting():
             if feed.key in self._posting:
                 continue  # this process is posting it right now
             since = datetime.fromisoformat(feed.updated_at) - RECONCILE_SLACK
@@ -299,51 +303,55 @@ class CallFeed:
                     )
                 continue
             if isinstance(found, Posted):
-                feed = self.store.mark_feed_posted(feed.key, found.channel, found.ts)
+                feed = await self.store.mark_feed_posted(feed.key, found.channel, found.ts)
                 await self._render(feed)  # the one message, brought up to date
                 continue
-            self.store.mark_feed_pending(feed.key)  # it never landed: post it
+            await self.store.mark_feed_pending(feed.key)  # it never landed: post it
 
     # ------------------------------------------------------------------ call back
 
     async def call_back(self, user_id: str, key: str) -> CallBackResult:
         """The first click claims the call and dials it from the clicker's verified number."""
-        feed = self.store.feed_call(key)
+        feed = await self.store.feed_call(key)
         if feed is None or not feed.missed:
             raise UsageError("That call is not in the feed any more.")
-        caller = self._callable(feed, user_id)  # the rules a typed number meets, checked again
-        agent = self.agents.first_leg(user_id)  # their own verified number, or "register first"
-        if not self.store.claim_callback(key, user_id):
-            claimed = self.store.feed_call(key)
+        caller = await self._callable(
+            feed, user_id
+        )  # the rules a typed number meets, checked again
+        agent = await self.agents.first_leg(
+            user_id
+        )  # their own verified number, or "register first"
+        if not await self.store.claim_callback(key, user_id):
+            claimed = await self.store.feed_call(key)
             assert claimed is not None
             return AlreadyClaimed(claimed)
         try:
-            dialled = self.dial(user_id, agent, caller, key)
+            dialled = await self.dial(user_id, agent, caller, key)
         except (Refused, NotRegistered, UsageError):
-            self.store.release_callback(key, user_id)
+            await self.store.release_callback(key, user_id)
             raise
         if isinstance(dialled, Blacklisted) and dialled.override is None:
-            self.store.release_callback(key, user_id)  # refused: the call is free again
+            await self.store.release_callback(key, user_id)  # refused: the call is free again
             return Claimed(feed, dialled)
-        self.store.audit(
+        await self.store.audit(
             user_id=user_id,
             action="callfeed.call_back",
             outcome="claimed",
             numbers=[feed.caller],
             kaleyra_ids=[key],
         )
-        claimed = self.store.feed_call(key)
+        claimed = await self.store.feed_call(key)
         assert claimed is not None
         self.background.spawn(self._render(claimed), name="callfeed-claimed")
         return Claimed(claimed, dialled)
 
-    def _callable(self, feed: FeedCall, user_id: str) -> Phone:
+    async def _callable(self, feed: FeedCall, user_id: str) -> Phone:
         """The caller as a number that can be dialled, or UsageError saying why not."""
         try:
             return parse_phone(feed.caller, self.region)
         except InvalidNumber as exc:
             problem = feed.caller_problem or mask_text(str(exc))
-            self.store.audit(
+            await self.store.audit(
                 action="callfeed.call_back",
                 user_id=user_id,
                 outcome="refused: caller cannot be dialled",
@@ -358,7 +366,9 @@ class CallFeed:
     ) -> bool:
         if not feed.channel or not feed.message_ts:
             return False
-        outcome = self.store.get_outcome(feed.callback_call_id) if feed.callback_call_id else None
+        outcome = (
+            await self.store.get_outcome(feed.callback_call_id) if feed.callback_call_id else None
+        )
         payload = views.feed_message(
             feed,
             self.tz,
@@ -377,7 +387,7 @@ class CallFeed:
         followed is logged once and skipped: it never stops the poll.
         """
         now = self.clock()
-        for feed in self.store.callbacks_open():
+        for feed in await self.store.callbacks_open():
             try:
                 await self._follow(feed, now)
             except Exception:
@@ -389,14 +399,14 @@ class CallFeed:
         assert feed.claimed_by is not None and feed.claimed_at is not None
         claimed_for = now - datetime.fromisoformat(feed.claimed_at)
         if feed.callback_call_id is None:
-            call = self.store.call_placed_by(feed.claimed_by, feed.caller, feed.claimed_at)
+            call = await self.store.call_placed_by(feed.claimed_by, feed.caller, feed.claimed_at)
             if call is None:
                 if claimed_for > CLAIM_EXPIRES:
                     await self._release(feed)  # nothing was dialled after all (a repeat asked)
                 return
-            feed = self.store.update_callback(feed.key, call_id=call.id)
+            feed = await self.store.update_callback(feed.key, call_id=call.id)
         else:
-            call = self.store.find_call(feed.callback_call_id)
+            call = await self.store.find_call(feed.callback_call_id)
             if call is None and feed.key not in self._unfollowable:
                 self._unfollowable.add(feed.key)
                 log.warning(
@@ -409,56 +419,58 @@ class CallFeed:
             await self._release(feed)
         elif state in {"connected", "not_connected"}:
             assert call is not None
-            feed = self.store.update_callback(feed.key, state=state, billsec=call.billsec or 0)
+            feed = await self.store.update_callback(
+                feed.key, state=state, billsec=call.billsec or 0
+            )
             await self._render(feed)
         elif claimed_for > CALLBACK_UNKNOWN_RELEASE:
             await self._release(feed, unknown=True)
         elif state == "unknown" and feed.callback_state != "unknown":
-            await self._render(self.store.update_callback(feed.key, state="unknown"))
+            await self._render(await self.store.update_callback(feed.key, state="unknown"))
 
     async def _release(self, feed: FeedCall, *, unknown: bool = False) -> None:
         assert feed.claimed_by is not None
-        self.store.release_callback(feed.key, feed.claimed_by)
-        self.store.audit(
+        await self.store.release_callback(feed.key, feed.claimed_by)
+        await self.store.audit(
             user_id=feed.claimed_by,
             action="callfeed.call_back",
             outcome="released: outcome unknown" if unknown else "released: not placed",
             kaleyra_ids=[feed.key],
         )
-        released = self.store.feed_call(feed.key)
+        released = await self.store.feed_call(feed.key)
         assert released is not None
         await self._render(released, released_by=feed.claimed_by, unknown=unknown)
 
-    def missed_waiting(self, limit: int = 10) -> list[FeedCall]:
+    async def missed_waiting(self, limit: int = 10) -> list[FeedCall]:
         """Missed calls nobody has called back yet, newest first (App Home)."""
-        return self.store.missed_waiting(iso(self.clock() - WAITING_FOR), limit)
+        return await self.store.missed_waiting(iso(self.clock() - WAITING_FOR), limit)
 
     # ------------------------------------------------------------------ outcomes
 
-    def outcome_form(self, user_id: str, call_id: int) -> tuple[CallRow, CallOutcome | None]:
+    async def outcome_form(self, user_id: str, call_id: int) -> tuple[CallRow, CallOutcome | None]:
         """The call and its outcome so far, for the form; only its caller may log it."""
-        call = self._own_call(user_id, call_id)
-        return call, self.store.get_outcome(call_id)
+        call = await self._own_call(user_id, call_id)
+        return call, await self.store.get_outcome(call_id)
 
-    def _own_call(self, user_id: str, call_id: int) -> CallRow:
+    async def _own_call(self, user_id: str, call_id: int) -> CallRow:
         try:
-            call = self.store.get_call(call_id)
+            call = await self.store.get_call(call_id)
         except Exception:
             raise UsageError(f"There is no call {call_id}.") from None
         if call.user_id != user_id:
-            self.store.audit(
+            await self.store.audit(
                 user_id=user_id, action="call.outcome.refused", outcome="not the caller"
             )
             raise Refused("Only the person who placed a call can log its outcome.")
         return call
 
-    def log_outcome(self, draft: OutcomeDraft) -> CallOutcome:
+    async def log_outcome(self, draft: OutcomeDraft) -> CallOutcome:
         """Store an outcome (a new one or an edit); "call back" also books a Kaleyra follow-up.
 
         Checked first, so the form can show what is wrong; the follow-up is created after the
         form has closed, and its result (or Kaleyra's refusal) arrives as a DM.
         """
-        call = self._own_call(draft.user_id, draft.call_id)
+        call = await self._own_call(draft.user_id, draft.call_id)
         problems: dict[str, str] = {}
         if draft.outcome not in OUTCOME_KINDS:
             problems["outcome"] = "Pick an outcome."
@@ -474,11 +486,11 @@ class CallFeed:
                 problems["followup_at"] = str(exc)
         if problems:
             raise OutcomeProblems(problems)
-        before = self.store.get_outcome(call.id)
-        saved = self.store.save_outcome(
+        before = await self.store.get_outcome(call.id)
+        saved = await self.store.save_outcome(
             call.id, draft.user_id, draft.outcome, draft.note, iso(when) if when else None
         )
-        self.store.audit(
+        await self.store.audit(
             user_id=draft.user_id,
             action="call.outcome",
             outcome=draft.outcome,
@@ -492,7 +504,7 @@ class CallFeed:
         if when is not None and wanted and call.id not in self._making_followup:
             self._making_followup.add(call.id)
             self.background.spawn(self._followup(call, saved, when), name="outcome-followup")
-        if feed := self.store.feed_for_call(call.id):
+        if feed := await self.store.feed_for_call(call.id):
             self.background.spawn(self._render(feed), name="callfeed-outcome")
         return saved
 
@@ -514,37 +526,37 @@ class CallFeed:
             return
         finally:
             self._making_followup.discard(call.id)
-        self.store.set_outcome_followup(call.id, made.id)
+        await self.store.set_outcome_followup(call.id, made.id)
         local = made.ontime.astimezone(self.tz)
         await self.notify.dm(
             call.user_id, views.followup_made_message(made.id, local, self.tz_name)
         )
 
-    def outcomes_for(self, call_ids: list[int]) -> dict[int, CallOutcome]:
+    async def outcomes_for(self, call_ids: list[int]) -> dict[int, CallOutcome]:
         """Outcomes by calls.id, for App Home's recent calls and the call history."""
-        return self.store.outcomes_for(call_ids)
+        return await self.store.outcomes_for(call_ids)
 
     # ------------------------------------------------------------------ the activity digest
 
-    def activity(self, now: datetime | None = None) -> ActivityDigest:
+    async def activity(self, now: datetime | None = None) -> ActivityDigest:
         """The last 24 hours: calls placed per agent, incoming calls, broadcasts, follow-ups."""
         until = (now or self.clock()).astimezone(self.tz)
         since = until - DIGEST_WINDOW
         start, end = iso(since), iso(until)
         placed: dict[str, list[CallRow]] = defaultdict(list)
-        for call in self.store.calls_between(start, end):
+        for call in await self.store.calls_between(start, end):
             placed[call.user_id].append(call)
-        feed = self.store.feed_between(start, end)
+        feed = await self.store.feed_between(start, end)
         incoming_by: Counter[str] = Counter(
             f.agent_user for f in feed if not f.missed and f.agent_user
         )
         midnight = until.replace(hour=0, minute=0, second=0, microsecond=0)
         due: Counter[str] = Counter()
-        followups_due = self.store.followers_due_between(
+        followups_due = await self.store.followers_due_between(
             iso(midnight), iso(midnight + timedelta(days=1))
         )
         for number in followups_due:
-            if (agent := self.store.agent_by_number(number)) is not None:
+            if (agent := await self.store.agent_by_number(number)) is not None:
                 due[agent.user_id] += 1
         users = sorted(set(placed) | set(incoming_by) | set(due))
         agents = tuple(
@@ -558,7 +570,7 @@ class CallFeed:
             )
             for user in users
         )
-        broadcasts = self.store.broadcasts_between(start, end)
+        broadcasts = await self.store.broadcasts_between(start, end)
         outcomes: Counter[str] = Counter()
         for broadcast in broadcasts:
             outcomes.update(broadcast.statuses)
@@ -569,7 +581,9 @@ class CallFeed:
             agents=agents,
             incoming_answered=len(feed) - len(missed),
             incoming_missed=len(missed),
-            missed_called_back_within_hour=sum(1 for f in missed if self._called_back_soon(f)),
+            missed_called_back_within_hour=sum(
+                [1 for f in missed if await self._called_back_soon(f)]
+            ),
             missed_waiting=sum(1 for f in missed if not f.claimed_by),
             broadcasts=len(broadcasts),
             broadcast_numbers=sum(b.numbers for b in broadcasts),
@@ -577,24 +591,24 @@ class CallFeed:
             followups_due_today=len(followups_due),
         )
 
-    def _called_back_soon(self, feed: FeedCall) -> bool:
+    async def _called_back_soon(self, feed: FeedCall) -> bool:
         if not feed.claimed_by or feed.callback_state not in {"connected", "not_connected"}:
             return False
-        call = self.store.find_call(feed.callback_call_id) if feed.callback_call_id else None
+        call = await self.store.find_call(feed.callback_call_id) if feed.callback_call_id else None
         if call is None:  # pruned: not counted
             return False
         started = datetime.fromisoformat(feed.started_at)
         return datetime.fromisoformat(call.created_at) - started <= CALLED_BACK_WITHIN
 
-    def activity_digest(self, now: datetime | None = None) -> dict[str, Any]:
+    async def activity_digest(self, now: datetime | None = None) -> dict[str, Any]:
         """The digest as a message payload."""
-        return views.activity_digest_message(self.activity(now), self.tz_name)
+        return views.activity_digest_message(await self.activity(now), self.tz_name)
 
-    def digest_channel(self) -> str | None:
+    async def digest_channel(self) -> str | None:
         """The calls channel, else the health digest's channel."""
-        return self.channel() or self.health_digest().channel
+        return await self.channel() or (await self.health_digest()).channel
 
-    def digest_time(self) -> str:
+    async def digest_time(self) -> str:
         """HH:MM, local: ACTIVITY_DIGEST_TIME, else the health digest's time."""
         if self.activity_time and HHMM.match(self.activity_time.strip()):
             return self.activity_time.strip()
@@ -603,12 +617,12 @@ class CallFeed:
                 "ACTIVITY_DIGEST_TIME %r is not HH:MM; using the health digest's time",
                 self.activity_time,
             )
-        return self.health_digest().at
+        return (await self.health_digest()).at
 
     async def catch_up(self) -> bool:
         """On start: today's digest, when its time passed while the process was down (grace)."""
         now = self.clock().astimezone(self.tz)
-        hour, minute = (int(x) for x in self.digest_time().split(":"))
+        hour, minute = (int(x) for x in (await self.digest_time()).split(":"))
         due = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if due > now or now - due > DIGEST_GRACE:
             return False
@@ -616,17 +630,17 @@ class CallFeed:
 
     async def post_digest(self, due: datetime | None = None) -> bool:
         """Post the activity digest due at `due` (default: now) once; False when not posted."""
-        channel = self.digest_channel()
+        channel = await self.digest_channel()
         if not channel:
             return False
         due = due or self.clock()
         key = f"activity-digest:{due.astimezone(self.tz):%Y-%m-%d}"
-        if not self.store.claim(key, "activity-digest", due, detail="team activity digest"):
+        if not await self.store.claim(key, "activity-digest", due, detail="team activity digest"):
             return False
-        if await self.notify.post(channel, self.activity_digest(due)) is None:
-            self.store.release(key)
+        if await self.notify.post(channel, await self.activity_digest(due)) is None:
+            await self.store.release(key)
             return False
-        self.store.mark_sent(key)
+        await self.store.mark_sent(key)
         return True
 
 

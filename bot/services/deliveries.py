@@ -14,18 +14,18 @@ class Deliveries:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def first(self, identity: str) -> bool:
+    async def first(self, identity: str) -> bool:
         """The store decides; when it cannot (a lock held elsewhere, a full disk), the delivery
         is handled, and the handler's own store write gives the user the clear answer."""
         try:
-            return self.store.first_delivery(identity)
+            return await self.store.first_delivery(identity)
         except StoreUnavailable:
             log.warning("Slack delivery not de-duplicated: the store is unavailable")
             return True
 
-    def forget(self, identity: str) -> None:
+    async def forget(self, identity: str) -> None:
         """The delivery failed: its retry is handled as new."""
         try:
-            self.store.forget_delivery(identity)
+            await self.store.forget_delivery(identity)
         except StoreUnavailable:
             log.warning("a failed Slack delivery could not be forgotten; its retry is ignored")

@@ -80,26 +80,26 @@ class Followups:
 
     # ------------------------------------------------------------------ who
 
-    def my_number(self, user_id: str) -> Phone | None:
+    async def my_number(self, user_id: str) -> Phone | None:
         """The user's verified agent number."""
-        return self.agents.number(user_id)
+        return await self.agents.number(user_id)
 
-    def holder(self, number: str) -> str | None:
+    async def holder(self, number: str) -> str | None:
         """The Slack user whose verified agent number is `number` (E.164), if any."""
-        agent = self.store.agent_by_number(number)
+        agent = await self.store.agent_by_number(number)
         if agent is None:
             return None
-        mine = self.agents.number(agent.user_id)
+        mine = await self.agents.number(agent.user_id)
         return agent.user_id if mine is not None and mine.e164 == number else None
 
-    def may_change(self, user_id: str, item: Followup) -> bool:
-        if self.agents.is_admin(user_id):
+    async def may_change(self, user_id: str, item: Followup) -> bool:
+        if await self.agents.is_admin(user_id):
             return True
-        mine = self.agents.number(user_id)
+        mine = await self.agents.number(user_id)
         return mine is not None and (item.user_id == user_id or mine.e164 == item.follower)
 
-    def _refuse_not_owner(self, user_id: str, item: Followup, action: str) -> Refused:
-        self.store.audit(
+    async def _refuse_not_owner(self, user_id: str, item: Followup, action: str) -> Refused:
+        await self.store.audit(
             user_id=user_id,
             action=f"{action}.refused",
             outcome="not owner",
@@ -107,33 +107,35 @@ class Followups:
         )
         return Refused(NOT_OWNER.format(id=item.id))
 
-    def require_change(self, user_id: str, item: Followup, action: str) -> None:
+    async def require_change(self, user_id: str, item: Followup, action: str) -> None:
         """Refuse (audited) unless `user_id` may change `item`."""
-        if not self.may_change(user_id, item):
-            raise self._refuse_not_owner(user_id, item, action)
+        if not await self.may_change(user_id, item):
+            raise await self._refuse_not_owner(user_id, item, action)
 
     # ------------------------------------------------------------------ drafts
 
-    def draft_add(self, user_id: str, phone: Phone, name: str, when: datetime) -> FollowupDraft:
+    async def draft_add(
+        self, user_id: str, phone: Phone, name: str, when: datetime
+    ) -> FollowupDraft:
         """`/followup add`: the follower is the user's own verified number."""
-        mine = self.agents.first_leg(user_id)  # NotRegistered / NotVerified say what to do
+        mine = await self.agents.first_leg(user_id)  # NotRegistered / NotVerified say what to do
         self.check_future(when)
         return FollowupDraft(user_id=user_id, phone=phone, name=name, follower=mine, when=when)
 
-    def acting_number(self, user_id: str) -> Phone | None:
+    async def acting_number(self, user_id: str) -> Phone | None:
         """The user's number, to act on follow-ups (forms, edit, delete); admins need none."""
-        if self.agents.is_admin(user_id):
-            return self.my_number(user_id)
-        return self.agents.first_leg(user_id)
+        if await self.agents.is_admin(user_id):
+            return await self.my_number(user_id)
+        return await self.agents.first_leg(user_id)
 
-    def form_problems(
+    async def form_problems(
         self, user_id: str, *, follower: Phone | None, when: datetime | None, name: str
     ) -> dict[str, str]:
         """What is wrong with a submitted form, by field: follower, when, name."""
         problems: dict[str, str] = {}
-        if follower is not None and not self._may_follow(user_id, follower):
+        if follower is not None and not await self._may_follow(user_id, follower):
             problems["follower"] = str(
-                self.agents.refuse(
+                await self.agents.refuse(
                     user_id,
                     "set another agent as follower",
                     action="followup.follower",
@@ -150,17 +152,19 @@ class Followups:
             problems["name"] = "Give the customer's name."
         return problems
 
-    def _may_follow(self, user_id: str, follower: Phone) -> bool:
-        mine = self.my_number(user_id)
-        return self.agents.is_admin(user_id) or (mine is not None and mine.e164 == follower.e164)
+    async def _may_follow(self, user_id: str, follower: Phone) -> bool:
+        mine = await self.my_number(user_id)
+        return await self.agents.is_admin(user_id) or (
+            mine is not None and mine.e164 == follower.e164
+        )
 
     # ------------------------------------------------------------------ save, find, delete
 
     async def save(self, draft: FollowupDraft) -> Followup:
         """Create or edit at Kaleyra, then record who owns it. Rights are checked again here."""
         local = self.check_future(draft.when)
-        if not self._may_follow(draft.user_id, draft.follower):
-            raise self.agents.refuse(
+        if not await self._may_follow(draft.user_id, draft.follower):
+            raise await self.agents.refuse(
                 draft.user_id,
                 "set another agent as follower",
                 action="followup.follower",
@@ -193,8 +197,8 @@ class Followups:
         )  # an edit moves the reminder along with the new time
         if existing is None:
             item = self.first_reminder(item)
-        self.store.save_followup(item)
-        self.store.audit(
+        await self.store.save_followup(item)
+        await self.store.audit(
             user_id=draft.user_id,
             action="followup.edit" if draft.followup_id else "followup.add",
             outcome="ok",
@@ -210,7 +214,7 @@ class Followups:
 
     async def find(self, followup_id: str) -> Followup | None:
         """From the store when it is ours and active, else from Kaleyra's report."""
-        item = self.store.get_followup(followup_id)
+        item = await self.store.get_followup(followup_id)
         if item is not None and item.state == "active":
             return item
         for record in await self.kaleyra.followup_report():
@@ -223,22 +227,22 @@ class Followups:
         item = await self.find(followup_id)
         if item is None:
             raise UsageError(f"There is no follow-up #{followup_id}. See `/followup list`.")
-        self.require_change(user_id, item, action)
+        await self.require_change(user_id, item, action)
         return item
 
-    def stored_for_change(self, user_id: str, followup_id: str, action: str) -> Followup:
+    async def stored_for_change(self, user_id: str, followup_id: str, action: str) -> Followup:
         """A stored, active follow-up `user_id` may act on (Snooze, Done)."""
-        item = self.store.get_followup(followup_id)
+        item = await self.store.get_followup(followup_id)
         if item is None or item.state != "active":
             raise UsageError(f"There is no follow-up #{followup_id} to remind you of any more.")
-        self.require_change(user_id, item, action)
+        await self.require_change(user_id, item, action)
         return item
 
     async def delete(self, user_id: str, followup_id: str) -> Followup:
         item = await self.find_for_change(user_id, followup_id, "followup.delete")
         await self.kaleyra.followup_delete(item.id)
-        self.store.delete_followup(item.id)
-        self.store.audit(
+        await self.store.delete_followup(item.id)
+        await self.store.audit(
             user_id=user_id,
             action="followup.delete",
             outcome="ok",
@@ -250,20 +254,20 @@ class Followups:
 
     # ------------------------------------------------------------------ listing
 
-    def list_scope(self, user_id: str, scope: str) -> Phone | None:
+    async def list_scope(self, user_id: str, scope: str) -> Phone | None:
         """Whose follow-ups `user_id` may list: their own (verified number) or, admins, all (None)."""
         if scope == "all":
-            self.agents.require_admin(
+            await self.agents.require_admin(
                 user_id, "list everyone's follow-ups", action="followup.list", command="followup"
             )
             return None
-        return self.agents.first_leg(user_id)
+        return await self.agents.first_leg(user_id)
 
     async def listing(self, follower: Phone | None) -> list[Followup]:
         """followup.reports merged with the store: Kaleyra says what exists, the store who owns it."""
         query = FollowupQuery(follower=follower.national if follower else None)
         records = await self.kaleyra.followup_report(query)
-        stored = {f.id: f for f in self.store.followups(follower.e164 if follower else None)}
+        stored = {f.id: f for f in await self.store.followups(follower.e164 if follower else None)}
         merged = [stored.get(record.id) or self.from_report(record) for record in records]
         return sorted(merged, key=lambda f: f.ontime)
 
@@ -284,7 +288,7 @@ class Followups:
     async def made_outside_slack(self) -> list[Followup]:
         """Follow-ups Kaleyra has that the store does not, with a readable time."""
         records = [r for r in await self.kaleyra.followup_report() if r.ontime_local()]
-        known = self.store.known_followup_ids(r.id for r in records)
+        known = await self.store.known_followup_ids(r.id for r in records)
         return [self.from_report(r) for r in records if r.id not in known]
 
     def _e164(self, number: str) -> str:

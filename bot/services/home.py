@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, tzinfo
 
 from bot.models import CallHistory, CallOutcome, DigestSettings, FeedCall
@@ -30,9 +30,9 @@ class Home:
         tz: tzinfo,
         tz_name: str,
         sandbox: bool,
-        digest: Callable[[], DigestSettings | tuple[str | None, str]],
-        missed_calls: Callable[[], Sequence[FeedCall] | None] = lambda: None,
-        outcomes: Callable[[list[int]], Mapping[int, CallOutcome]] = lambda _ids: {},
+        digest: Callable[[], Awaitable[DigestSettings | tuple[str | None, str]]],
+        missed_calls: Callable[[], Awaitable[Sequence[FeedCall] | None]] | None = None,
+        outcomes: Callable[[list[int]], Awaitable[Mapping[int, CallOutcome]]] | None = None,
     ) -> None:
         self.store = store
         self.notify = notify
@@ -47,37 +47,39 @@ class Home:
         self.outcomes = outcomes  # logged outcomes of my recent calls
         self._waiting: set[str] = set()  # users whose refresh is queued and not yet built
 
-    def view(self, user_id: str) -> dict:
-        status = self.agents.status(user_id)
+    async def view(self, user_id: str) -> dict:
+        status = await self.agents.status(user_id)
         admin = status.role == "admin"
-        mine = self.agents.number(user_id)  # follow-ups are shown for a proven number only
+        mine = await self.agents.number(user_id)  # follow-ups are shown for a proven number only
         now = self.clock()
-        upcoming = self.store.upcoming_followups(mine.e164, now, limit=5) if mine else []
-        calls = self.store.recent_calls(user_id, limit=10)
+        upcoming = await self.store.upcoming_followups(mine.e164, now, limit=5) if mine else []
+        calls = await self.store.recent_calls(user_id, limit=10)
         view = home_view(
             status=status,
             calls=calls,
             followups=upcoming,
             tz=self.tz,
             tz_name=self.tz_name,
-            digest=tuple(self.digest()) if admin else None,
-            audit=self.store.audit_entries(10) if admin else None,
-            missed=self.missed_calls(),
-            outcomes=self.outcomes([c.id for c in calls]),
+            digest=tuple(await self.digest()) if admin else None,
+            audit=await self.store.audit_entries(10) if admin else None,
+            missed=await self.missed_calls() if self.missed_calls else None,
+            outcomes=await self.outcomes([c.id for c in calls]) if self.outcomes else {},
         )
         return with_notice(view) if self.sandbox else view
 
-    def history(self, user_id: str, before_id: int | None = None, limit: int = 20) -> CallHistory:
+    async def history(
+        self, user_id: str, before_id: int | None = None, limit: int = 20
+    ) -> CallHistory:
         """`/c2c history`: my calls through the bot, a page at a time, with their outcomes."""
-        calls = self.store.call_history(user_id, before_id=before_id, limit=limit + 1)
+        calls = await self.store.call_history(user_id, before_id=before_id, limit=limit + 1)
         page, more = tuple(calls[:limit]), len(calls) > limit
-        outcomes = dict(self.outcomes([c.id for c in page]))
+        outcomes = dict(await self.outcomes([c.id for c in page])) if self.outcomes else {}
         return CallHistory(user_id, page, outcomes, page[-1].id if more and page else None)
 
     async def publish(self, user_id: str) -> bool:
         await self.background.turn()
         self._waiting.discard(user_id)  # later changes need a refresh of their own
-        return await self.notify.publish(user_id, self.view(user_id))
+        return await self.notify.publish(user_id, await self.view(user_id))
 
     def open(self, user_id: str) -> None:
         """The user opened the tab: publish it after the event is acked."""

@@ -48,9 +48,9 @@ class Reminders:
     async def run_due(self) -> int:
         """Send every reminder that is due and not yet sent; report the ones too old to send."""
         now = self.clock()
-        self.store.sweep_stale_claims(now - STALE_CLAIM)
+        await self.store.sweep_stale_claims(now - STALE_CLAIM)
         sent = 0
-        pending = self.store.followups_to_remind(now + self.followups.reminder_lead)
+        pending = await self.store.followups_to_remind(now + self.followups.reminder_lead)
         for item in pending:
             due = self.followups.reminder_due(item)
             if due > now:
@@ -61,22 +61,22 @@ class Reminders:
                 log.exception("reminder for follow-up %s failed", item.id)
         return sent
 
-    def _missed(self, item: Followup, key: str, due: datetime, detail: str) -> int:
-        self.store.mark_missed(key, "reminder", due, detail)
-        self.store.set_reminder_state(item.id, "missed")
+    async def _missed(self, item: Followup, key: str, due: datetime, detail: str) -> int:
+        await self.store.mark_missed(key, "reminder", due, detail)
+        await self.store.set_reminder_state(item.id, "missed")
         return 0
 
     async def _remind(self, item: Followup, due: datetime, now: datetime) -> int:
         key = f"reminder:{item.id}:{due.isoformat()}"
         if now - due > REMINDER_GRACE or now > item.ontime + REMINDER_GRACE:
-            return self._missed(item, key, due, _missed_detail(item))
+            return await self._missed(item, key, due, _missed_detail(item))
         user_id = self.followups.holder(item.follower)
         if user_id is None:
             detail = f"follow-up #{item.id}: no Slack user has its follower number"
-            return self._missed(item, key, due, detail)
+            return await self._missed(item, key, due, detail)
         late = now - due > LATE_AFTER
-        if not self.store.claim(key, "reminder", due, late=late, detail=_missed_detail(item)):
-            self.store.set_reminder_state(item.id, "sent")  # settled by an earlier run
+        if not await self.store.claim(key, "reminder", due, late=late, detail=_missed_detail(item)):
+            await self.store.set_reminder_state(item.id, "sent")  # settled by an earlier run
             return 0
         posted = None
         try:
@@ -85,23 +85,23 @@ class Reminders:
         finally:
             if posted is None:
                 log.warning("reminder %s not sent; released for the next run", key)
-                self.store.release(key)
+                await self.store.release(key)
         if posted is None:
             return 0
-        self.store.mark_sent(key)
-        self.store.set_reminder_state(item.id, "sent")
+        await self.store.mark_sent(key)
+        await self.store.set_reminder_state(item.id, "sent")
         return 1
 
-    def snooze(self, user_id: str, followup_id: str) -> datetime:
+    async def snooze(self, user_id: str, followup_id: str) -> datetime:
         """Remind again in ten minutes; only who may change the follow-up can snooze it."""
         self.followups.stored_for_change(user_id, followup_id, "followup.snooze")
         until = self.clock() + SNOOZE
-        self.store.snooze_followup(followup_id, until)
+        await self.store.snooze_followup(followup_id, until)
         return until
 
-    def done(self, user_id: str, followup_id: str) -> None:
+    async def done(self, user_id: str, followup_id: str) -> None:
         self.followups.stored_for_change(user_id, followup_id, "followup.done")
-        self.store.set_followup_state(followup_id, "done")
+        await self.store.set_followup_state(followup_id, "done")
 
     async def sync(self) -> int:
         """Follow-ups made outside Slack, for followers who are verified users, join the store.
@@ -124,7 +124,7 @@ class Reminders:
             synced = item.model_copy(
                 update={"user_id": owner, "reminder": "none" if past else "pending"}
             )
-            self.store.save_followup(self.followups.first_reminder(synced))
+            await self.store.save_followup(self.followups.first_reminder(synced))
             added += 1
         return added
 

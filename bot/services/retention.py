@@ -35,7 +35,7 @@ class Retention:
         """Audit rows and settled calls past their retention; returns how many rows went."""
         pruned = 0
         for _ in range(max_batches):  # bounded: the next run carries on
-            gone = self.store.prune_history(
+            gone = await self.store.prune_history(
                 self.clock(), self.audit_days, self.call_days, batch=self.batch
             )
             pruned += gone

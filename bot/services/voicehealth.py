@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, time, timedelta, tzinfo
 from typing import Any
 
@@ -75,7 +75,7 @@ class HealthWatch:
         default_channel: str | None,
         default_time: str,
         on_change: Callable[[str], None] = _nothing,
-        reschedule: Callable[[str], None] = _nothing,
+        reschedule: Callable[[str], Awaitable[None]] | None = None,
         sandbox: bool = False,
     ) -> None:
         self.store = store
@@ -93,41 +93,46 @@ class HealthWatch:
 
     # ------------------------------------------------------------------ settings
 
-    def digest_settings(self) -> DigestSettings:
-        stored = self.store.get_setting(DIGEST_CHANNEL)
+    async def digest_settings(self) -> DigestSettings:
+        stored = await self.store.get_setting(DIGEST_CHANNEL)
         channel = None if stored == "off" else (stored or self.default_channel)
-        return DigestSettings(channel, self.store.get_setting(DIGEST_TIME) or self.default_time)
+        return DigestSettings(
+            channel, await self.store.get_setting(DIGEST_TIME) or self.default_time
+        )
 
-    def channel(self) -> str | None:
-        return self.digest_settings().channel
+    async def channel(self) -> str | None:
+        return (await self.digest_settings()).channel
 
-    def digest_time(self) -> str:
-        return self.digest_settings().at
+    async def digest_time(self) -> str:
+        return (await self.digest_settings()).at
 
-    def set_digest(self, user_id: str, channel_id: str, at: time | None = None) -> DigestSettings:
+    async def set_digest(
+        self, user_id: str, channel_id: str, at: time | None = None
+    ) -> DigestSettings:
         """Admins: post the digest in `channel_id`, at `at` (default: the time already set)."""
-        self._require_admin(user_id)
-        hhmm = at.strftime("%H:%M") if at else self.digest_time()
-        self.store.set_setting(DIGEST_CHANNEL, channel_id)
-        self.store.set_setting(DIGEST_TIME, hhmm)
-        self.store.audit(
+        await self._require_admin(user_id)
+        hhmm = at.strftime("%H:%M") if at else await self.digest_time()
+        await self.store.set_setting(DIGEST_CHANNEL, channel_id)
+        await self.store.set_setting(DIGEST_TIME, hhmm)
+        await self.store.audit(
             user_id=user_id,
             action="voicehealth.digest",
             outcome="set",
             detail={"channel": channel_id, "at": hhmm},
         )
         self.on_change(user_id)
-        self.reschedule(hhmm)  # takes effect without a restart
-        return self.digest_settings()
+        if self.reschedule is not None:
+            await self.reschedule(hhmm)  # takes effect without a restart
+        return await self.digest_settings()
 
-    def digest_off(self, user_id: str) -> None:
-        self._require_admin(user_id)
-        self.store.set_setting(DIGEST_CHANNEL, "off")
-        self.store.audit(user_id=user_id, action="voicehealth.digest", outcome="off")
+    async def digest_off(self, user_id: str) -> None:
+        await self._require_admin(user_id)
+        await self.store.set_setting(DIGEST_CHANNEL, "off")
+        await self.store.audit(user_id=user_id, action="voicehealth.digest", outcome="off")
         self.on_change(user_id)
 
-    def _require_admin(self, user_id: str) -> None:
-        self.agents.require_admin(
+    async def _require_admin(self, user_id: str) -> None:
+        await self.agents.require_admin(
             user_id, "change the health digest", action="voicehealth.digest", command="voicehealth"
         )
 
@@ -137,16 +142,16 @@ class HealthWatch:
         """`monitor` now, for `/voicehealth`."""
         return await self.kaleyra.health()
 
-    def account_note(self, user_id: str) -> AccountNote | None:
+    async def account_note(self, user_id: str) -> AccountNote | None:
         """For admins: how the client talks to the account, as `voicebot doctor` found it."""
-        if self.sandbox or not self.agents.is_admin(user_id):
+        if self.sandbox or not await self.agents.is_admin(user_id):
             return None
-        return AccountNote(self.store.kaleyra_account())
+        return AccountNote(await self.store.kaleyra_account())
 
     # ------------------------------------------------------------------ state
 
-    def _load(self, key: str) -> Snapshot | None:
-        raw = self.store.get_setting(key)
+    async def _load(self, key: str) -> Snapshot | None:
+        raw = await self.store.get_setting(key)
         if not raw:
             return None
         try:
@@ -157,11 +162,11 @@ class HealthWatch:
             log.warning("stored health state %s unreadable; starting a new baseline", key)
             return None
 
-    def _save(self, key: str, state: Snapshot) -> None:
-        self.store.set_setting(key, _INCIDENTS.dump_json(list(state.values())).decode())
+    async def _save(self, key: str, state: Snapshot) -> None:
+        await self.store.set_setting(key, _INCIDENTS.dump_json(list(state.values())).decode())
 
     async def _post(self, payload: dict[str, Any]) -> bool:
-        channel = self.channel()
+        channel = await self.channel()
         return bool(channel) and await self.notify.post(channel, payload) is not None
 
     # ------------------------------------------------------------------ alerts
@@ -173,86 +178,86 @@ class HealthWatch:
         except KaleyraError as exc:
             await self._outage(exc)
             return []
-        if self.store.get_setting(OUTAGE_KEY) == "1" and (
-            await self._post(views.outage_message("", recovered=True)) or not self.channel()
+        if await self.store.get_setting(OUTAGE_KEY) == "1" and (
+            await self._post(views.outage_message("", recovered=True)) or not await self.channel()
         ):
-            self.store.set_setting(OUTAGE_KEY, None)
+            await self.store.set_setting(OUTAGE_KEY, None)
         now = snapshot(report.incidents)
-        before = self._load(STATE_KEY)
+        before = await self._load(STATE_KEY)
         if before is None:
-            self._save(STATE_KEY, now)  # the first poll after the first start is the baseline
+            await self._save(STATE_KEY, now)  # the first poll after the first start is the baseline
             return []
         changes = diff(before, now)
-        if changes and self.channel() and not await self._post(views.alert_message(changes)):
+        if changes and await self.channel() and not await self._post(views.alert_message(changes)):
             return changes  # not stored: the next poll alerts again
-        self._save(STATE_KEY, now)  # stored once alerted: a restart does not re-alert
+        await self._save(STATE_KEY, now)  # stored once alerted: a restart does not re-alert
         return changes
 
     async def _outage(self, exc: KaleyraError) -> None:
-        if self.store.get_setting(OUTAGE_KEY) == "1":
+        if await self.store.get_setting(OUTAGE_KEY) == "1":
             return
         if await self._post(views.outage_message(describe_kaleyra_error(exc))):
-            self.store.set_setting(OUTAGE_KEY, "1")
+            await self.store.set_setting(OUTAGE_KEY, "1")
 
     # ------------------------------------------------------------------ the digest
 
-    def last_due(self, now: datetime) -> datetime:
+    async def last_due(self, now: datetime) -> datetime:
         """The most recent digest time at or before `now`, in the account time zone."""
-        hour, minute = (int(x) for x in self.digest_time().split(":"))
+        hour, minute = (int(x) for x in (await self.digest_time()).split(":"))
         local = now.astimezone(self.tz)
         due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
         return due if due <= local else due - timedelta(days=1)
 
     async def digest(self, due: datetime | None = None, *, late: bool = False) -> bool:
         """Post the digest due at `due` (default: the latest due time) exactly once."""
-        channel = self.channel()
+        channel = await self.channel()
         if not channel:
             return False
-        due = due or self.last_due(self.clock())
+        due = due or await self.last_due(self.clock())
         key = f"digest:{due.isoformat()}"
         detail = f"daily digest of {due:%Y-%m-%d %H:%M}"
-        if not self.store.claim(key, "digest", due, late=late, detail=detail):
+        if not await self.store.claim(key, "digest", due, late=late, detail=detail):
             return False
         sent = False
         try:
             sent = await self._send_digest(channel, late=late)
         finally:  # any failure, raised or answered, releases the claim for a later try
             if sent:
-                self.store.mark_sent(key)
+                await self.store.mark_sent(key)
             else:
                 log.warning("digest %s not posted; released", key)
-                self.store.release(key)
+                await self.store.release(key)
         return sent
 
     async def _send_digest(self, channel: str, *, late: bool) -> bool:
-        self.store.sweep_stale_claims(self.clock() - STALE_CLAIM)
+        await self.store.sweep_stale_claims(self.clock() - STALE_CLAIM)
         problem = None
         try:
             report: HealthReport | None = await self.kaleyra.health()
         except KaleyraError as exc:
             report, problem = None, describe_kaleyra_error(exc)
         now = snapshot(report.incidents) if report is not None else None
-        previous = self._load(DIGEST_STATE_KEY)
+        previous = await self._load(DIGEST_STATE_KEY)
         changes = diff(previous, now) if (previous is not None and now is not None) else []
-        missed = self.store.missed_entries()
+        missed = await self.store.missed_entries()
         payload = views.digest_message(report, changes, missed, late=late, problem=problem)
         if await self.notify.post(channel, payload) is None:
             return False  # the missed items stay unreported for the next digest
-        self.store.mark_reported(m.key for m in missed)
+        await self.store.mark_reported(m.key for m in missed)
         if now is not None:
-            self._save(DIGEST_STATE_KEY, now)
+            await self._save(DIGEST_STATE_KEY, now)
         return True
 
     async def catch_up(self) -> str:
         """On start: a digest missed while down is sent late within the grace window, else noted."""
-        if not self.channel():
+        if not await self.channel():
             return "no channel"
         now = self.clock()
-        due = self.last_due(now)
+        due = await self.last_due(now)
         key = f"digest:{due.isoformat()}"
-        if self.store.is_sent(key):
+        if await self.store.is_sent(key):
             return "already sent"
         if now - due <= DIGEST_GRACE:
             return "sent late" if await self.digest(due, late=True) else "not sent"
-        self.store.mark_missed(key, "digest", due, f"daily digest of {due:%Y-%m-%d %H:%M}")
+        await self.store.mark_missed(key, "digest", due, f"daily digest of {due:%Y-%m-%d %H:%M}")
         return "missed"

@@ -186,7 +186,7 @@ def test_an_unproven_number_bridges_nobody(bot) -> None:
     assert "unverified — type `/c2c verify <code>`" in whoami
 
 
-def test_the_code_proves_the_number(bot) -> None:
+async def test_the_code_proves_the_number(bot) -> None:
     bot.command("/c2c", "register 9876543210")
     code = code_call(bot, "9876543210")
     assert "Verified: you now call from +91 98765 43210" in said(
@@ -195,10 +195,10 @@ def test_the_code_proves_the_number(bot) -> None:
     bot.command("/c2c", "9123456789")
     [sent] = dials(bot)
     assert sent.form["caller"] == "9876543210"
-    assert [e.outcome for e in bot.deps.store.audit_entries(action="c2c.verify")] == ["ok"]
+    assert [e.outcome for e in await bot.deps.store.audit_entries(action="c2c.verify")] == ["ok"]
 
 
-def test_five_wrong_codes_and_the_code_is_dead(bot) -> None:
+async def test_five_wrong_codes_and_the_code_is_dead(bot) -> None:
     bot.command("/c2c", "register 9876543210")
     code = code_call(bot, "9876543210")
     wrong = "000000" if code != "000000" else "111111"
@@ -207,18 +207,18 @@ def test_five_wrong_codes_and_the_code_is_dead(bot) -> None:
     assert "Too many wrong codes" in said(bot.command("/c2c", f"verify {code}"))
     bot.command("/c2c", "9123456789")
     assert dials(bot) == []
-    outcomes = [e.outcome for e in bot.deps.store.audit_entries(action="c2c.verify")]
+    outcomes = [e.outcome for e in await bot.deps.store.audit_entries(action="c2c.verify")]
     assert outcomes == ["too many"] + ["wrong code"] * 5
 
 
-def test_a_code_typed_after_ten_minutes_is_refused(bot, clock) -> None:
+async def test_a_code_typed_after_ten_minutes_is_refused(bot, clock) -> None:
     bot.command("/c2c", "register 9876543210")
     code = code_call(bot, "9876543210")
     clock.advance(minutes=11)
     assert "has expired" in said(bot.command("/c2c", f"verify {code}"))
     bot.command("/c2c", "9123456789")
     assert dials(bot) == []
-    assert bot.deps.store.audit_entries(action="c2c.verify")[0].outcome == "expired"
+    assert (await bot.deps.store.audit_entries(action="c2c.verify"))[0].outcome == "expired"
 
 
 @pytest.mark.parametrize("typed", ["verify", "verify 12345", "verify 1234567", "verify abcdef"])
@@ -244,12 +244,12 @@ def test_registering_another_number_needs_proof_again(bot) -> None:
     assert "unverified" in said(bot.command("/c2c", "whoami"))
 
 
-def test_an_unproven_number_grants_no_follow_ups(bot) -> None:
+async def test_an_unproven_number_grants_no_follow_ups(bot) -> None:
     bot.command("/c2c", "register 9876543210")
     reply = said(bot.command("/followup", "add 8712345678 2026-11-24 19:30 John Doe"))
     assert reply and "Traceback" not in reply
     assert bot.sandbox.state.recorded("followup") == []
-    assert bot.deps.store.agent_by_number("+919876543210") is None  # reminders go nowhere
+    assert await bot.deps.store.agent_by_number("+919876543210") is None  # reminders go nowhere
 
 
 def test_a_stranger_cannot_take_a_proven_number(bot) -> None:
@@ -355,10 +355,10 @@ def hooked(sandbox, tmp_path, clock):
     harness.close()
 
 
-def placed_call(bot):
+async def placed_call(bot):
     bot.register()
     bot.command("/c2c", "9123456789")
-    call = bot.deps.store.recent_calls(AGENT)[0]
+    call = (await bot.deps.store.recent_calls(AGENT))[0]
     return call, f"{bot.app_server.url}/kaleyra/callback/{call.callback_token}"
 
 
@@ -373,8 +373,8 @@ def cards(bot) -> list[str]:
 EVIL = "<https://evil.example/login|Re-enter your Slack password>"
 
 
-def test_a_forged_status_word_never_reaches_the_card_or_home(hooked) -> None:
-    call, url = placed_call(hooked)
+async def test_a_forged_status_word_never_reaches_the_card_or_home(hooked) -> None:
+    call, url = await placed_call(hooked)
     assert httpx.get(url, params={"status1": EVIL, "status2": "<!channel>"}).status_code == 200
     hooked.settle()
     assert not any("evil.example" in c or "<!channel>" in c for c in cards(hooked))
@@ -382,11 +382,11 @@ def test_a_forged_status_word_never_reaches_the_card_or_home(hooked) -> None:
     hooked.settle()
     home = json.dumps(hooked.fake.of("views.publish")[-1]["view"])
     assert "evil.example" not in home
-    assert hooked.deps.store.get_call(call.id).status1 is None
+    assert (await hooked.deps.store.get_call(call.id)).status1 is None
 
 
-def test_a_replayed_callback_never_changes_a_final_call(hooked) -> None:
-    call, url = placed_call(hooked)
+async def test_a_replayed_callback_never_changes_a_final_call(hooked) -> None:
+    call, url = await placed_call(hooked)
     final = {"status1": "ANSWER", "status2": "ANSWER", "duration": "40", "billsec": "35"}
     httpx.get(url, params=final)
     hooked.settle()
@@ -398,7 +398,7 @@ def test_a_replayed_callback_never_changes_a_final_call(hooked) -> None:
     ):
         assert httpx.get(url, params=late).status_code == 200
         hooked.settle()
-    row = hooked.deps.store.get_call(call.id)
+    row = await hooked.deps.store.get_call(call.id)
     assert (row.state, row.status1, row.status2, row.duration, row.billsec) == (
         "final",
         "ANSWER",
@@ -413,8 +413,8 @@ def test_a_replayed_callback_never_changes_a_final_call(hooked) -> None:
     "recording",
     ["http://play.example/a.mp3", "javascript:alert(1)", "https://evil.example/x|Log in here"],
 )
-def test_only_https_recording_links_are_shown(hooked, recording: str) -> None:
-    _call, url = placed_call(hooked)
+async def test_only_https_recording_links_are_shown(hooked, recording: str) -> None:
+    _call, url = await placed_call(hooked)
     params = {"status1": "ANSWER", "status2": "ANSWER", "duration": "4", "recordpath": recording}
     httpx.get(url, params=params)
     hooked.settle()
@@ -422,12 +422,12 @@ def test_only_https_recording_links_are_shown(hooked, recording: str) -> None:
     assert "Call completed" in final and "listen" not in final and "evil" not in final
 
 
-def test_callback_tokens_expire_a_day_after_the_call(hooked, clock) -> None:
-    call, url = placed_call(hooked)
+async def test_callback_tokens_expire_a_day_after_the_call(hooked, clock) -> None:
+    call, url = await placed_call(hooked)
     clock.advance(hours=24, seconds=1)
     assert httpx.get(url, params={"status1": "ANSWER"}).status_code == 404
     hooked.settle()
-    assert hooked.deps.store.get_call(call.id).status1 is None
+    assert (await hooked.deps.store.get_call(call.id)).status1 is None
 
 
 # Every way a callback token can be wrong, in one place (it was tested four times): each is
@@ -455,8 +455,8 @@ BAD_TOKENS = [
 ]
 
 
-def test_malformed_or_wrong_tokens_are_404_never_500_and_change_nothing(hooked) -> None:
-    call, url = placed_call(hooked)
+async def test_malformed_or_wrong_tokens_are_404_never_500_and_change_nothing(hooked) -> None:
+    call, url = await placed_call(hooked)
     answered = {"status1": "ANSWER", "status2": "ANSWER", "duration": "30"}
     wrong = {}
     right = call.callback_token
@@ -469,7 +469,7 @@ def test_malformed_or_wrong_tokens_are_404_never_500_and_change_nothing(hooked) 
             wrong[token] = response.status_code
     hooked.settle()
     assert wrong == {}
-    assert hooked.deps.store.get_call(call.id).status1 is None
+    assert (await hooked.deps.store.get_call(call.id)).status1 is None
     assert httpx.get(url, params=answered).status_code == 200  # the right one still works
 
 
@@ -523,7 +523,7 @@ def test_incoming_calls_are_masked_except_my_own(bot) -> None:
     ],
     ids=["numeric id", "no id", "nested id"],
 )
-def test_a_call_kaleyra_placed_always_gets_its_card(bot, body: str) -> None:
+async def test_a_call_kaleyra_placed_always_gets_its_card(bot, body: str) -> None:
     bot.register()
     bot.sandbox.state.set_fault(
         "dial.click2call", Fault(error_rate=1.0, http_status=200, body=body)
@@ -532,7 +532,7 @@ def test_a_call_kaleyra_placed_always_gets_its_card(bot, body: str) -> None:
     assert len(dials(bot)) == 1
     [card] = [c for c in dms(bot) if "91234 56789" in c]
     assert "Traceback" not in card
-    call = bot.deps.store.recent_calls(AGENT)[0]
+    call = (await bot.deps.store.recent_calls(AGENT))[0]
     assert call.state in {"placed", "unknown", "untracked"} and call.message_ts
     if call.state != "placed":  # whether it rang is not known: dialling again asks first
         assert "Dial again?" in said(bot.command("/c2c", "9123456789"))

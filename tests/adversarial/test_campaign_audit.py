@@ -127,7 +127,7 @@ def _unreached_button(bot) -> dict:
     return buttons(results_dm(bot))[views.OBD_AGAIN]
 
 
-def test_5_a_double_click_on_call_the_unreached_again_makes_one_proposal(bot) -> None:
+async def test_5_a_double_click_on_call_the_unreached_again_makes_one_proposal(bot) -> None:
     again = _unreached_button(bot)
     replies: list[dict] = []
     clicks = [
@@ -141,14 +141,14 @@ def test_5_a_double_click_on_call_the_unreached_again_makes_one_proposal(bot) ->
     values = {buttons(r)[views.OBD_CONFIRM]["value"] for r in replies}
     assert values == {"2"}  # both clicks show the same proposal
     assert all("Confirm broadcast #2" in text_of(r) for r in replies)
-    assert bot.deps.store.get_job(3) is None
+    assert await bot.deps.store.get_job(3) is None
     for _ in range(2):  # confirming "both" is one Start
         bot.slack.block_action(views.OBD_CONFIRM, "2", user_id=ADMIN)
     bot.settle()
     assert len(bot.sandbox.state.recorded("voice.call")) == 2  # the first, and the re-run once
 
 
-def test_5_a_second_rerun_by_another_admin_asks_first_naming_the_running_one(bot) -> None:
+async def test_5_a_second_rerun_by_another_admin_asks_first_naming_the_running_one(bot) -> None:
     bot.command("/c2c", f"admin grant <@{BOSS}|boss>", user_id=ADMIN)
     again = _unreached_button(bot)
     first = buttons(click(bot, views.OBD_AGAIN, again["value"]))[views.OBD_CONFIRM]["value"]
@@ -164,14 +164,14 @@ def test_5_a_second_rerun_by_another_admin_asks_first_naming_the_running_one(bot
     assert f"broadcast #{first} of <@{ADMIN}> (5 of these numbers)" in shown
     assert set(buttons(asked)) == {views.OBD_CONFIRM_ANYWAY, views.OBD_CANCEL}
     assert len(bot.sandbox.state.recorded("voice.call")) == 2  # nothing rang twice
-    assert bot.deps.store.get_job(int(value)).state == "pending"
+    assert (await bot.deps.store.get_job(int(value))).state == "pending"
 
     click(bot, views.OBD_CONFIRM_ANYWAY, value, user_id=BOSS)  # the answer, explicitly
     bot.settle()
     assert len(bot.sandbox.state.recorded("voice.call")) == 3
 
 
-def test_5_a_new_broadcast_of_numbers_another_is_still_calling_asks_first(bot) -> None:
+async def test_5_a_new_broadcast_of_numbers_another_is_still_calling_asks_first(bot) -> None:
     first = start(bot, "9876543210, 9123456789 play 123.sound")
     bot.settle()  # accepted; its calls are still ringing (tracked, no results yet)
     job = confirm(bot, "9123456789 play 34.sound")
@@ -179,13 +179,13 @@ def test_5_a_new_broadcast_of_numbers_another_is_still_calling_asks_first(bot) -
     assert f"broadcast #{first} of <@{ADMIN}> (1 of these numbers)" in text_of(asked)
     assert len(bot.sandbox.state.recorded("voice.call")) == 1
     click(bot, views.OBD_CANCEL, str(job))
-    assert bot.deps.store.get_job(job).state == "cancelled"
+    assert (await bot.deps.store.get_job(job)).state == "cancelled"
 
 
 # ----------------------------------------------------------------------------- item 9
 
 
-def test_9_a_resume_landing_while_the_paused_campaign_winds_down_still_sends(
+async def test_9_a_resume_landing_while_the_paused_campaign_winds_down_still_sends(
     paced_bot, clock
 ) -> None:
     bot = paced_bot
@@ -207,19 +207,19 @@ def test_9_a_resume_landing_while_the_paused_campaign_winds_down_still_sends(
     bot.settle()
     assert "paused" in text_of(paused[0]) and "resumed" in text_of(resumed[0])
     assert called(bot) == batch  # not stuck at 200 showing "running"
-    assert bot.deps.store.get_job(1).state == "tracking"
+    assert (await bot.deps.store.get_job(1)).state == "tracking"
     assert "600 of 600 numbers sent" in progress(bot)
 
 
-def test_9_the_minute_job_restarts_a_running_campaign_nobody_sends(paced_bot, clock, mocker):
+async def test_9_the_minute_job_restarts_a_running_campaign_nobody_sends(paced_bot, clock, mocker):
     bot = paced_bot
     batch = numbers(600)
     paced(bot, clock, concurrency=1)
     store = bot.deps.store
     real_next, failing = store.next_chunk, itertools.count()
 
-    def next_chunk(job_id: int):
-        if store.chunk_counts(job_id).sent and next(failing) < 6:
+    async def next_chunk(job_id: int):
+        if (await store.chunk_counts(job_id)).sent and next(failing) < 6:
             raise StoreError("database is locked")  # the sender gives up after 5 retries
         return real_next(job_id)
 
@@ -227,13 +227,13 @@ def test_9_the_minute_job_restarts_a_running_campaign_nobody_sends(paced_bot, cl
     job = start(bot, " ".join(batch) + " play 123.sound")
     bot.settle()
     assert called(bot) == batch[:200]
-    assert store.get_job(job).state == "running"  # shown running, nothing sending
+    assert (await store.get_job(job)).state == "running"  # shown running, nothing sending
 
     bot.run(bot.deps.obd.tick())
     bot.settle()
     assert called(bot) == batch
-    assert store.get_job(job).state == "tracking"
-    assert store.audit_entries(action="obd.restarted")
+    assert (await store.get_job(job)).state == "tracking"
+    assert await store.audit_entries(action="obd.restarted")
 
 
 def test_9_resume_on_a_campaign_shown_running_with_no_sender_starts_one(paced_bot, clock, mocker):
@@ -243,8 +243,8 @@ def test_9_resume_on_a_campaign_shown_running_with_no_sender_starts_one(paced_bo
     store = bot.deps.store
     real_next, failing = store.next_chunk, itertools.count()
 
-    def next_chunk(job_id: int):
-        if store.chunk_counts(job_id).sent and next(failing) < 6:
+    async def next_chunk(job_id: int):
+        if (await store.chunk_counts(job_id)).sent and next(failing) < 6:
             raise StoreError("database is locked")
         return real_next(job_id)
 
@@ -260,7 +260,7 @@ def test_9_resume_on_a_campaign_shown_running_with_no_sender_starts_one(paced_bo
 # ----------------------------------------------------------------------------- item 10
 
 
-def test_10_pause_then_resume_keeps_the_pace(paced_bot, clock, mocker) -> None:
+async def test_10_pause_then_resume_keeps_the_pace(paced_bot, clock, mocker) -> None:
     bot = paced_bot
     sleeps = paced(bot, clock, concurrency=1)
     real, paused = bot.deps.kaleyra.obd_call, []
@@ -277,12 +277,12 @@ def test_10_pause_then_resume_keeps_the_pace(paced_bot, clock, mocker) -> None:
     click(bot, views.OBD_RESUME, str(job))  # at once, in the same second
     bot.settle()
     assert len(called(bot)) == 600
-    sent = [datetime.fromisoformat(c.sent_at) for c in bot.deps.store.chunks(job)]
+    sent = [datetime.fromisoformat(c.sent_at) for c in await bot.deps.store.chunks(job)]
     assert [(b - a).total_seconds() for a, b in itertools.pairwise(sent)] == [60.0, 60.0]
     assert sleeps.waits == [60.0, 60.0]
 
 
-def test_10_a_restart_keeps_the_pace(paced_bot, clock) -> None:
+async def test_10_a_restart_keeps_the_pace(paced_bot, clock) -> None:
     bot = paced_bot
     sleeps = paced(bot, clock, concurrency=1)
     sleeps.kill_at = 1  # dies in the wait before the second request
@@ -293,7 +293,7 @@ def test_10_a_restart_keeps_the_pace(paced_bot, clock) -> None:
     click(bot, views.OBD_RESUME, str(job))
     bot.settle()
     assert len(called(bot)) == 400
-    sent = [datetime.fromisoformat(c.sent_at) for c in bot.deps.store.chunks(job)]
+    sent = [datetime.fromisoformat(c.sent_at) for c in await bot.deps.store.chunks(job)]
     assert (sent[1] - sent[0]).total_seconds() == 60.0 and later.waits == [60.0]
 
 
@@ -307,7 +307,7 @@ def _never_final(bot, mobile: str) -> None:
             record.created = datetime(2100, 1, 1, tzinfo=record.created.tzinfo)
 
 
-def test_12_calls_kaleyra_never_reports_final_end_as_unknown_and_the_results_arrive(
+async def test_12_calls_kaleyra_never_reports_final_end_as_unknown_and_the_results_arrive(
     bot, clock
 ) -> None:
     job = start(bot, "9876543210, 9876543200, 9876543207 play 123.sound")
@@ -330,7 +330,7 @@ def test_12_calls_kaleyra_never_reports_final_end_as_unknown_and_the_results_arr
         "+919876543200": "busy",
         "+919876543207": "completed",
     }
-    assert bot.deps.store.get_job(job).state == "done"
+    assert (await bot.deps.store.get_job(job)).state == "done"
 
 
 def test_12_results_arrive_even_when_the_status_api_stays_down(bot, clock) -> None:
@@ -357,14 +357,16 @@ def _boss_campaign_paused_then_revoked(bot, clock) -> int:
     return job
 
 
-def test_14_a_revoked_admin_cannot_resume_their_campaign_but_an_admin_can(paced_bot, clock) -> None:
+async def test_14_a_revoked_admin_cannot_resume_their_campaign_but_an_admin_can(
+    paced_bot, clock
+) -> None:
     bot = paced_bot
     job = _boss_campaign_paused_then_revoked(bot, clock)
     reply = text_of(click(bot, views.OBD_RESUME, str(job), user_id=BOSS))
     assert "Only admins can resume a broadcast whose owner is no longer an admin" in reply
     bot.settle()
-    assert len(called(bot)) == 200 and bot.deps.store.get_job(job).state == "paused"
-    refusal = bot.deps.store.audit_entries(action="obd.refused")[0]
+    assert len(called(bot)) == 200 and (await bot.deps.store.get_job(job)).state == "paused"
+    refusal = (await bot.deps.store.audit_entries(action="obd.refused"))[0]
     assert refusal.user_id == BOSS
 
     assert "resumed" in text_of(click(bot, views.OBD_RESUME, str(job), user_id=ADMIN))
@@ -442,7 +444,7 @@ def test_16_kaleyra_errors_of_a_group_status_are_masked_for_non_admins(bot) -> N
     reason="issue 18 item 11: the fix belongs in bot/services/callfeed.py (log_outcome skips a "
     "booking while one is in flight), which the team-line helper owns in this round",
 )
-def test_11_moving_a_call_back_while_its_booking_is_in_flight_books_the_new_time(bot, clock):
+async def test_11_moving_a_call_back_while_its_booking_is_in_flight_books_the_new_time(bot, clock):
     from bot.views import callfeed as feed_views
     from tests.handlers.test_callfeed import outcome_values
 
@@ -451,7 +453,7 @@ def test_11_moving_a_call_back_while_its_booking_is_in_flight_books_the_new_time
     clock.advance(seconds=120)
     bot.run(bot.deps.c2c.poll_open())
     bot.settle()
-    (call,) = bot.deps.store.recent_calls(AGENT, limit=1)
+    (call,) = await bot.deps.store.recent_calls(AGENT, limit=1)
     bot.slack.block_action(feed_views.LOG_OUTCOME, str(call.id), user_id=AGENT)
     bot.settle()
     form = bot.fake.of("views.open")[-1]["view"]
@@ -462,7 +464,7 @@ def test_11_moving_a_call_back_while_its_booking_is_in_flight_books_the_new_time
     bot.slack.view_submission(form, outcome_values("call_back", "", moved), user_id=AGENT)
     bot.settle()
     bot.sandbox.state.set_fault("followup", None)
-    shown = datetime.fromisoformat(bot.deps.store.get_outcome(call.id).followup_at)
+    shown = datetime.fromisoformat((await bot.deps.store.get_outcome(call.id)).followup_at)
     assert f"{shown.astimezone(bot.deps.settings.tz):%H:%M}" == "17:00"
     booked = [f"{f.ontime:%H:%M}" for f in bot.sandbox.state.followups.values()]  # its local time
     assert booked == ["17:00"]  # what Kaleyra keeps is what the outcome shows

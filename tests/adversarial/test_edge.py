@@ -91,11 +91,11 @@ def test_c2c_with_a_foreign_first_leg_is_refused_by_name(bot) -> None:
     assert bot.sandbox.state.recorded() == []
 
 
-def test_blacklist_add_of_a_foreign_number_is_refused_by_name(bot) -> None:
+async def test_blacklist_add_of_a_foreign_number_is_refused_by_name(bot) -> None:
     text = said(bot.command("/blacklist", "add +1 201-555-0123"))
     assert US in text and "Nothing was done" in text
     assert bot.sandbox.state.recorded() == []  # no `block` of 2015550123
-    assert bot.deps.store.blacklisted() == set()
+    assert await bot.deps.store.blacklisted() == set()
 
 
 def test_blacklist_add_names_the_foreign_one_among_good_ones(bot) -> None:
@@ -167,7 +167,7 @@ MALFORMED = [
 
 
 @pytest.mark.parametrize(("case", "change"), MALFORMED, ids=[m[0] for m in MALFORMED])
-def test_malformed_signature_headers_are_401_and_remembered_nowhere(
+async def test_malformed_signature_headers_are_401_and_remembered_nowhere(
     bot, case: str, change: dict | None
 ) -> None:
     body = bot.slack.command_body("/c2c", "register 9876543210")
@@ -183,7 +183,7 @@ def test_malformed_signature_headers_are_401_and_remembered_nowhere(
     response = post(bot, body, headers)
     assert response.status_code == 401, response.text
     assert len(replays(bot)) == 0
-    assert bot.deps.store.get_agent(AGENT) is None and bot.sandbox.state.recorded() == []
+    assert await bot.deps.store.get_agent(AGENT) is None and bot.sandbox.state.recorded() == []
 
 
 def test_a_body_over_one_megabyte_is_413_before_anything_else(bot) -> None:
@@ -410,16 +410,16 @@ def test_after_the_lock_is_released_the_same_command_works(bot) -> None:
     assert "Only admins" in said(bot.command("/blacklist", "remove 9876543210", user_id=AGENT))
 
 
-def test_store_writes_under_a_held_lock_fail_fast_and_then_work(bot, write_lock) -> None:
+async def test_store_writes_under_a_held_lock_fail_fast_and_then_work(bot, write_lock) -> None:
     from bot.store.db import StoreBusy
 
     with pytest.raises(StoreBusy, match="database is busy"):
-        bot.deps.store.audit(user_id=AGENT, action="test", outcome="x")
+        await bot.deps.store.audit(user_id=AGENT, action="test", outcome="x")
     assert waits_at_most_ms(bot) == 150  # old code: a 10 s wait on the event loop
     assert isinstance(StoreBusy(), sqlite3.OperationalError)  # callers catching sqlite still do
     write_lock.execute("ROLLBACK")
     write_lock.execute("BEGIN")  # the fixture's own ROLLBACK at teardown needs a transaction
-    bot.deps.store.audit(user_id=AGENT, action="test", outcome="x")
+    await bot.deps.store.audit(user_id=AGENT, action="test", outcome="x")
 
 
 def test_an_unexpected_failure_in_a_command_is_a_sentence_not_dispatch_failed(bot, mocker) -> None:
@@ -449,7 +449,7 @@ def _sample(text: str, **labels: str) -> float:
     return 0.0
 
 
-def fill_the_disk(bot) -> None:
+async def fill_the_disk(bot) -> None:
     """Cap the file at its current size and use up every free byte, as a full disk would."""
     from bot.store.db import StoreFull
 
@@ -459,15 +459,15 @@ def fill_the_disk(bot) -> None:
     for size in (2000, 500, 100, 20, 1, 0):
         for _ in range(10_000):
             try:
-                store.audit(
+                await store.audit(
                     user_id="U0FILLER", action="fill", outcome="x", detail={"pad": "x" * size}
                 )
             except StoreFull:
                 break
 
 
-def test_a_full_disk_gives_a_clear_message_never_a_traceback_or_a_hang(bot) -> None:
-    fill_the_disk(bot)
+async def test_a_full_disk_gives_a_clear_message_never_a_traceback_or_a_hang(bot) -> None:
+    await fill_the_disk(bot)
     response = bot.command("/blacklist", "remove 9876543210", user_id=AGENT)
     assert response.status_code == 200
     assert said(response) == (

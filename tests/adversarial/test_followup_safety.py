@@ -63,12 +63,12 @@ def digest_channel(bot):
 # ----------------------------------------------------------------------------- issue 11
 
 
-def test_list_all_by_a_non_admin_is_refused_and_audited(bot) -> None:
+async def test_list_all_by_a_non_admin_is_refused_and_audited(bot) -> None:
     bot.register()
     response = bot.command("/followup", "list all")
     assert "Only admins can list everyone's follow-ups" in text_of(response.json())
     assert bot.sandbox.state.recorded("followup.reports") == []
-    [entry] = bot.deps.store.audit_entries(action="followup.list.refused")
+    [entry] = await bot.deps.store.audit_entries(action="followup.list.refused")
     assert (entry.user_id, entry.outcome) == (AGENT, "not admin")
 
 
@@ -122,14 +122,16 @@ def test_health_alert_escapes_unknown_status_words_and_regions(bot, digest_chann
 # ----------------------------------------------------------------------------- item 8
 
 
-def test_a_reminder_whose_dm_fails_on_the_connection_is_sent_on_the_next_run(bot, clock) -> None:
+async def test_a_reminder_whose_dm_fails_on_the_connection_is_sent_on_the_next_run(
+    bot, clock
+) -> None:
     bot.register()
     add(bot)
     clock.now = clock.now.replace(hour=11, minute=50)
     with SlackDown(bot):
         bot.run(bot.deps.reminders.run_due())
     assert reminders_sent(bot) == []
-    assert bot.deps.store.sent_entries("reminder") == []  # released, not claimed forever
+    assert await bot.deps.store.sent_entries("reminder") == []  # released, not claimed forever
     clock.advance(minutes=1)
     assert bot.run(bot.deps.reminders.run_due()) == 1
     [dm] = reminders_sent(bot)
@@ -152,10 +154,10 @@ def test_a_reminder_never_sent_is_listed_as_missed(bot, clock, digest_channel) -
     assert "reminder for follow-up #2351" in text_of(posts(bot)[-1])
 
 
-def test_a_digest_whose_post_fails_is_released_and_posted_later(bot, digest_channel) -> None:
+async def test_a_digest_whose_post_fails_is_released_and_posted_later(bot, digest_channel) -> None:
     with SlackDown(bot):
         assert bot.run(bot.deps.voicehealth.digest()) is False
-    assert bot.deps.store.sent_entries("digest") == []
+    assert await bot.deps.store.sent_entries("digest") == []
     assert bot.run(bot.deps.voicehealth.digest()) is True
     assert "Daily voice health digest" in text_of(posts(bot)[-1])
 
@@ -195,12 +197,14 @@ def test_an_outage_alert_that_failed_is_posted_when_slack_answers(bot, digest_ch
     assert "cannot be read" in text_of(outage)
 
 
-def test_a_claim_left_by_a_crash_mid_send_is_reported_not_lost(bot, clock, digest_channel) -> None:
+async def test_a_claim_left_by_a_crash_mid_send_is_reported_not_lost(
+    bot, clock, digest_channel
+) -> None:
     bot.register()
     add(bot)
     due = datetime(2026, 11, 23, 11, 50, tzinfo=IST)
     key = f"reminder:2351:{due.astimezone(ZoneInfo('UTC')).isoformat()}"
-    assert bot.deps.store.claim(key, "reminder", due)  # the process stopped right after this
+    assert await bot.deps.store.claim(key, "reminder", due)  # the process stopped right after this
     clock.now = clock.now.replace(hour=12, minute=10)
     bot.run(bot.deps.reminders.run_due())
     clock.advance(days=1)
@@ -287,7 +291,7 @@ def _edit_values(follower: str, name: str = "Hijacked") -> dict:
     }
 
 
-def test_an_edit_submitted_by_someone_else_is_refused_and_nothing_is_sent(bot) -> None:
+async def test_an_edit_submitted_by_someone_else_is_refused_and_nothing_is_sent(bot) -> None:
     bot.register()
     bot.register(OTHER, "9123456789")
     add(bot, "2026-11-24 19:30")
@@ -299,10 +303,10 @@ def test_an_edit_submitted_by_someone_else_is_refused_and_nothing_is_sent(bot) -
     assert len(bot.sandbox.state.recorded("followup")) == sent_before  # nothing reached Kaleyra
     [dm] = [p for p in bot.fake.of("chat.postMessage") if p["channel"] == OTHER]
     assert "belongs to someone else" in text_of(dm) and "was not saved" in text_of(dm)
-    assert bot.deps.store.get_followup("2351").name == "John Doe"
+    assert (await bot.deps.store.get_followup("2351")).name == "John Doe"
 
 
-def test_snooze_and_done_by_someone_else_are_refused(bot, clock) -> None:
+async def test_snooze_and_done_by_someone_else_are_refused(bot, clock) -> None:
     bot.register()
     bot.register(OTHER, "9123456789")
     add(bot)
@@ -312,13 +316,13 @@ def test_snooze_and_done_by_someone_else_are_refused(bot, clock) -> None:
     bot.settle()
     assert len(bot.replies()) == 2
     assert all("belongs to someone else" in text_of(r) for r in bot.replies())
-    item = bot.deps.store.get_followup("2351")
+    item = await bot.deps.store.get_followup("2351")
     assert (item.state, item.remind_at) == ("active", None)
     clock.now = clock.now.replace(hour=11, minute=50)
     assert bot.run(bot.deps.reminders.run_due()) == 1  # the follower is still reminded
 
 
-def test_claiming_the_followers_number_hands_over_nothing(bot, clock) -> None:
+async def test_claiming_the_followers_number_hands_over_nothing(bot, clock) -> None:
     bot.register()
     add(bot)
     bot.command("/c2c", "unregister")
@@ -333,7 +337,7 @@ def test_claiming_the_followers_number_hands_over_nothing(bot, clock) -> None:
     bot.slack.block_action(views.FOLLOWUP_DONE, "2351", user_id=CLAIMER)
     bot.settle()
     assert "belongs to someone else" in text_of(bot.replies()[-1])
-    assert bot.deps.store.get_followup("2351").state == "active"
+    assert (await bot.deps.store.get_followup("2351")).state == "active"
     listed = bot.command("/followup", "list", user_id=CLAIMER)
     assert "/c2c verify" in text_of(listed.json()) or "/c2c register" in text_of(listed.json())
     bot.command("/followup", "delete 2351", user_id=CLAIMER)

@@ -201,18 +201,20 @@ ADMIN_ONLY = [
 @pytest.mark.parametrize(
     ("command", "text", "problem"), ADMIN_ONLY, ids=[f"{c} {t}"[:30] for c, t, _ in ADMIN_ONLY]
 )
-def test_non_admins_are_refused_and_nothing_is_sent(
+async def test_non_admins_are_refused_and_nothing_is_sent(
     bot, command: str, text: str, problem: str
 ) -> None:
     bot.register()
     assert problem in said(bot.command(command, text, user_id=AGENT))
     assert bot.sandbox.state.recorded() == []
-    assert bot.deps.store.get_agent(OTHER) is None and not bot.deps.agents.is_admin(AGENT)
-    refusal = bot.deps.store.audit_entries()[0]  # the newest: every refusal is audited
+    assert await bot.deps.store.get_agent(OTHER) is None and not await bot.deps.agents.is_admin(
+        AGENT
+    )
+    refusal = (await bot.deps.store.audit_entries())[0]  # the newest: every refusal is audited
     assert refusal.action.endswith(".refused") and refusal.user_id == AGENT
 
 
-def test_non_admin_cannot_start_an_admins_job(bot) -> None:
+async def test_non_admin_cannot_start_an_admins_job(bot) -> None:
     response = bot.command("/obd", "9876543210 play 123.sound", user_id=ADMIN)
     value = next(b for b in response.json()["blocks"] if b["type"] == "actions")["elements"][0][
         "value"
@@ -222,7 +224,7 @@ def test_non_admin_cannot_start_an_admins_job(bot) -> None:
     assert "Only admins" in text_of(bot.replies()[-1])
     assert (
         bot.sandbox.state.recorded() == []
-        and bot.deps.store.get_job(int(value))["state"] == "pending"
+        and (await bot.deps.store.get_job(int(value)))["state"] == "pending"
     )
 
 
@@ -248,7 +250,7 @@ def _post(bot, body: str, headers: dict[str, str]) -> httpx.Response:
 @pytest.mark.parametrize(
     "attack", ["no signature", "wrong secret", "stale", "future", "tampered body"]
 )
-def test_forged_requests_reach_no_handler(bot, attack: str) -> None:
+async def test_forged_requests_reach_no_handler(bot, attack: str) -> None:
     from slack_sdk.signature import SignatureVerifier
 
     body = bot.slack.command_body("/c2c", "register 9876543210")
@@ -270,7 +272,7 @@ def test_forged_requests_reach_no_handler(bot, attack: str) -> None:
         body = body.replace("register", "unregister")
     assert _post(bot, body, headers).status_code == 401
     assert (
-        bot.deps.store.get_agent(AGENT) is None
+        await bot.deps.store.get_agent(AGENT) is None
         and bot.fake.calls == []
         and bot.sandbox.state.recorded() == []
     )
@@ -285,7 +287,7 @@ def test_replayed_signed_request_does_nothing_the_second_time(bot) -> None:
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 1
 
 
-def test_slack_retry_of_a_broadcast_command_sends_nothing(bot) -> None:
+async def test_slack_retry_of_a_broadcast_command_sends_nothing(bot) -> None:
     body = bot.slack.command_body("/obd", "9876543210 play 123.sound", user_id=ADMIN)
     kind = "application/x-www-form-urlencoded"
     first = _post(bot, body, bot.slack.signed_headers(body, kind))
@@ -295,7 +297,7 @@ def test_slack_retry_of_a_broadcast_command_sends_nothing(bot) -> None:
     }
     retry = _post(bot, body, retry_headers)
     assert first.text != "" and retry.text == ""
-    assert bot.deps.store.get_job(1) is not None and bot.deps.store.get_job(2) is None
+    assert await bot.deps.store.get_job(1) is not None and await bot.deps.store.get_job(2) is None
 
 
 # ----------------------------------------------------------------------------- Kaleyra faults
@@ -318,25 +320,27 @@ FAULTS = [
     FAULTS,
     ids=["timeout", "502 html", "malformed json", "api error"],
 )
-def test_kaleyra_faults_on_a_dial(bot, fault: Fault, shown: str, state: str, sent: int) -> None:
+async def test_kaleyra_faults_on_a_dial(
+    bot, fault: Fault, shown: str, state: str, sent: int
+) -> None:
     bot.register()
     bot.sandbox.state.set_fault("dial.click2call", fault)
     bot.command("/c2c", "9123456789")
     card = text_of(bot.fake.of("chat.postMessage")[-1])
     assert shown in card and "Traceback" not in card
-    call = bot.deps.store.recent_calls(AGENT)[0]
+    call = (await bot.deps.store.recent_calls(AGENT))[0]
     assert call.state == state and call.kaleyra_id is None
     assert len(bot.sandbox.state.recorded("dial.click2call")) == sent  # never re-sent
-    assert bot.deps.store.audit_entries()[0]["outcome"] == state
+    assert (await bot.deps.store.audit_entries())[0]["outcome"] == state
 
 
-def test_kaleyra_unreachable_means_nothing_was_sent(bot) -> None:
+async def test_kaleyra_unreachable_means_nothing_was_sent(bot) -> None:
     bot.register()
     bot.deps.kaleyra.voice_url = "http://127.0.0.1:9/v1/"
     bot.command("/c2c", "9123456789")
     card = text_of(bot.fake.of("chat.postMessage")[-1])
     assert "could not be reached, so nothing was sent" in card
-    assert bot.deps.store.recent_calls(AGENT)[0].state == "failed"
+    assert (await bot.deps.store.recent_calls(AGENT))[0].state == "failed"
 
 
 @pytest.mark.parametrize(
@@ -353,18 +357,20 @@ def test_kaleyra_faults_on_reads_are_retried_then_explained(bot, fault: Fault) -
 # ----------------------------------------------------------------------------- Slack faults
 
 
-def test_slack_rate_limit_is_waited_out(bot) -> None:
+async def test_slack_rate_limit_is_waited_out(bot) -> None:
     bot.register()
     bot.fake.fail("chat.postMessage", "ratelimited", status=429, retry_after=1)
     bot.command("/c2c", "9123456789")
     posts = bot.fake.of("chat.postMessage")
-    assert len(posts) == 2 and bot.deps.store.recent_calls(AGENT)[0].message_ts  # second try landed
+    assert (
+        len(posts) == 2 and (await bot.deps.store.recent_calls(AGENT))[0].message_ts
+    )  # second try landed
 
 
-def test_slack_refusing_the_card_does_not_lose_the_call(bot) -> None:
+async def test_slack_refusing_the_card_does_not_lose_the_call(bot) -> None:
     bot.register()
     bot.fake.fail("chat.postMessage", "channel_not_found")
     bot.command("/c2c", "9123456789")
-    call = bot.deps.store.recent_calls(AGENT)[0]
+    call = (await bot.deps.store.recent_calls(AGENT))[0]
     assert call.state == "placed" and call.kaleyra_id and call.message_ts is None
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 1

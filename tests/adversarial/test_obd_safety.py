@@ -81,18 +81,18 @@ def slack_accepts_every_message(request):
 # ----------------------------------------------------------------------------- item 5: late clicks
 
 
-def test_a_confirmation_clicked_hours_later_has_expired_and_sends_nothing(bot, clock) -> None:
+async def test_a_confirmation_clicked_hours_later_has_expired_and_sends_nothing(bot, clock) -> None:
     clock.now = clock.now.replace(hour=20, minute=55)
     value = start_value(confirmation(bot, "9876543210 play 123.sound"))
     clock.now = (clock.now + timedelta(days=1)).replace(hour=2, minute=30)
     reply = click(bot, views.OBD_CONFIRM, value)
     assert "expired: a confirmation is valid for 15 minutes. Nothing was sent" in reply
-    assert bot.deps.store.get_job(int(value)).state == "expired"
+    assert (await bot.deps.store.get_job(int(value))).state == "expired"
     assert click(bot, views.OBD_CONFIRM, value) == ""  # nor later
     clock.now = clock.now.replace(hour=10)
     assert click(bot, views.OBD_CONFIRM, value) == ""  # nor in the window
     assert bot.sandbox.state.recorded() == []
-    assert bot.deps.store.audit_entries(action="obd.expired")[0].user_id == ADMIN
+    assert (await bot.deps.store.audit_entries(action="obd.expired"))[0].user_id == ADMIN
 
 
 def test_expiry_is_at_15_minutes_to_the_second(bot, clock) -> None:
@@ -109,7 +109,7 @@ def test_a_dialer_upload_confirmation_expires_too(bot, clock) -> None:
     assert bot.sandbox.state.recorded() == []
 
 
-def test_start_after_the_window_closed_is_refused_and_can_wait_for_it(bot, clock) -> None:
+async def test_start_after_the_window_closed_is_refused_and_can_wait_for_it(bot, clock) -> None:
     clock.now = clock.now.replace(hour=20, minute=58)
     value = start_value(confirmation(bot, "9876543210 play 123.sound"))
     clock.advance(minutes=5)
@@ -117,7 +117,7 @@ def test_start_after_the_window_closed_is_refused_and_can_wait_for_it(bot, clock
     assert "between 09:00 and 21:00 Asia/Kolkata; It is 21:03 now, outside that" in reply
     assert "Nothing was sent" in reply
     assert bot.sandbox.state.recorded() == []
-    assert bot.deps.store.get_job(int(value)).state == "pending"
+    assert (await bot.deps.store.get_job(int(value))).state == "pending"
 
 
 def test_a_schedule_that_came_too_close_is_refused_at_start(bot, clock) -> None:
@@ -128,13 +128,13 @@ def test_a_schedule_that_came_too_close_is_refused_at_start(bot, clock) -> None:
     assert bot.sandbox.state.recorded("voice.call") == []
 
 
-def test_numbers_blacklisted_after_the_confirmation_are_not_called(bot) -> None:
+async def test_numbers_blacklisted_after_the_confirmation_are_not_called(bot) -> None:
     value = start_value(confirmation(bot, "9876543210, 9123456789 play 123.sound"))
     bot.command("/blacklist", "add 9123456789", user_id=AGENT)
     reply = click(bot, views.OBD_CONFIRM, value)
     assert "1 numbers blacklisted since the confirmation were left out" in reply
     assert calls(bot) == ["9876543210"]
-    audit = bot.deps.store.audit_entries(action="obd.start")[0]
+    audit = (await bot.deps.store.audit_entries(action="obd.start"))[0]
     assert audit.numbers == "98******10"
 
 
@@ -263,23 +263,23 @@ FORGED = ["", "abc", "-1", "1.5", "99999999999999999999", "1; DROP TABLE jobs", 
         views.OBD_AGAIN,
     ],
 )
-def test_forged_button_values_do_nothing(bot, action_id: str) -> None:
+async def test_forged_button_values_do_nothing(bot, action_id: str) -> None:
     value = start_value(confirmation(bot, "9876543210 play 123.sound"))
     for forged in FORGED:
         response = bot.slack.block_action(action_id, forged, user_id=ADMIN)
         bot.settle()
         assert response.status_code == 200
     assert bot.sandbox.state.recorded() == []
-    assert bot.deps.store.get_job(int(value)).state == "pending"
+    assert (await bot.deps.store.get_job(int(value))).state == "pending"
     assert all("Traceback" not in text_of(r) for r in bot.replies())
 
 
-def test_another_admin_cannot_start_or_cancel_my_confirmation(bot) -> None:
+async def test_another_admin_cannot_start_or_cancel_my_confirmation(bot) -> None:
     bot.command("/c2c", f"admin grant <@{BOSS}|boss>", user_id=ADMIN)
     value = start_value(confirmation(bot, "9876543210 play 123.sound"))
     click(bot, views.OBD_CONFIRM, value, BOSS)
     click(bot, views.OBD_CANCEL, value, BOSS)
-    assert bot.deps.store.get_job(int(value)).state == "pending" and calls(bot) == []
+    assert (await bot.deps.store.get_job(int(value))).state == "pending" and calls(bot) == []
     assert "started" in click(bot, views.OBD_CONFIRM, value)
     assert calls(bot) == ["9876543210"]
 
@@ -294,16 +294,16 @@ def test_clicks_on_a_finished_campaign_change_nothing(bot) -> None:
     assert calls(bot) == ["9876543210"]
 
 
-def test_a_non_admin_cannot_resume_or_cancel_and_is_audited(bot) -> None:
+async def test_a_non_admin_cannot_resume_or_cancel_and_is_audited(bot) -> None:
     value = start_value(confirmation(bot, "9876543210 play 123.sound"))
     click(bot, views.OBD_CONFIRM, value)
     for action_id in (views.OBD_RESUME, views.OBD_STOP):
         assert "Only admins can pause, resume or cancel" in click(bot, action_id, value, AGENT)
-    refusals = bot.deps.store.audit_entries(action="obd.refused")
+    refusals = await bot.deps.store.audit_entries(action="obd.refused")
     assert len(refusals) == 2 and {r.user_id for r in refusals} == {AGENT}
 
 
-def test_start_clicked_twice_at_the_same_moment_sends_once(bot, caplog) -> None:
+async def test_start_clicked_twice_at_the_same_moment_sends_once(bot, caplog) -> None:
     value = start_value(
         confirmation(bot, " ".join(str(9100000010 + i) for i in range(150)) + " play 123.sound")
     )
@@ -320,13 +320,13 @@ def test_start_clicked_twice_at_the_same_moment_sends_once(bot, caplog) -> None:
         t.join()
     bot.settle()
     assert len(bot.sandbox.state.recorded("voice.call")) == 1 and len(calls(bot)) == 150
-    assert len(bot.deps.store.chunks(int(value))) == 1
+    assert len(await bot.deps.store.chunks(int(value))) == 1
     # The second click is turned away by the claim, not by a crash the user never sees.
     assert [text_of(r) for r in bot.replies()][-1].startswith(":rocket:")
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-def test_a_non_admin_submitting_the_obd_form_is_refused_and_nothing_is_proposed(bot) -> None:
+async def test_a_non_admin_submitting_the_obd_form_is_refused_and_nothing_is_proposed(bot) -> None:
     bot.command("/obd", "", user_id=ADMIN)  # a form a non-admin can only have forged
     view = bot.fake.of("views.open")[-1]["view"]
     values = {
@@ -339,9 +339,9 @@ def test_a_non_admin_submitting_the_obd_form_is_refused_and_nothing_is_proposed(
     bot.settle()
     errors = response.json()["errors"]
     assert "Only admins can start broadcasts" in errors[views.NUMBERS_BLOCK]
-    assert bot.deps.store.recent_campaigns() == [] and bot.deps.store.get_job(1) is None
+    assert await bot.deps.store.recent_campaigns() == [] and await bot.deps.store.get_job(1) is None
     assert [p for p in bot.fake.of("chat.postMessage") if p["channel"] == AGENT] == []
-    assert bot.deps.store.audit_entries(action="obd.refused")[0].user_id == AGENT
+    assert (await bot.deps.store.audit_entries(action="obd.refused"))[0].user_id == AGENT
     assert bot.sandbox.state.recorded() == []
 
 

@@ -46,8 +46,8 @@ def line(sandbox, tmp_path, clock) -> Iterator[Harness]:
     assert not refused, f"payloads Slack would refuse: {refused[:3]}"
 
 
-def call_row(bot: Harness, call_id: int) -> dict[str, Any] | None:
-    return bot.deps.store._one("SELECT * FROM calls WHERE id = ?", [call_id])
+async def call_row(bot: Harness, call_id: int) -> dict[str, Any] | None:
+    return await bot.deps.store._one("SELECT * FROM calls WHERE id = ?", [call_id])
 
 
 def poll(bot: Harness) -> int:
@@ -99,10 +99,10 @@ def call_back(bot: Harness, key: str, user_id: str = AGENT) -> str:
     return text_of(bot.replies()[-1])
 
 
-def blacklist(bot: Harness, number: str, by: str = OTHER) -> None:
+async def blacklist(bot: Harness, number: str, by: str = OTHER) -> None:
     reply = said(bot.command("/blacklist", f"add {number} because asked not to call", user_id=by))
     assert "Traceback" not in reply
-    assert bot.deps.store.blacklisted([f"+91{number}"])
+    assert await bot.deps.store.blacklisted([f"+91{number}"])
 
 
 def refusal_of(text: str) -> None:
@@ -126,7 +126,7 @@ FOREIGN_CALLERS = [
 
 
 @pytest.mark.parametrize(("caller", "why", "cut"), FOREIGN_CALLERS)
-def test_a_caller_of_another_country_gets_no_call_back_and_is_never_dialled_cut(
+async def test_a_caller_of_another_country_gets_no_call_back_and_is_never_dialled_cut(
     line, caller: str, why: str, cut: str | None
 ) -> None:
     row = missed_call(line)
@@ -141,7 +141,7 @@ def test_a_caller_of_another_country_gets_no_call_back_and_is_never_dialled_cut(
     answer = call_back(line, row["id"])
     assert "cannot be called back from here" in answer and why in answer
     assert dials(line) == []
-    assert line.deps.store.feed_call(row["id"]).claimed_by is None
+    assert (await line.deps.store.feed_call(row["id"])).claimed_by is None
 
 
 def test_a_dial_again_payload_with_a_foreign_number_is_refused_not_cut(line) -> None:
@@ -154,18 +154,18 @@ def test_a_dial_again_payload_with_a_foreign_number_is_refused_not_cut(line) -> 
 # ============================================================================ item 3
 
 
-def test_c2c_refuses_a_blacklisted_number_saying_who_when_and_why(bot) -> None:
+async def test_c2c_refuses_a_blacklisted_number_saying_who_when_and_why(bot) -> None:
     bot.register()
-    blacklist(bot, CUSTOMER)
+    await blacklist(bot, CUSTOMER)
     refusal_of(said(bot.command("/c2c", CUSTOMER)))
     assert dials(bot) == []
-    (entry,) = bot.deps.store.audit_entries(action="c2c.dial.refused")
+    (entry,) = await bot.deps.store.audit_entries(action="c2c.dial.refused")
     assert entry.outcome == "blacklisted" and entry.user_id == AGENT
 
 
-def test_the_dial_form_refuses_a_blacklisted_number(bot) -> None:
+async def test_the_dial_form_refuses_a_blacklisted_number(bot) -> None:
     bot.register()
-    blacklist(bot, CUSTOMER)
+    await blacklist(bot, CUSTOMER)
     bot.command("/c2c", "")
     view = bot.fake.of("views.open")[-1]["view"]
     values = {
@@ -178,19 +178,19 @@ def test_the_dial_form_refuses_a_blacklisted_number(bot) -> None:
     assert dials(bot) == []
 
 
-def test_dial_again_after_the_number_was_blacklisted_dials_nothing(bot) -> None:
+async def test_dial_again_after_the_number_was_blacklisted_dials_nothing(bot) -> None:
     bot.register()
     bot.command("/c2c", CUSTOMER)
     value = button_value(bot.command("/c2c", CUSTOMER).json(), c2c_views.REDIAL_CONFIRM)
-    blacklist(bot, CUSTOMER)
+    await blacklist(bot, CUSTOMER)
     press(bot, c2c_views.REDIAL_CONFIRM, value)
     refusal_of(text_of(bot.replies()[-1]))
     assert len(dials(bot)) == 1  # the call before the blacklist, nothing after
 
 
-def test_the_shortcut_refuses_a_blacklisted_number(bot) -> None:
+async def test_the_shortcut_refuses_a_blacklisted_number(bot) -> None:
     bot.register()
-    blacklist(bot, CUSTOMER)
+    await blacklist(bot, CUSTOMER)
     bot.slack.message_shortcut(shortcut_views.CALL_SHORTCUT, f"please call {CUSTOMER}")
     bot.settle()
     value = button_value(bot.replies()[-1], shortcut_views.CALL_CONFIRM)
@@ -199,28 +199,30 @@ def test_the_shortcut_refuses_a_blacklisted_number(bot) -> None:
     assert dials(bot) == []
 
 
-def test_follow_up_call_now_refuses_a_blacklisted_customer(bot) -> None:
+async def test_follow_up_call_now_refuses_a_blacklisted_customer(bot) -> None:
     bot.register()
     followup_id = add_followup(bot)  # customer 8712345678
-    blacklist(bot, "8712345678")
+    await blacklist(bot, "8712345678")
     press(bot, FOLLOWUP_CALL, followup_id)
     refusal_of(dms(bot)[-1])
     assert dials(bot) == []
 
 
-def test_call_back_refuses_a_caller_blacklisted_after_their_missed_call(line) -> None:
+async def test_call_back_refuses_a_caller_blacklisted_after_their_missed_call(line) -> None:
     row = missed_call(line)
     poll(line)
-    blacklist(line, CALLER)
+    await blacklist(line, CALLER)
     answer = call_back(line, row["id"])
     refusal_of(answer)
     assert CALLER not in answer and "98******99" in answer  # masked, as in the channel
     assert dials(line) == []
-    assert line.deps.store.feed_call(row["id"]).claimed_by is None  # nothing held
+    assert (await line.deps.store.feed_call(row["id"])).claimed_by is None  # nothing held
 
 
-def test_an_admin_may_call_a_blacklisted_number_after_confirming_and_it_is_audited(line) -> None:
-    blacklist(line, CUSTOMER)
+async def test_an_admin_may_call_a_blacklisted_number_after_confirming_and_it_is_audited(
+    line,
+) -> None:
+    await blacklist(line, CUSTOMER)
     asked = line.command("/c2c", CUSTOMER, user_id=ADMIN).json()
     refusal_of(text_of(asked))
     assert dials(line) == []
@@ -229,19 +231,19 @@ def test_an_admin_may_call_a_blacklisted_number_after_confirming_and_it_is_audit
     press(line, c2c_views.BLACKLIST_OVERRIDE, value, user_id=ADMIN, message_ts="1700000000.9")
     (sent,) = dials(line)  # once, however often it is clicked
     assert (sent.form["caller"], sent.form["receiver"]) == (ADMIN_NUMBER, CUSTOMER)
-    (audited,) = line.deps.store.audit_entries(action="c2c.dial.blacklist_override")
+    (audited,) = await line.deps.store.audit_entries(action="c2c.dial.blacklist_override")
     assert audited.user_id == ADMIN and audited.outcome == "ok"
 
 
-def test_an_agent_cannot_use_an_override_payload(line) -> None:
-    blacklist(line, CUSTOMER)
+async def test_an_agent_cannot_use_an_override_payload(line) -> None:
+    await blacklist(line, CUSTOMER)
     forged = {"a": f"+91{A_NUMBER}", "c": f"+91{CUSTOMER}", "r": None, "d": None, "n": "o" * 16}
     press(line, c2c_views.REDIAL_CONFIRM, json.dumps({**forged, "o": 1}))
     answer = text_of(line.replies()[-1])
     refusal_of(answer)
     assert "Call anyway" not in answer  # agents get no override
     assert dials(line) == []
-    assert line.deps.store.audit_entries(action="c2c.dial.blacklist_override") == []
+    assert await line.deps.store.audit_entries(action="c2c.dial.blacklist_override") == []
 
 
 # ============================================================================ item 4
@@ -272,21 +274,21 @@ def test_a_stale_dial_again_of_a_call_back_does_not_ring_the_customer_twice(line
     assert len(dials(line)) == 2
 
 
-def test_a_dial_again_of_a_released_call_back_asks_to_claim_it_again(line, clock) -> None:
+async def test_a_dial_again_of_a_released_call_back_asks_to_claim_it_again(line, clock) -> None:
     row, value = _asked_while_calling_back(line, clock)
     clock.advance(minutes=16)
     poll(line)
     press(line, c2c_views.REDIAL_CONFIRM, value)
     assert "was released, so nothing was dialled" in text_of(line.replies()[-1])
     assert len(dials(line)) == 1
-    assert line.deps.store.feed_call(row["id"]).claimed_by is None
+    assert (await line.deps.store.feed_call(row["id"])).claimed_by is None
 
 
-def test_a_dial_again_still_holding_its_claim_dials(line, clock) -> None:
+async def test_a_dial_again_still_holding_its_claim_dials(line, clock) -> None:
     row, value = _asked_while_calling_back(line, clock)
     press(line, c2c_views.REDIAL_CONFIRM, value)
     assert len(dials(line)) == 2
-    assert line.deps.store.feed_call(row["id"]).claimed_by == AGENT
+    assert (await line.deps.store.feed_call(row["id"])).claimed_by == AGENT
 
 
 def test_a_plain_dial_again_of_a_caller_someone_is_calling_back_dials_nothing(line) -> None:
@@ -303,31 +305,31 @@ def test_a_plain_dial_again_of_a_caller_someone_is_calling_back_dials_nothing(li
 # ============================================================================ item 6
 
 
-def _final_call(bot: Harness, user_id: str, customer: str, clock) -> int:
+async def _final_call(bot: Harness, user_id: str, customer: str, clock) -> int:
     bot.command("/c2c", customer, user_id=user_id)
     clock.advance(seconds=120)
     bot.run(bot.deps.c2c.poll_open())
     bot.settle()
-    (call,) = bot.deps.store.recent_calls(user_id, limit=1)
+    (call,) = await bot.deps.store.recent_calls(user_id, limit=1)
     assert call.state == "final"
     return call.id
 
 
-def test_a_pruned_calls_id_outcome_and_note_never_attach_to_a_new_call(line, clock) -> None:
-    a_call = _final_call(line, AGENT, CUSTOMER, clock)
+async def test_a_pruned_calls_id_outcome_and_note_never_attach_to_a_new_call(line, clock) -> None:
+    a_call = await _final_call(line, AGENT, CUSTOMER, clock)
     press(line, feed_views.LOG_OUTCOME, str(a_call))
     form = line.fake.of("views.open")[-1]["view"]
     line.slack.view_submission(form, outcome_values("interested", "A's private note"))
     line.settle()
-    a_token = line.deps.store.get_call(a_call).callback_token
+    a_token = (await line.deps.store.get_call(a_call)).callback_token
     clock.advance(days=2)  # past CALL_RETENTION_DAYS=1
     assert line.run(line.deps.retention.prune()) > 0
-    assert call_row(line, a_call) is None
-    assert line.deps.store.get_outcome(a_call) is None  # the outcome went with its call
+    assert await call_row(line, a_call) is None
+    assert await line.deps.store.get_outcome(a_call) is None  # the outcome went with its call
 
-    b_call = _final_call(line, AGENT_B, "9000000099", clock)
+    b_call = await _final_call(line, AGENT_B, "9000000099", clock)
     assert b_call != a_call
-    assert line.deps.store.get_call(b_call).callback_token != a_token
+    assert (await line.deps.store.get_call(b_call)).callback_token != a_token
     press(line, feed_views.LOG_OUTCOME, str(b_call), user_id=AGENT_B)
     b_form = line.fake.of("views.open")[-1]["view"]
     assert "A's private note" not in json.dumps(b_form)
@@ -338,7 +340,7 @@ def test_a_pruned_calls_id_outcome_and_note_never_attach_to_a_new_call(line, clo
 # ============================================================================ item 7
 
 
-def test_a_call_back_whose_outcome_is_unknown_is_shown_so_and_released_with_a_note(
+async def test_a_call_back_whose_outcome_is_unknown_is_shown_so_and_released_with_a_note(
     line, clock
 ) -> None:
     row = missed_call(line)
@@ -348,29 +350,29 @@ def test_a_call_back_whose_outcome_is_unknown_is_shown_so_and_released_with_a_no
     line.sandbox.state.set_fault("dial.click2call", None)
     poll(line)
     assert f"<@{AGENT}> called back: outcome unknown" in text_of(updates(line)[-1])
-    assert line.deps.callfeed.missed_waiting() == []
+    assert await line.deps.callfeed.missed_waiting() == []
     clock.advance(minutes=61)
     poll(line)
     released = updates(line)[-1]
     assert "no known outcome" in text_of(released) and "check `/c2c log`" in text_of(released)
     assert feed_views.CALL_BACK in action_ids(released)  # waiting again…
-    assert [f.key for f in line.deps.callfeed.missed_waiting()] == [row["id"]]  # …and in Home
+    assert [f.key for f in await line.deps.callfeed.missed_waiting()] == [row["id"]]  # …and in Home
     call_back(line, row["id"], user_id=AGENT_B)
     assert dials(line)[-1].form["caller"] == B_NUMBER
 
 
-def test_retention_keeps_an_open_claims_call_and_the_poll_goes_on(line, clock) -> None:
+async def test_retention_keeps_an_open_claims_call_and_the_poll_goes_on(line, clock) -> None:
     first = missed_call(line)
     poll(line)
     line.sandbox.state.set_fault("dial.click2call", Fault(error_rate=1.0, http_status=502))
     call_back(line, first["id"])  # outcome unknown: the claim stays open for now
     line.sandbox.state.set_fault("dial.click2call", None)
-    (a_call,) = line.deps.store.recent_calls(AGENT, limit=1)
+    (a_call,) = await line.deps.store.recent_calls(AGENT, limit=1)
     clock.advance(days=2)
     line.run(line.deps.retention.prune())
-    assert call_row(line, a_call.id) is not None  # the open claim needs it
+    assert await call_row(line, a_call.id) is not None  # the open claim needs it
     poll(line)  # the claim is released (unknown too long), without a traceback
-    assert line.deps.store.feed_call(first["id"]).claimed_by is None
+    assert (await line.deps.store.feed_call(first["id"])).claimed_by is None
 
     second = missed_call(line, "9812345611")
     poll(line)
@@ -381,14 +383,16 @@ def test_retention_keeps_an_open_claims_call_and_the_poll_goes_on(line, clock) -
     assert f"<@{AGENT_B}> called back: connected" in text_of(updates(line)[-1])
 
 
-def test_a_claims_call_missing_from_the_store_is_skipped_and_the_poll_goes_on(line, clock) -> None:
+async def test_a_claims_call_missing_from_the_store_is_skipped_and_the_poll_goes_on(
+    line, clock
+) -> None:
     first, second = missed_call(line), missed_call(line, "9812345611")
     poll(line)
     call_back(line, first["id"])
     poll(line)  # the claim finds its call
-    (a_call,) = line.deps.store.recent_calls(AGENT, limit=1)
-    assert line.deps.store.feed_call(first["id"]).callback_call_id == a_call.id
-    line.deps.store._write("DELETE FROM calls WHERE id = ?", [a_call.id])  # lost, however
+    (a_call,) = await line.deps.store.recent_calls(AGENT, limit=1)
+    assert (await line.deps.store.feed_call(first["id"])).callback_call_id == a_call.id
+    await line.deps.store._write("DELETE FROM calls WHERE id = ?", [a_call.id])  # lost, however
     call_back(line, second["id"], user_id=AGENT_B)
     clock.advance(seconds=120)
     line.run(line.deps.c2c.poll_open())
@@ -428,7 +432,9 @@ def test_odd_dial_rows_are_kept_with_what_could_be_read_and_the_rest_are_posted(
 # ============================================================================ item 13
 
 
-def test_a_crash_between_posting_and_recording_updates_the_one_message(line, monkeypatch) -> None:
+async def test_a_crash_between_posting_and_recording_updates_the_one_message(
+    line, monkeypatch
+) -> None:
     row = missed_call(line)
     store = line.deps.store
 
@@ -443,14 +449,14 @@ def test_a_crash_between_posting_and_recording_updates_the_one_message(line, mon
     poll(line)
     poll(line)
     assert len(posts(line)) == 1  # never a second message
-    assert store.feed_call(row["id"]).message_ts == landed["ts"]
+    assert (await store.feed_call(row["id"])).message_ts == landed["ts"]
     assert [u["ts"] for u in updates(line)] == [landed["ts"]]  # the one message, updated
     call_back(line, row["id"])
     assert updates(line)[-1]["ts"] == landed["ts"]
     assert f"<@{AGENT}> is calling back" in text_of(updates(line)[-1])
 
 
-def test_when_the_channel_cannot_be_read_nothing_is_posted_twice(line, monkeypatch) -> None:
+async def test_when_the_channel_cannot_be_read_nothing_is_posted_twice(line, monkeypatch) -> None:
     row = missed_call(line)
     monkeypatch.setattr(
         line.deps.store,
@@ -464,7 +470,7 @@ def test_when_the_channel_cannot_be_read_nothing_is_posted_twice(line, monkeypat
     poll(line)
     poll(line)
     assert len(posts(line)) == 1
-    assert line.deps.store.feed_call(row["id"]).state == "posting"
+    assert (await line.deps.store.feed_call(row["id"])).state == "posting"
 
 
 def test_a_post_slack_refused_is_posted_on_the_next_poll(line) -> None:
@@ -551,13 +557,13 @@ def publishes(bot: Harness, user_id: str = AGENT) -> int:
     return sum(1 for p in bot.fake.of("views.publish") if p.get("user_id") == user_id)
 
 
-def test_a_retry_whose_first_delivery_never_arrived_is_processed_once(bot) -> None:
+async def test_a_retry_whose_first_delivery_never_arrived_is_processed_once(bot) -> None:
     body = _event_body("Ev0RETRY0001")
     assert _deliver(bot, body, retry=1).status_code == 200
     assert publishes(bot) == 1  # the Home tab is shown: the event was not lost
     assert _deliver(bot, body, retry=2, age=1).status_code == 200
     assert publishes(bot) == 1  # and only once
-    stored = bot.deps.store._one(
+    stored = await bot.deps.store._one(
         "SELECT id FROM slack_deliveries WHERE id = ?", ["event:Ev0RETRY0001"]
     )
     assert stored is not None  # in the store every replica shares
@@ -581,11 +587,11 @@ def test_a_retried_command_dials_once(bot) -> None:
     assert len(dials(bot)) == 1
 
 
-def test_delivery_memory_is_pruned(bot, clock) -> None:
+async def test_delivery_memory_is_pruned(bot, clock) -> None:
     _deliver(bot, _event_body("Ev0OLD"), retry=None)
     clock.advance(hours=2)
     bot.deps.store._last_delivery_prune = 0.0
     _deliver(bot, _event_body("Ev0NEW"), retry=None)
-    kept = {r["id"] for r in bot.deps.store._all("SELECT id FROM slack_deliveries")}
+    kept = {r["id"] for r in await bot.deps.store._all("SELECT id FROM slack_deliveries")}
     assert "event:Ev0OLD" not in kept and "event:Ev0NEW" in kept
     assert timedelta(hours=1)  # DELIVERY_KEEP, documented in the README

@@ -50,8 +50,8 @@ def test_digest_at_0900_kolkata_is_0330_utc() -> None:
 
 class TestHealth:
     @pytest.fixture(autouse=True)
-    def channel(self, bot):
-        bot.deps.store.set_setting("digest_channel", "C0OPS")
+    async def channel(self, bot):
+        await bot.deps.store.set_setting("digest_channel", "C0OPS")
 
     def test_baseline_then_a_change_is_alerted_once(self, bot, clock) -> None:
         bot.sandbox.state.incidents = [KA]
@@ -137,13 +137,13 @@ class TestReminders:
             if p["channel"] == "D0AGENT" and "reminder" in p["text"].lower()
         ]
 
-    def test_reminder_goes_to_the_follower_once(self, bot, clock) -> None:
+    async def test_reminder_goes_to_the_follower_once(self, bot, clock) -> None:
         self.add(bot)
         clock.now = clock.now.replace(hour=11, minute=49)
         assert bot.run(bot.deps.reminders.run_due()) == 0  # 11 minutes before: not yet
         clock.advance(minutes=1)
         assert bot.run(bot.deps.reminders.run_due()) == 1
-        assert bot.deps.store.get_followup("2351").reminder == "sent"  # not read again
+        assert (await bot.deps.store.get_followup("2351")).reminder == "sent"  # not read again
         assert bot.run(bot.deps.reminders.run_due()) == 0
         assert bot.fake.of("conversations.open")[-1]["users"] == AGENT
         [dm] = self.dms(bot)
@@ -196,12 +196,12 @@ class TestReminders:
         assert bot.run(bot.deps.reminders.run_due()) == 0
         assert len(self.dms(bot)) == 2
 
-    def test_an_edited_followup_moves_its_reminder_and_a_deleted_one_cancels(
+    async def test_an_edited_followup_moves_its_reminder_and_a_deleted_one_cancels(
         self, bot, clock
     ) -> None:
         self.add(bot)
-        row = bot.deps.store.get_followup("2351")
-        bot.deps.store.save_followup(
+        row = await bot.deps.store.get_followup("2351")
+        await bot.deps.store.save_followup(
             row.model_copy(update={"ontime": datetime(2026, 11, 23, 9, 30, tzinfo=UTC)})
         )  # edited to 15:00 IST
         clock.now = clock.now.replace(hour=11, minute=50)
@@ -213,16 +213,16 @@ class TestReminders:
         clock.now = clock.now.replace(hour=15, minute=55)
         assert bot.run(bot.deps.reminders.run_due()) == 0
 
-    def test_too_old_is_reported_in_the_digest_not_dropped(self, bot, clock) -> None:
+    async def test_too_old_is_reported_in_the_digest_not_dropped(self, bot, clock) -> None:
         self.add(bot)
-        bot.deps.store.set_setting("digest_channel", "C0OPS")
+        await bot.deps.store.set_setting("digest_channel", "C0OPS")
         clock.now = clock.now.replace(hour=13, minute=0)
         assert bot.run(bot.deps.reminders.run_due()) == 0
         bot.run(bot.deps.voicehealth.digest())
         digest = posts(bot)[-1]
         assert "reminder for follow-up #2351 (John Doe)" in digest
 
-    def test_followups_made_outside_slack_are_synced_for_mapped_followers(self, bot) -> None:
+    async def test_followups_made_outside_slack_are_synced_for_mapped_followers(self, bot) -> None:
         bot.register()
         from bot.sandbox.state import FollowupState
 
@@ -233,9 +233,9 @@ class TestReminders:
             "7001", "8712340001", "Unmapped", "9000000001", datetime(2026, 11, 23, 18, 0)
         )
         assert bot.run(bot.deps.reminders.sync()) == 1
-        row = bot.deps.store.get_followup("7000")
+        row = await bot.deps.store.get_followup("7000")
         assert (row.user_id, row.ontime.isoformat()) == (AGENT, "2026-11-23T12:30:00+00:00")
-        assert bot.deps.store.get_followup("7001") is None
+        assert await bot.deps.store.get_followup("7001") is None
 
 
 def test_two_restarts_leave_the_job_count_unchanged(bot) -> None:
@@ -257,7 +257,7 @@ def test_two_restarts_leave_the_job_count_unchanged(bot) -> None:
 def test_digest_time_change_takes_effect_without_restart(bot) -> None:
     async def change() -> datetime:
         bot.deps.scheduler.start()
-        bot.deps.voicehealth.set_digest(ADMIN, "C0OPS", time(18, 45))  # reschedules the job
+        await bot.deps.voicehealth.set_digest(ADMIN, "C0OPS", time(18, 45))  # reschedules the job
         job = bot.deps.scheduler.aps.get_job("health-digest")
         fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 23, 6, 0, tzinfo=UTC))
         bot.deps.scheduler.shutdown()
@@ -266,16 +266,16 @@ def test_digest_time_change_takes_effect_without_restart(bot) -> None:
     assert bot.run(change()) == datetime(2026, 11, 23, 13, 15, tzinfo=UTC)
 
 
-def test_call_tracking_job_stops_at_final_or_after_its_bound(bot, clock) -> None:
+async def test_call_tracking_job_stops_at_final_or_after_its_bound(bot, clock) -> None:
     bot.register()
     bot.command("/c2c", "9123456789")
     bot.command("/c2c", "9123456780")
-    first, second = sorted(c.id for c in bot.deps.store.recent_calls(AGENT))
+    first, second = sorted(c.id for c in await bot.deps.store.recent_calls(AGENT))
     clock.advance(seconds=90)
-    bot.deps.store.update_call(
+    await bot.deps.store.update_call(
         second, created_at=(clock.now - timedelta(hours=1)).astimezone(UTC).isoformat()
     )
     bot.run(bot.deps.c2c.poll_open())
-    assert bot.deps.store.get_call(first).state == "final"
-    assert bot.deps.store.get_call(second).state == "untracked"
-    assert bot.deps.store.open_calls() == []
+    assert (await bot.deps.store.get_call(first)).state == "final"
+    assert (await bot.deps.store.get_call(second)).state == "untracked"
+    assert await bot.deps.store.open_calls() == []

@@ -18,7 +18,7 @@ from bot.slack.app import build_app
 from bot.store import Store
 
 
-def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
+async def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
     fake = FakeSlack()
     with ServerThread(fake.app) as slack_server:
         settings = Settings(
@@ -76,7 +76,7 @@ def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
             [ack] = fake.of("socket_ack")
             assert ack["envelope_id"] == "env-1"
             assert "now calls from +91 98765 43210" in ack["payload"]["text"]
-            assert deps.store.get_agent("U0AGENT").number == "+919876543210"
+            assert (await deps.store.get_agent("U0AGENT")).number == "+919876543210"
             assert counted() == before + 1  # /metrics counts Socket Mode requests too
             run(handler.close_async())
-        deps.store.close()
+        await deps.store.close()

@@ -21,54 +21,56 @@ def test_schema_is_created_with_wal_and_versioned(store: Store) -> None:
     assert {"agents", "calls", "audit", "settings", "seen_requests"} <= set(store.db.table_names())
 
 
-def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path) -> None:
+async def test_reopening_keeps_data_and_does_not_migrate_twice(tmp_path) -> None:
     first = Store(tmp_path / "v.db")
-    first.register_agent("U1", "+919876543210")
+    await first.register_agent("U1", "+919876543210")
     first.close()
     again = Store(tmp_path / "v.db")
-    assert again.get_agent("U1").number == "+919876543210"
+    assert (await again.get_agent("U1")).number == "+919876543210"
     again.close()
 
 
-def test_one_number_per_user_one_user_per_number(store: Store) -> None:
-    store.register_agent("U1", "+919876543210")
-    store.register_agent("U1", "+919123456789")  # moving my own number is fine
-    assert store.get_agent("U1").number == "+919123456789"
+async def test_one_number_per_user_one_user_per_number(store: Store) -> None:
+    await store.register_agent("U1", "+919876543210")
+    await store.register_agent("U1", "+919123456789")  # moving my own number is fine
+    assert (await store.get_agent("U1")).number == "+919123456789"
     with pytest.raises(StoreError):
-        store.register_agent("U2", "+919123456789")
+        await store.register_agent("U2", "+919123456789")
 
 
-def test_audit_masks_numbers(store: Store) -> None:
-    store.audit(
+async def test_audit_masks_numbers(store: Store) -> None:
+    await store.audit(
         user_id="U1",
         action="c2c.dial",
         outcome="placed",
         numbers=["+919876543210"],
         kaleyra_ids=["c2c_1"],
     )
-    [entry] = store.audit_entries()
+    [entry] = await store.audit_entries()
     assert entry["numbers"] == "98******10" and entry["kaleyra_ids"] == "c2c_1"
 
 
-def test_recent_duplicate_window(tmp_path) -> None:
+async def test_recent_duplicate_window(tmp_path) -> None:
     now = [datetime(2026, 11, 23, 5, 30, tzinfo=UTC)]
     store = Store(tmp_path / "d.db", clock=lambda: now[0])
-    call, refused = store.create_calls("c2c", [("U1", "+91A", "+91C"), ("U1", "+91A", "+91F")])
-    store.update_call(refused.id, state="failed")  # rang nobody: not a repeat
-    keys = store.recent_call_keys(timedelta(seconds=60))
+    call, refused = await store.create_calls(
+        "c2c", [("U1", "+91A", "+91C"), ("U1", "+91A", "+91F")]
+    )
+    await store.update_call(refused.id, state="failed")  # rang nobody: not a repeat
+    keys = await store.recent_call_keys(timedelta(seconds=60))
     assert keys == [("U1", "+91A", "+91C", call.created_at)]
     now[0] += timedelta(seconds=61)
-    assert store.recent_call_keys(timedelta(seconds=60)) == []
+    assert await store.recent_call_keys(timedelta(seconds=60)) == []
 
 
-def test_first_time_is_exactly_once(store: Store) -> None:
-    assert store.first_time("k") and not store.first_time("k")
+async def test_first_time_is_exactly_once(store: Store) -> None:
+    assert await store.first_time("k") and not await store.first_time("k")
 
 
 def test_concurrent_writes_from_threads(store: Store) -> None:
-    def work(n: int) -> None:
+    async def work(n: int) -> None:
         for i in range(50):
-            store.audit(user_id=f"U{n}", action="x", outcome="ok", detail={"i": i})
+            await store.audit(user_id=f"U{n}", action="x", outcome="ok", detail={"i": i})
 
     threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
     for t in threads:
@@ -78,19 +80,19 @@ def test_concurrent_writes_from_threads(store: Store) -> None:
     assert store.db["audit"].count == 400
 
 
-def test_first_time_honours_its_window(tmp_path) -> None:
+async def test_first_time_honours_its_window(tmp_path) -> None:
     now = [datetime(2026, 11, 23, 5, 30, tzinfo=UTC)]
     store = Store(tmp_path / "s.db", clock=lambda: now[0])
-    assert store.first_time("sig", timedelta(minutes=6)) and not store.first_time(
+    assert await store.first_time("sig", timedelta(minutes=6)) and not await store.first_time(
         "sig", timedelta(minutes=6)
     )
     now[0] += timedelta(minutes=7)
-    assert store.first_time("sig", timedelta(minutes=6))  # outside the window: new again
-    assert not store.first_time("sig", timedelta(minutes=6))
+    assert await store.first_time("sig", timedelta(minutes=6))  # outside the window: new again
+    assert not await store.first_time("sig", timedelta(minutes=6))
     assert "idx_seen_requests_at" in {i.name for i in store.db["seen_requests"].indexes}
 
 
-def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, monkeypatch) -> None:
+async def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, monkeypatch) -> None:
     """A version-11 file whose newest call was pruned while its outcome stayed (the bug of
     issue 18 item 6): after the upgrade, new calls start above every id still named."""
     from bot.store import schema
@@ -98,19 +100,19 @@ def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, monkeypa
     monkeypatch.setattr(schema, "SCHEMA_VERSION", 11)
     monkeypatch.setattr(schema, "LATER", tuple(s for s in schema.LATER if s[0] <= 11))
     old = Store(tmp_path / "v.db")
-    old.create_calls("c2c", [("U1", "+919876543210", "+919123456789")] * 3)
-    old.save_outcome(3, "U1", "interested", "a note", None)
+    await old.create_calls("c2c", [("U1", "+919876543210", "+919123456789")] * 3)
+    await old.save_outcome(3, "U1", "interested", "a note", None)
     old.db.execute("DELETE FROM calls WHERE id = 3")
     old.db.conn.commit()
     old.close()
     monkeypatch.undo()
     upgraded = Store(tmp_path / "v.db")
     assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
-    assert [c.id for c in upgraded.recent_calls("U1", limit=5)] == [2, 1]
-    (new,) = upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000001")])
-    assert new.id == 4 and upgraded.get_outcome(new.id) is None
+    assert [c.id for c in await upgraded.recent_calls("U1", limit=5)] == [2, 1]
+    (new,) = await upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000001")])
+    assert new.id == 4 and await upgraded.get_outcome(new.id) is None
     upgraded.db.execute("DELETE FROM calls WHERE id = 4")
-    (after,) = upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000002")])
+    (after,) = await upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000002")])
     assert after.id == 5  # AUTOINCREMENT: the largest id ever, not the largest id left
     indexes = {
         r[0] for r in upgraded.db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")

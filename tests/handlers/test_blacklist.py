@@ -4,28 +4,28 @@ from bot.views import blacklist as views
 from tests.support.harness import ADMIN, AGENT, text_of
 
 
-def test_add_sends_block_with_national_numbers_and_records_who(bot) -> None:
+async def test_add_sends_block_with_national_numbers_and_records_who(bot) -> None:
     bot.command("/blacklist", "add +91 98765 43210, 09123456789 because asked twice")
     [sent] = bot.sandbox.state.recorded("block")
     assert sent.form == {"method": "block", "format": "json", "number": "9876543210,9123456789"}
     assert "Blacklisted 2 numbers: +91 98765 43210, +91 91234 56789." in text_of(bot.replies()[-1])
-    entries = bot.deps.store.blacklist_entries()
+    entries = await bot.deps.store.blacklist_entries()
     assert {(e.number, e.added_by, e.reason) for e in entries} == {
         ("+919876543210", AGENT, "asked twice"),
         ("+919123456789", AGENT, "asked twice"),
     }
-    assert bot.deps.store.audit_entries()[0].action == "blacklist.add"
+    assert (await bot.deps.store.audit_entries())[0].action == "blacklist.add"
 
 
-def test_one_bad_number_refuses_the_lot(bot) -> None:
+async def test_one_bad_number_refuses_the_lot(bot) -> None:
     response = bot.command("/blacklist", "add 9876543210 12345 abc")
     text = text_of(response.json())
     assert '#2 "12345" is too short' in text and '#3 "abc" contains letters' in text
     assert "Nothing was done" in text
-    assert bot.sandbox.state.recorded() == [] and bot.deps.store.blacklist_entries() == []
+    assert bot.sandbox.state.recorded() == [] and await bot.deps.store.blacklist_entries() == []
 
 
-def test_remove_is_for_admins(bot) -> None:
+async def test_remove_is_for_admins(bot) -> None:
     bot.command("/blacklist", "add 9876543210")
     refused = bot.command("/blacklist", "remove 9876543210", user_id=AGENT)
     assert "Only admins" in text_of(refused.json())
@@ -33,7 +33,7 @@ def test_remove_is_for_admins(bot) -> None:
     bot.command("/blacklist", "remove 9876543210", user_id=ADMIN)
     sent = bot.sandbox.state.recorded("block")[-1]
     assert sent.form["action"] == "delete" and sent.form["number"] == "9876543210"
-    assert bot.deps.store.blacklist_entries() == []
+    assert await bot.deps.store.blacklist_entries() == []
 
 
 def test_list_masks_numbers_for_non_admins(bot) -> None:
@@ -45,16 +45,16 @@ def test_list_masks_numbers_for_non_admins(bot) -> None:
     assert "+91 98765 43210" in admin_view and f"<@{AGENT}>" in admin_view
 
 
-def test_kaleyra_failure_changes_nothing(bot) -> None:
+async def test_kaleyra_failure_changes_nothing(bot) -> None:
     bot.sandbox.state.api_key = "other"
     bot.command("/blacklist", "add 9876543210")
     assert "Invalid API key" in text_of(bot.replies()[-1]) and "Nothing was changed" in text_of(
         bot.replies()[-1]
     )
-    assert bot.deps.store.blacklist_entries() == []
+    assert await bot.deps.store.blacklist_entries() == []
 
 
-def test_modal_with_reason(bot) -> None:
+async def test_modal_with_reason(bot) -> None:
     bot.command("/blacklist")
     [opened] = bot.fake.of("views.open")
     view = opened["view"]
@@ -80,6 +80,6 @@ def test_modal_with_reason(bot) -> None:
         },
     )
     bot.settle()
-    assert len(bot.deps.store.blacklist_entries()) == 2
+    assert len(await bot.deps.store.blacklist_entries()) == 2
     [dm] = bot.fake.of("chat.postMessage")
     assert dm["channel"] == AGENT and "Blacklisted 2 numbers" in text_of(dm)

@@ -23,22 +23,22 @@ def card_updates(bot) -> list[str]:
     ]
 
 
-def test_register_stores_the_mapping(bot) -> None:
+async def test_register_stores_the_mapping(bot) -> None:
     response = bot.command("/c2c", "register 098765 43210")
     assert response.status_code == 200
     assert "now calls from +91 98765 43210" in text_of(response.json())
-    agent = bot.deps.store.get_agent(AGENT)
+    agent = await bot.deps.store.get_agent(AGENT)
     assert (agent.number, agent.role) == ("+919876543210", "agent")
 
 
-def test_one_number_per_user_and_one_user_per_number(bot) -> None:
+async def test_one_number_per_user_and_one_user_per_number(bot) -> None:
     bot.register(AGENT, "9876543210")
     response = bot.command("/c2c", "register 9876543210", user_id=OTHER)
     assert "already registered to another Slack user" in text_of(response.json())
-    assert bot.deps.store.get_agent(OTHER) is None
+    assert await bot.deps.store.get_agent(OTHER) is None
 
 
-def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
+async def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
     bot.register()
     response = bot.command("/c2c", "+91 91234 56789")
     assert response.status_code == 200
@@ -60,7 +60,7 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
     )
     assert bot.fake.of("chat.update") == []
 
-    call = bot.deps.store.recent_calls(AGENT)[0]
+    call = (await bot.deps.store.recent_calls(AGENT))[0]
     assert call.state == "placed" and call.kaleyra_id.startswith("c2c_")
     assert call.channel == "D0AGENT" and call.message_ts
 
@@ -79,7 +79,7 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
     assert "<https://play.solutionsinfini.com/?id=00000001|listen>" in final
     every_update = bot.fake.of("chat.update")
     assert {(u["channel"], u["ts"]) for u in every_update} == {(call.channel, call.message_ts)}
-    row = bot.deps.store.get_call(call.id)
+    row = await bot.deps.store.get_call(call.id)
     assert (row.state, row.status1, row.status2, row.duration, row.billsec) == (
         "final",
         "ANSWER",
@@ -87,14 +87,14 @@ def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> None:
         21,
         16,
     )
-    actions = [a["action"] for a in bot.deps.store.audit_entries()]
+    actions = [a["action"] for a in await bot.deps.store.audit_entries()]
     assert actions[:2] == ["c2c.final", "c2c.dial"]
 
 
-def test_customer_busy_renders_in_words(bot, clock) -> None:
+async def test_customer_busy_renders_in_words(bot, clock) -> None:
     bot.register()
     bot.command("/c2c", "9123456700")  # the sandbox makes numbers ending 00 busy
-    call = bot.deps.store.recent_calls(AGENT)[0]
+    call = (await bot.deps.store.recent_calls(AGENT))[0]
     clock.advance(seconds=90)
     bot.run(bot.deps.c2c.poll_once(call.id))
     final = card_updates(bot)[-1]
@@ -107,12 +107,12 @@ def test_unregistered_user_is_told_how_to_register(bot) -> None:
     assert bot.sandbox.state.recorded() == []
 
 
-def test_explicit_first_leg_is_for_admins(bot) -> None:
+async def test_explicit_first_leg_is_for_admins(bot) -> None:
     bot.register(AGENT)
     response = bot.command("/c2c", "9000012345 9123456789", user_id=AGENT)
     assert "Only admins can choose the first leg" in text_of(response.json())
     assert bot.sandbox.state.recorded() == []
-    assert bot.deps.store.audit_entries()[0]["action"] == "c2c.refused"
+    assert (await bot.deps.store.audit_entries())[0]["action"] == "c2c.refused"
 
     bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
     [sent] = bot.sandbox.state.recorded("dial.click2call")
@@ -147,13 +147,13 @@ def test_repeat_check_survives_a_restart_and_ends_after_a_minute(bot, clock) -> 
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 2
 
 
-def test_a_call_kaleyra_refused_can_be_dialled_again_at_once(bot) -> None:
+async def test_a_call_kaleyra_refused_can_be_dialled_again_at_once(bot) -> None:
     bot.register()
     bot.sandbox.state.set_fault(
         "dial.click2call", Fault(error_rate=1.0, api_error=("E104", "Invalid number"))
     )
     bot.command("/c2c", "9123456789")
-    assert bot.deps.store.recent_calls(AGENT, limit=1)[0].state == "failed"
+    assert (await bot.deps.store.recent_calls(AGENT, limit=1))[0].state == "failed"
     bot.sandbox.state.set_fault("dial.click2call", None)
     assert "Dialling" in text_of(bot.command("/c2c", "9123456789").json())
 
@@ -174,7 +174,7 @@ def test_slack_retry_is_answered_without_a_second_side_effect(bot) -> None:
 
 
 @pytest.mark.parametrize("problem", ["bad signature", "stale timestamp"])
-def test_forged_or_stale_requests_get_401_and_reach_no_handler(bot, problem: str) -> None:
+async def test_forged_or_stale_requests_get_401_and_reach_no_handler(bot, problem: str) -> None:
     body = bot.slack.command_body("/c2c", "register 9876543210")
     if problem == "bad signature":
         headers = bot.slack.signed_headers(body, "application/x-www-form-urlencoded")
@@ -186,7 +186,7 @@ def test_forged_or_stale_requests_get_401_and_reach_no_handler(bot, problem: str
     response = httpx.post(f"{bot.app_server.url}/slack/events", content=body, headers=headers)
     bot.settle()
     assert response.status_code == 401
-    assert bot.deps.store.get_agent(AGENT) is None
+    assert await bot.deps.store.get_agent(AGENT) is None
     assert bot.fake.calls == [] and bot.sandbox.state.recorded() == []
 
 
@@ -238,10 +238,10 @@ def test_expired_trigger_falls_back_to_the_text_grammar(bot) -> None:
     assert "Type it instead: `/c2c 9876543210`" in text_of(bot.replies()[-1])
 
 
-def test_status_of_one_call(bot, clock) -> None:
+async def test_status_of_one_call(bot, clock) -> None:
     bot.register()
     bot.command("/c2c", "9123456789")
-    call_id = bot.deps.store.recent_calls(AGENT)[0].kaleyra_id
+    call_id = (await bot.deps.store.recent_calls(AGENT))[0].kaleyra_id
     clock.advance(seconds=90)
     bot.command("/c2c", f"status {call_id}", user_id=OTHER)  # read-only: anyone may look
     reply = text_of(bot.replies()[-1])
@@ -283,7 +283,7 @@ def test_calls_forwarded_to_agents(bot) -> None:
     assert bot.sandbox.state.recorded("dial")[-1].form["fromdate"] == "2026/11/23"
 
 
-def test_bad_key_is_shown_on_the_card(bot) -> None:
+async def test_bad_key_is_shown_on_the_card(bot) -> None:
     bot.register()
     bot.sandbox.state.api_key = "another-key"
     bot.command("/c2c", "9123456789")
@@ -294,17 +294,17 @@ def test_bad_key_is_shown_on_the_card(bot) -> None:
         and "KALEYRA_API_KEY" in text
     )
     assert "test-key" not in json.dumps(bot.fake.calls, default=str)
-    assert bot.deps.store.recent_calls(AGENT)[0].state == "failed"
+    assert (await bot.deps.store.recent_calls(AGENT))[0].state == "failed"
 
 
-def test_timeout_is_sent_once_and_shown_as_unknown(bot) -> None:
+async def test_timeout_is_sent_once_and_shown_as_unknown(bot) -> None:
     bot.register()
     bot.sandbox.state.set_fault("dial.click2call", Fault(timeout=True, hang_seconds=5))
     bot.command("/c2c", "9123456789")
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 1
     text = card_updates(bot)[-1]
     assert "Outcome unknown" in text and "was *not* sent again" in text and "/c2c log" in text
-    assert bot.deps.store.audit_entries()[0]["outcome"] == "unknown"
+    assert (await bot.deps.store.audit_entries())[0]["outcome"] == "unknown"
 
 
 def test_usage_errors_are_clear(bot) -> None:
@@ -314,7 +314,7 @@ def test_usage_errors_are_clear(bot) -> None:
     assert '"23/13/2026" is not a date' in text_of(response.json())
 
 
-def test_whoami_and_unregister(bot) -> None:
+async def test_whoami_and_unregister(bot) -> None:
     bot.register()
     assert "agent number *+91 98765 43210*, role *agent*" in text_of(
         bot.command("/c2c", "whoami").json()
@@ -323,7 +323,7 @@ def test_whoami_and_unregister(bot) -> None:
     refused = bot.command("/c2c", f"unregister <@{ADMIN}>", user_id=AGENT)
     assert "Only admins" in text_of(refused.json())
     bot.command("/c2c", f"unregister <@{AGENT}|agent>", user_id=ADMIN)
-    assert bot.deps.store.get_agent(AGENT) is None
+    assert await bot.deps.store.get_agent(AGENT) is None
 
 
 def test_help(bot) -> None:
@@ -339,11 +339,11 @@ class TestCallbacks:
         yield harness
         harness.close()
 
-    def test_callback_url_carries_an_hmac_token_and_updates_the_card(self, bot) -> None:
+    async def test_callback_url_carries_an_hmac_token_and_updates_the_card(self, bot) -> None:
         bot.register()
         bot.command("/c2c", "9123456789")
         [sent] = bot.sandbox.state.recorded("dial.click2call")
-        call = bot.deps.store.recent_calls(AGENT)[0]
+        call = (await bot.deps.store.recent_calls(AGENT))[0]
         assert sent.form["callback"] == (
             f"https://voicebot.example.com/kaleyra/callback/{call.callback_token}"
             "?status1={status1}&status2={status2}&duration={duration}&billsec={billsec}&recordpath={recordpath}"
@@ -370,10 +370,10 @@ class TestCallbacks:
             and "talk time 35 s" in final
             and "https://play.example/?id=9" in final
         )
-        assert bot.deps.store.get_call(call.id).state == "final"
+        assert (await bot.deps.store.get_call(call.id)).state == "final"
 
 
-def test_acks_do_not_wait_for_a_hanging_kaleyra(bot, mocker) -> None:
+async def test_acks_do_not_wait_for_a_hanging_kaleyra(bot, mocker) -> None:
     """20 dials hang at Kaleyra; the 21st command is still answered, before any of them is.
     Kaleyra answers only when the test lets it (a gate, not a race against a timeout)."""
     gate = asyncio.Event()
@@ -393,14 +393,14 @@ def test_acks_do_not_wait_for_a_hanging_kaleyra(bot, mocker) -> None:
         assert response.status_code == 200 and "Dialling" in text_of(response.json())
     # Every ack came back while the Kaleyra requests behind them were all still unanswered.
     assert bot.sandbox.state.recorded("dial.click2call") == []
-    assert bot.deps.store.open_calls() == []
-    assert {c.state for c in bot.deps.store.recent_calls(AGENT, limit=50)} == {"placing"}
+    assert await bot.deps.store.open_calls() == []
+    assert {c.state for c in await bot.deps.store.recent_calls(AGENT, limit=50)} == {"placing"}
     bot.run(open_gate())
     bot.settle()
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 21
 
 
-def test_a_burst_of_dials_is_recorded_in_one_go_and_each_placed_exactly_once(bot) -> None:
+async def test_a_burst_of_dials_is_recorded_in_one_go_and_each_placed_exactly_once(bot) -> None:
     """More dials than may be in flight at once: one row each, one Kaleyra request each."""
     from bot.phones import parse_phone
 
@@ -420,16 +420,16 @@ def test_a_burst_of_dials_is_recorded_in_one_go_and_each_placed_exactly_once(bot
     async def burst() -> bool:
         bot.deps.store.create_calls = recording
         for customer in customers:
-            bot.deps.c2c.dial(AGENT, agent, customer)
+            await bot.deps.c2c.dial(AGENT, agent, customer)
         # Acked but not yet written: a second identical dial must still be caught.
-        return bot.deps.c2c.recent_repeat(AGENT, agent, customers[0])
+        return await bot.deps.c2c.recent_repeat(AGENT, agent, customers[0])
 
     assert bot.run(burst()) is True
     bot.settle()
     assert batches == [len(customers)]  # one transaction for the whole burst
     sent = bot.sandbox.state.recorded("dial.click2call")
     assert sorted(s.form["receiver"] for s in sent) == [c.national for c in customers]
-    rows = bot.deps.store.recent_calls(AGENT, limit=100)
+    rows = await bot.deps.store.recent_calls(AGENT, limit=100)
     assert sorted(s.form["custom"] for s in sent) == sorted(f"voicebot-{r.id}" for r in rows)
     assert {r.state for r in rows} == {"placed"} and len(rows) == len(customers)
 
@@ -445,7 +445,7 @@ def test_a_dial_the_store_cannot_record_is_reported_not_lost(bot, monkeypatch) -
     monkeypatch.setattr(bot.deps.store, "create_calls", broken)
 
     async def dial() -> None:
-        bot.deps.c2c.dial(AGENT, parse_phone("9876543210"), parse_phone("9123456789"))
+        await bot.deps.c2c.dial(AGENT, parse_phone("9876543210"), parse_phone("9123456789"))
 
     bot.run(dial())
     bot.settle()
@@ -456,31 +456,33 @@ def test_a_dial_the_store_cannot_record_is_reported_not_lost(bot, monkeypatch) -
     assert "Nothing was dialled" in text_of(told)
 
 
-def test_dials_cut_short_by_a_restart_are_shown_as_unknown(bot) -> None:
+async def test_dials_cut_short_by_a_restart_are_shown_as_unknown(bot) -> None:
     bot.register()
-    [call] = bot.deps.store.create_calls("c2c", [(AGENT, "+919876543210", "+919123456789")])
+    [call] = await bot.deps.store.create_calls("c2c", [(AGENT, "+919876543210", "+919123456789")])
 
     async def restart() -> int:
-        return bot.deps.c2c.resume_tracking()
+        return await bot.deps.c2c.resume_tracking()
 
     bot.run(restart())
     bot.settle()
-    assert bot.deps.store.get_call(call.id).state == "unknown"
+    assert (await bot.deps.store.get_call(call.id)).state == "unknown"
     [card] = bot.fake.of("chat.postMessage")
     assert card["channel"] == AGENT
     assert "Outcome unknown" in text_of(card) and "restarted while placing" in text_of(card)
     assert bot.sandbox.state.recorded("dial.click2call") == []  # never re-sent
 
 
-def test_history_pages_my_own_calls_with_their_outcomes(bot) -> None:
+async def test_history_pages_my_own_calls_with_their_outcomes(bot) -> None:
     """/c2c history: the calls I placed through the bot, newest first, 20 a page, outcomes shown."""
     bot.register()
-    rows = bot.deps.store.create_calls(
+    rows = await bot.deps.store.create_calls(
         "c2c", [(AGENT, "+919876543210", f"+9191234{n:05d}") for n in range(25)]
     )
-    bot.deps.store.create_calls("c2c", [(OTHER, "+919000000001", "+919123499999")])
-    bot.deps.store.update_call(rows[-1].id, state="final", status1="ANSWER", status2="ANSWER")
-    bot.deps.store.save_outcome(rows[-1].id, AGENT, "interested", "wants the <!here> plan", None)
+    await bot.deps.store.create_calls("c2c", [(OTHER, "+919000000001", "+919123499999")])
+    await bot.deps.store.update_call(rows[-1].id, state="final", status1="ANSWER", status2="ANSWER")
+    await bot.deps.store.save_outcome(
+        rows[-1].id, AGENT, "interested", "wants the <!here> plan", None
+    )
     response = bot.command("/c2c", "history")
     shown = text_of(response.json())
     assert shown.index("+91 91234 00024") < shown.index("+91 91234 00005")  # newest first

@@ -122,12 +122,12 @@ def test_the_call_back_outcome_reaches_the_channel(line, sandbox, clock) -> None
 # ------------------------------------------------------------------ outcome form
 
 
-def place_call(line: Harness, clock) -> int:
+async def place_call(line: Harness, clock) -> int:
     line.command("/c2c", "9123456789", user_id=AGENT_A)
     clock.advance(seconds=120)
     line.run(line.deps.c2c.poll_open())
     line.settle()
-    (call,) = line.deps.store.recent_calls(AGENT_A, limit=1)
+    (call,) = await line.deps.store.recent_calls(AGENT_A, limit=1)
     return call.id
 
 
@@ -146,8 +146,10 @@ def outcome_values(outcome: str, note: str = "", at: int | None = None) -> dict[
     }
 
 
-def test_the_outcome_form_stores_its_values_and_books_one_followup(line, sandbox, clock) -> None:
-    call_id = place_call(line, clock)
+async def test_the_outcome_form_stores_its_values_and_books_one_followup(
+    line, sandbox, clock
+) -> None:
+    call_id = await place_call(line, clock)
     click(line, views.LOG_OUTCOME, str(call_id), AGENT_A)
     (opened,) = line.fake.of("views.open")
     form = opened["view"]
@@ -159,7 +161,7 @@ def test_the_outcome_form_stores_its_values_and_books_one_followup(line, sandbox
     saved = line.slack.view_submission(form, values, user_id=AGENT_A)
     line.settle()
     assert saved.status_code == 200 and not saved.content
-    stored = line.deps.store.get_outcome(call_id)
+    stored = await line.deps.store.get_outcome(call_id)
     assert (stored.outcome, stored.note, stored.user_id) == (
         "call_back",
         "Wants a quote <!channel>",
@@ -168,7 +170,7 @@ def test_the_outcome_form_stores_its_values_and_books_one_followup(line, sandbox
     (followup,) = sandbox.state.recorded("followup")
     assert followup.form["ontime"] == "24-11-2026 15:30"
     assert (followup.form["phone"], followup.form["follower"]) == ("9123456789", A_NUMBER)
-    assert line.deps.store.get_outcome(call_id).followup_id == followup_id(sandbox)
+    assert (await line.deps.store.get_outcome(call_id)).followup_id == followup_id(sandbox)
     dms = [p for p in line.fake.of("chat.postMessage") if p.get("channel") == AGENT_A]
     assert "Follow-up" in text_of(dms[-1])
 
@@ -178,8 +180,8 @@ def followup_id(sandbox) -> str:
     return only
 
 
-def test_only_the_caller_opens_the_outcome_form(line, clock) -> None:
-    call_id = place_call(line, clock)
+async def test_only_the_caller_opens_the_outcome_form(line, clock) -> None:
+    call_id = await place_call(line, clock)
     click(line, views.LOG_OUTCOME, str(call_id), AGENT_B)
     assert line.fake.of("views.open") == []
     assert "Only the person who placed a call" in last_reply(line)

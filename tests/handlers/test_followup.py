@@ -13,7 +13,7 @@ def add(bot, text: str = "8712345678 2026-11-24 19:30 John Doe", user_id: str = 
     return bot.command("/followup", f"add {text}", user_id=user_id)
 
 
-def test_add_sends_kaleyra_followup_in_account_time_and_stores_owner(bot) -> None:
+async def test_add_sends_kaleyra_followup_in_account_time_and_stores_owner(bot) -> None:
     bot.register()
     add(bot)
     [sent] = bot.sandbox.state.recorded("followup")
@@ -30,7 +30,7 @@ def test_add_sends_kaleyra_followup_in_account_time_and_stores_owner(bot) -> Non
         "Saved follow-up `#2351`: *John Doe* +91 87123 45678 on Tue 24 Nov 2026 at 19:30 Asia/Kolkata"
         in text_of(bot.replies()[-1])
     )
-    row = bot.deps.store.get_followup("2351")
+    row = await bot.deps.store.get_followup("2351")
     assert (row.user_id, row.follower, row.ontime.isoformat()) == (
         AGENT,
         "+919876543210",
@@ -71,7 +71,7 @@ def test_list_all_is_for_admins(bot) -> None:
     assert "follower" not in bot.sandbox.state.recorded("followup.reports")[-1].form
 
 
-def test_delete_own_but_not_someone_elses(bot) -> None:
+async def test_delete_own_but_not_someone_elses(bot) -> None:
     bot.register()
     bot.register(OTHER, "9123456789")
     add(bot)
@@ -86,7 +86,7 @@ def test_delete_own_but_not_someone_elses(bot) -> None:
         "id": "2351",
         "action": "delete",
     }
-    assert bot.deps.store.get_followup("2351").state == "deleted"
+    assert (await bot.deps.store.get_followup("2351")).state == "deleted"
     bot.command("/followup", "delete 2351")
     assert "There is no follow-up #2351" in text_of(bot.replies()[-1])
 

@@ -11,12 +11,12 @@ def open_home(bot, user_id: str) -> str:
     return text_of(published["view"])
 
 
-def test_agent_home_shows_number_followups_and_calls(bot, clock) -> None:
+async def test_agent_home_shows_number_followups_and_calls(bot, clock) -> None:
     bot.register()
     bot.command("/followup", "add 8712345678 2026-11-24 19:30 John Doe")
     bot.command("/c2c", "9123456789")
     clock.advance(seconds=90)
-    bot.run(bot.deps.c2c.poll_once(bot.deps.store.recent_calls(AGENT)[0].id))
+    bot.run(bot.deps.c2c.poll_once((await bot.deps.store.recent_calls(AGENT))[0].id))
     home = open_home(bot, AGENT)
     assert "Your agent number is *+91 98765 43210* (role: agent)" in home
     assert (
@@ -33,7 +33,7 @@ def test_admin_home_shows_digest_and_audit(bot) -> None:
     assert "voicehealth.digest: set" in home
 
 
-def test_set_my_number_from_home(bot) -> None:
+async def test_set_my_number_from_home(bot) -> None:
     home = open_home(bot, AGENT)
     assert "no agent number yet" in home
     bot.slack.block_action(REGISTER_BUTTON, "")
@@ -48,7 +48,7 @@ def test_set_my_number_from_home(bot) -> None:
         {REGISTER_BLOCK: {REGISTER_INPUT: {"type": "plain_text_input", "value": "98765 43210"}}},
     )
     bot.settle()
-    assert bot.deps.store.get_agent(AGENT).number == "+919876543210"
+    assert (await bot.deps.store.get_agent(AGENT)).number == "+919876543210"
     latest = text_of([p for p in bot.fake.of("views.publish") if p["user_id"] == AGENT][-1]["view"])
     assert "Your agent number is *+91 98765 43210*" in latest
 
@@ -63,7 +63,7 @@ def test_a_burst_of_calls_refreshes_home_a_few_times_and_ends_current(bot) -> No
 
     async def burst() -> None:
         for customer in customers:
-            bot.deps.c2c.dial(AGENT, agent, customer)
+            await bot.deps.c2c.dial(AGENT, agent, customer)
 
     bot.run(burst())
     bot.settle()

@@ -32,7 +32,7 @@ def progress(bot) -> str:
     return text_of(bot.fake.of("chat.update")[-1])
 
 
-def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> None:
+async def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> None:
     batch = numbers(450)
     bot.command("/blacklist", f"add {batch[5]}", user_id=ADMIN)
     text = ", ".join([*batch, "12345", batch[7]]) + " play 123.sound campaign diwali retries 1"
@@ -68,7 +68,7 @@ def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> None:
     assert "`██████████` 449 of 449 numbers sent (3 of 3 requests)" in final
     assert "accepted 449 · rejected 0 · outcome unknown 0" in final
 
-    job = bot.deps.store.get_job(int(button["value"]))
+    job = await bot.deps.store.get_job(int(button["value"]))
     assert job["state"] == "tracking" and len(job["result"]["group_ids"]) == 3
     assert bot.run(bot.deps.obd.poll_once(job["id"])) is False  # still SENT
     bot.sandbox.state.clock.advance(seconds=5)
@@ -76,11 +76,11 @@ def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> None:
     expected = Counter(
         "COMPLETED" if outcome_for(n) == "ANSWER" else outcome_for(n) for n in called
     )
-    assert bot.deps.store.get_job(job["id"])["result"]["statuses"] == dict(expected)
+    assert (await bot.deps.store.get_job(job["id"]))["result"]["statuses"] == dict(expected)
     statuses = progress(bot)
     assert f"*Call statuses*: completed {expected['COMPLETED']} · " in statuses
     assert f"busy {expected['BUSY']}" in statuses
-    assert bot.deps.store.audit_entries()[0]["action"] == "obd.start"
+    assert (await bot.deps.store.audit_entries())[0]["action"] == "obd.start"
 
 
 def test_cancel_sends_nothing(bot) -> None:
@@ -122,10 +122,10 @@ def test_say_and_schedule(bot) -> None:
         ("group 4477 say hello", "After `say` give the message in quotes"),
     ],
 )
-def test_bad_jobs_are_refused_with_a_reason(bot, text: str, problem: str) -> None:
+async def test_bad_jobs_are_refused_with_a_reason(bot, text: str, problem: str) -> None:
     response = bot.command("/obd", text, user_id=ADMIN)
     assert problem in text_of(response.json())
-    assert bot.deps.store.get_job(1) is None
+    assert await bot.deps.store.get_job(1) is None
 
 
 def test_outside_calling_hours_suggests_a_time(bot, clock) -> None:
@@ -159,11 +159,11 @@ def test_contact_group(bot) -> None:
     )
 
 
-def test_status_of_group_and_call_is_open_to_everyone(bot) -> None:
+async def test_status_of_group_and_call_is_open_to_everyone(bot) -> None:
     response = bot.command("/obd", "9876543200, 9876543210 play 123.sound", user_id=ADMIN)
     bot.slack.block_action(views.OBD_CONFIRM, start_button(response)["value"], user_id=ADMIN)
     bot.settle()
-    group_id = bot.deps.store.get_job(1)["result"]["group_ids"][0]
+    group_id = (await bot.deps.store.get_job(1))["result"]["group_ids"][0]
     bot.sandbox.state.clock.advance(seconds=5)
     bot.command("/obd", f"status {group_id}", user_id=AGENT)
     reply = text_of(bot.replies()[-1])

@@ -111,12 +111,12 @@ def click(bot, action_id: str, value: str, user_id: str = ADMIN, block_id: str =
     return got[0]
 
 
-def restart(bot, clock) -> None:
+async def restart(bot, clock) -> None:
     """Kill the app where it stands and start a second one on the same database."""
     old = bot.deps
     bot.stack.app_host.unmount()  # its lifecycle cancels every task: nothing settles its work
     bot.run(old.kaleyra.aclose())
-    old.store.close()
+    await old.store.close()
     bot.deps = build_deps(
         bot.settings,
         kaleyra=KaleyraClient(
@@ -192,7 +192,7 @@ def paced_bot(sandbox, tmp_path, clock):
 # ---------------------------------------------------------------------- crashes
 
 
-def test_crash_between_chunks_then_resume_sends_exactly_the_never_sent_rest(
+async def test_crash_between_chunks_then_resume_sends_exactly_the_never_sent_rest(
     paced_bot, clock
 ) -> None:
     bot = paced_bot
@@ -203,8 +203,8 @@ def test_crash_between_chunks_then_resume_sends_exactly_the_never_sent_rest(
     assert sleeps.held.wait(10)
     assert called(bot) == batch[:200]
 
-    restart(bot, clock)
-    assert bot.deps.store.get_job(job).state == "interrupted"
+    await restart(bot, clock)
+    assert (await bot.deps.store.get_job(job)).state == "interrupted"
     [dm] = [m for m in dms(bot) if "was interrupted" in text_of(m)]
     assert "accepted 200 · outcome unknown 0 · never sent 250" in text_of(dm)
     assert set(buttons(dm)) == {views.OBD_RESUME, views.OBD_STOP}
@@ -221,10 +221,10 @@ def test_crash_between_chunks_then_resume_sends_exactly_the_never_sent_rest(
     # The pace holds across the restart: the second request a minute after the first went out
     assert later.waits == [60.0, 60.0]
     assert "450 of 450 numbers sent (3 of 3 requests)" in progress(bot)
-    assert bot.deps.store.get_job(job).state == "tracking"
+    assert (await bot.deps.store.get_job(job)).state == "tracking"
 
 
-def test_crash_while_a_request_waits_for_its_answer_never_sends_it_again(
+async def test_crash_while_a_request_waits_for_its_answer_never_sends_it_again(
     bot, clock, mocker
 ) -> None:
     bot.deps.obd.config = replace(bot.deps.obd.config, concurrency=1)
@@ -243,8 +243,8 @@ def test_crash_while_a_request_waits_for_its_answer_never_sends_it_again(
     job = start(bot, " ".join(batch) + " play 123.sound")
     assert reached.wait(10)
 
-    restart(bot, clock)
-    chunks = bot.deps.store.chunks(job)
+    await restart(bot, clock)
+    chunks = await bot.deps.store.chunks(job)
     assert [c.state for c in chunks] == ["accepted", "unknown", "pending"]
     [dm] = [m for m in dms(bot) if "was interrupted" in text_of(m)]
     assert "accepted 200 · outcome unknown 200 · never sent 50" in text_of(dm)
@@ -259,7 +259,7 @@ def test_crash_while_a_request_waits_for_its_answer_never_sends_it_again(
     assert "they were *not* re-sent" in final
 
 
-def test_a_restart_after_every_request_went_out_finishes_without_resume(bot, clock, mocker):
+async def test_a_restart_after_every_request_went_out_finishes_without_resume(bot, clock, mocker):
     real, reached = bot.deps.kaleyra.obd_call, threading.Event()
 
     async def answer_lost(request, on_chunk=None):
@@ -270,17 +270,17 @@ def test_a_restart_after_every_request_went_out_finishes_without_resume(bot, clo
     mocker.patch.object(bot.deps.kaleyra, "obd_call", side_effect=answer_lost)
     job = start(bot, "9876543210 play 123.sound")
     assert reached.wait(10)
-    restart(bot, clock)
+    await restart(bot, clock)
     [dm] = [m for m in dms(bot) if "was interrupted" in text_of(m)]
     assert "nothing to resume" in text_of(dm) and buttons(dm) == {}
-    assert bot.deps.store.get_job(job).state == "done"  # no group id came back to follow
+    assert (await bot.deps.store.get_job(job)).state == "done"  # no group id came back to follow
     assert len(bot.sandbox.state.recorded("voice.call")) == 1
 
 
 # ---------------------------------------------------------------------- pause, resume, cancel
 
 
-def test_pause_stops_within_one_chunk_survives_the_tick_and_resume_goes_on(
+async def test_pause_stops_within_one_chunk_survives_the_tick_and_resume_goes_on(
     paced_bot, clock
 ) -> None:
     bot = paced_bot
@@ -298,18 +298,20 @@ def test_pause_stops_within_one_chunk_survives_the_tick_and_resume_goes_on(
     assert f"Paused* by <@{BOSS}>: 400 numbers not sent yet" in shown
     control = buttons(bot.fake.of("chat.update")[-1])
     assert set(control) == {views.OBD_RESUME, views.OBD_STOP}
-    assert bot.deps.store.audit_entries(action="obd.pause")[0].user_id == BOSS
+    assert (await bot.deps.store.audit_entries(action="obd.pause"))[0].user_id == BOSS
     assert bot.run(bot.deps.obd.tick()) == 0  # the window is open: only its own pauses end
     bot.settle()
-    assert called(bot) == batch[:200] and bot.deps.store.get_job(int(value)).state == "paused"
+    assert (
+        called(bot) == batch[:200] and (await bot.deps.store.get_job(int(value))).state == "paused"
+    )
 
     click(bot, views.OBD_RESUME, value)
     bot.settle()
     assert called(bot) == batch
-    assert bot.deps.store.get_job(int(value)).state == "tracking"
+    assert (await bot.deps.store.get_job(int(value))).state == "tracking"
 
 
-def test_cancel_says_how_many_numbers_were_not_called(paced_bot, clock) -> None:
+async def test_cancel_says_how_many_numbers_were_not_called(paced_bot, clock) -> None:
     bot = paced_bot
     sleeps = paced(bot, clock, concurrency=1)
     replies: list[dict] = []
@@ -320,26 +322,26 @@ def test_cancel_says_how_many_numbers_were_not_called(paced_bot, clock) -> None:
     assert len(called(bot)) == 200
     assert "Cancelled*: 250 numbers were not called" in progress(bot)
     assert buttons(bot.fake.of("chat.update")[-1]) == {}
-    campaign = bot.deps.store.get_job(job)
+    campaign = await bot.deps.store.get_job(job)
     assert campaign.state == "cancelled" and campaign.result.accepted == 200
     # Its calls are still followed, and reported
     bot.sandbox.state.clock.advance(seconds=5)
     assert bot.run(bot.deps.obd.poll_once(job)) is True
-    assert bot.deps.store.get_job(job).state == "cancelled"
+    assert (await bot.deps.store.get_job(job)).state == "cancelled"
 
 
-def test_others_may_not_pause_and_their_refusal_is_audited(bot) -> None:
+async def test_others_may_not_pause_and_their_refusal_is_audited(bot) -> None:
     job = start(bot, "9876543210 play 123.sound")
     bot.settle()
     reply = click(bot, views.OBD_PAUSE, str(job), user_id=AGENT)
     assert "Only admins can pause, resume or cancel someone else's broadcast" in text_of(reply)
-    assert bot.deps.store.audit_entries(action="obd.refused")[0].user_id == AGENT
+    assert (await bot.deps.store.audit_entries(action="obd.refused"))[0].user_id == AGENT
 
 
 # ---------------------------------------------------------------------- pacing and the window
 
 
-def test_pacing_shows_its_estimate_and_holds_the_rate(paced_bot, clock) -> None:
+async def test_pacing_shows_its_estimate_and_holds_the_rate(paced_bot, clock) -> None:
     bot = paced_bot
     sleeps = paced(bot, clock)
     response = bot.command("/obd", " ".join(numbers(1000)) + " play 123.sound", user_id=ADMIN)
@@ -349,13 +351,15 @@ def test_pacing_shows_its_estimate_and_holds_the_rate(paced_bot, clock) -> None:
     button = next(b for b in bot.replies()[-1]["blocks"] if b["type"] == "actions")["elements"][0]
     bot.slack.block_action(views.OBD_CONFIRM, button["value"], user_id=ADMIN)
     bot.settle()
-    sent = [datetime.fromisoformat(c.sent_at) for c in bot.deps.store.chunks(int(button["value"]))]
+    sent = [
+        datetime.fromisoformat(c.sent_at) for c in await bot.deps.store.chunks(int(button["value"]))
+    ]
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(sent)]
     assert gaps == [60.0] * 4 and sleeps.waits == [60.0] * 4
     assert sorted(called(bot)) == numbers(1000)
 
 
-def test_the_window_closing_pauses_itself_and_reopening_resumes(paced_bot, clock) -> None:
+async def test_the_window_closing_pauses_itself_and_reopening_resumes(paced_bot, clock) -> None:
     bot = paced_bot
     clock.now = clock.now.replace(hour=20, minute=58)
     paced(bot, clock)
@@ -375,7 +379,7 @@ def test_the_window_closing_pauses_itself_and_reopening_resumes(paced_bot, clock
     assert bot.run(bot.deps.obd.tick()) == 1
     bot.settle()
     assert sorted(called(bot)) == numbers(600)
-    assert bot.deps.store.get_job(job).state == "tracking"
+    assert (await bot.deps.store.get_job(job)).state == "tracking"
 
 
 def test_a_campaign_cancelled_while_the_window_is_closed_stays_cancelled(paced_bot, clock):

@@ -63,18 +63,18 @@ def test_kaleyra_down_is_a_clear_message(bot) -> None:
     assert "Kaleyra had a problem (Kaleyra answered HTTP 503.)" in text_of(bot.replies()[-1])
 
 
-def test_digest_settings_are_for_admins(bot) -> None:
+async def test_digest_settings_are_for_admins(bot) -> None:
     refused = bot.command("/voicehealth", "digest <#C0OPS|ops> 08:30", user_id=AGENT)
     assert "Only admins" in text_of(refused.json())
-    assert bot.deps.store.get_setting("digest_channel") is None
+    assert await bot.deps.store.get_setting("digest_channel") is None
     ok = bot.command("/voicehealth", "digest <#C0OPS|ops> 08:30", user_id=ADMIN)
     assert "posted in <#C0OPS> at 08:30 Asia/Kolkata" in text_of(ok.json())
     assert (
-        bot.deps.store.get_setting("digest_channel"),
-        bot.deps.store.get_setting("digest_time"),
+        await bot.deps.store.get_setting("digest_channel"),
+        await bot.deps.store.get_setting("digest_time"),
     ) == ("C0OPS", "08:30")
     bot.command("/voicehealth", "digest off", user_id=ADMIN)
-    assert bot.deps.store.get_setting("digest_channel") == "off"
+    assert await bot.deps.store.get_setting("digest_channel") == "off"
     bad = bot.command("/voicehealth", "digest ops 25:00", user_id=ADMIN)
     assert "`ops` is not a channel" in text_of(bad.json())
 
@@ -88,12 +88,12 @@ def test_app_home_is_published_on_open(bot) -> None:
     assert "Your agent number is *+91 98765 43210*" in text_of(published["view"])
 
 
-def test_admins_see_how_the_client_talks_to_the_account(bot) -> None:
+async def test_admins_see_how_the_client_talks_to_the_account(bot) -> None:
     bot.command("/voicehealth", user_id=ADMIN)
     assert "Kaleyra account (admins): not checked yet. Run `voicebot doctor`" in text_of(
         bot.replies()[-1]
     )
-    bot.deps.store.set_kaleyra_account(
+    await bot.deps.store.set_kaleyra_account(
         KaleyraAccount(
             key_style=KeyStyle.API_KEY_PARAMETER,
             group_status_method="voice.groupStatus",

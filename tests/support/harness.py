@@ -126,7 +126,7 @@ class Harness:
         async def verify() -> None:
             # As `/c2c verify <code>` does (tested over the wire in test_c2c_safety), without a
             # second command: tests counting commands see one registration as one command.
-            self.deps.c2c.verify(user_id, code)
+            await self.deps.c2c.verify(user_id, code)
 
         self.run(verify())
         self.settle()

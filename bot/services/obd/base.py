@@ -59,8 +59,8 @@ class BroadcastsBase:
     def via_io(self) -> bool:
         return self.config.via_io
 
-    def require_admin(self, user_id: str) -> None:
-        self.agents.require_admin(
+    async def require_admin(self, user_id: str) -> None:
+        await self.agents.require_admin(
             user_id, "start broadcasts or dialer uploads", action="obd", command="obd"
         )
 
@@ -91,10 +91,10 @@ class BroadcastsBase:
         opening = datetime.combine(local.date(), start, tzinfo=self.config.tz)
         return opening if opening > local else opening + timedelta(days=1)
 
-    def _campaign(self, job_id: int) -> Campaign:
+    async def _campaign(self, job_id: int) -> Campaign:
         """The campaign row, its plan read once while it runs (plans do not change after Start)."""
         plan = self._plans.get(job_id)
-        campaign = self.store.get_job(job_id, plan=plan)
+        campaign = await self.store.get_job(job_id, plan=plan)
         assert campaign is not None
         if plan is None and campaign.state in ("running", "paused", "interrupted"):
             self._keep_plan(job_id, campaign.plan)
@@ -110,9 +110,9 @@ class BroadcastsBase:
 
     # ------------------------------------------------------------------ the audit trail
 
-    def _audit_start(self, campaign: Campaign, result: BroadcastResult) -> None:
-        codes = [c.code for c in self.store.chunk_outline(campaign.id) if c.code]
-        self.store.audit(
+    async def _audit_start(self, campaign: Campaign, result: BroadcastResult) -> None:
+        codes = [c.code for c in await self.store.chunk_outline(campaign.id) if c.code]
+        await self.store.audit(
             user_id=campaign.user_id,
             action=f"{campaign.kind}.start",
             outcome=f"accepted {result.accepted}, rejected {result.rejected}, unknown {result.unknown}",
@@ -121,15 +121,15 @@ class BroadcastsBase:
             detail={"job": campaign.id, "codes": codes, "total": result.total},
         )
 
-    def _audit(
+    async def _audit(
         self, campaign: Campaign, what: str, outcome: str, *, actor: str | None = None
     ) -> None:
-        self.store.audit(
+        await self.store.audit(
             user_id=actor or campaign.user_id,
             action=f"{campaign.kind}.{what}",
             outcome=outcome,
             detail={"job": campaign.id, "owner": campaign.user_id},
         )
 
-    def _audit_job(self, job_id: int, what: str, outcome: str) -> None:
-        self._audit(self._campaign(job_id), what, outcome)
+    async def _audit_job(self, job_id: int, what: str, outcome: str) -> None:
+        await self._audit(await self._campaign(job_id), what, outcome)

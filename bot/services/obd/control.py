@@ -23,45 +23,47 @@ class Controls(BroadcastsBase):
         The rights are read at the click: the owner or an admin may pause or cancel it; resume
         it too while the owner is an admin, and only an admin once the owner is not.
         """
-        campaign = self.store.get_job(job_id)
+        campaign = await self.store.get_job(job_id)
         if campaign is None or campaign.state in ("pending", "expired"):
             raise UsageError(f"There is no started broadcast #{job_id}.")
-        if verb == "resume" and not self.agents.is_admin(campaign.user_id):
+        if verb == "resume" and not await self.agents.is_admin(campaign.user_id):
             what = "resume a broadcast whose owner is no longer an admin"
-            self.agents.require_admin(user_id, what, action="obd", command="obd")
+            await self.agents.require_admin(user_id, what, action="obd", command="obd")
         elif user_id != campaign.user_id:
-            self.agents.require_admin(
+            await self.agents.require_admin(
                 user_id,
                 "pause, resume or cancel someone else's broadcast",
                 action="obd",
                 command="obd",
             )
         if verb == "pause":
-            outcome = self._pause(campaign, user_id)
+            outcome = await self._pause(campaign, user_id)
         elif verb == "resume":
-            outcome = self._resume(campaign, user_id)
+            outcome = await self._resume(campaign, user_id)
         else:
             outcome = await self._cancel(campaign, user_id)
         if outcome.changed:
             await self._refresh(job_id, force=True)
         return outcome
 
-    def _pause(self, campaign: Campaign, user_id: str) -> ControlOutcome:
+    async def _pause(self, campaign: Campaign, user_id: str) -> ControlOutcome:
         job_id = campaign.id
-        changed = self.store.move_campaign(
+        changed = await self.store.move_campaign(
             job_id, "paused", since=("running", "interrupted"), reason="user", by=user_id
-        ) or self.store.move_campaign(
+        ) or await self.store.move_campaign(
             job_id, "paused", since=("paused",), reason="user", by=user_id, only_reason="window"
         )
         if changed:
             self._audit(campaign, "pause", "paused", actor=user_id)
-        return ControlOutcome(job_id, "pause", changed, self.store.campaign_state(job_id) or "")
+        return ControlOutcome(
+            job_id, "pause", changed, await self.store.campaign_state(job_id) or ""
+        )
 
-    def _resume(self, campaign: Campaign, user_id: str) -> ControlOutcome:
+    async def _resume(self, campaign: Campaign, user_id: str) -> ControlOutcome:
         job_id, now = campaign.id, self.clock()
         plan = campaign.plan
         if plan.kind == "obd" and plan.at is None and not self._in_window(now):
-            changed = self.store.move_campaign(
+            changed = await self.store.move_campaign(
                 job_id, "paused", since=("paused", "interrupted"), reason="window"
             )
             opening = f"{self._next_opening(now):%Y-%m-%d %H:%M}"
@@ -69,19 +71,21 @@ class Controls(BroadcastsBase):
                 wait = (self._next_opening(now) - now).total_seconds()
                 self.background.spawn(self._wake(wait), name=f"obd-window-{job_id}")
             return ControlOutcome(job_id, "resume", changed, "paused", resumes_at=opening)
-        changed = self.store.move_campaign(job_id, "running", since=("paused", "interrupted"))
+        changed = await self.store.move_campaign(job_id, "running", since=("paused", "interrupted"))
         if not changed and campaign.state == "running" and job_id not in self._runners:
             # Shown running with nobody sending it (its sender failed): start one.
-            changed = job_id in self.store.senderless_campaigns()
+            changed = job_id in await self.store.senderless_campaigns()
         if changed:
             self._audit(campaign, "resume", "resumed", actor=user_id)
             # A sender winding down (paused a moment ago) starts the next itself when it ends.
             self._spawn_run(job_id)
-        return ControlOutcome(job_id, "resume", changed, self.store.campaign_state(job_id) or "")
+        return ControlOutcome(
+            job_id, "resume", changed, await self.store.campaign_state(job_id) or ""
+        )
 
     async def _cancel(self, campaign: Campaign, user_id: str) -> ControlOutcome:
         job_id = campaign.id
-        not_called = self.store.cancel_campaign(job_id)
+        not_called = await self.store.cancel_campaign(job_id)
         if not_called is None:
             return ControlOutcome(job_id, "cancel", False, campaign.state)
         self._audit(campaign, "cancel", f"cancelled, {not_called} not called", actor=user_id)

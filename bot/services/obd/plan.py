@@ -33,12 +33,12 @@ from bot.views import obd as views
 class Planning(BroadcastsBase):
     # ------------------------------------------------------------------ planning
 
-    def propose(self, user_id: str, command: ObdStart | DialerUpload) -> Campaign:
+    async def propose(self, user_id: str, command: ObdStart | DialerUpload) -> Campaign:
         """Check a typed command and store it as a pending campaign awaiting its Start click."""
         self.require_admin(user_id)
         if isinstance(command, DialerUpload):
-            return self._create(user_id, self.plan_dialer(command))
-        return self._create(user_id, self.plan(command))
+            return await self._create(user_id, await self.plan_dialer(command))
+        return await self._create(user_id, await self.plan(command))
 
     async def propose_form(self, user_id: str, form: ObdForm) -> Campaign:
         """The form's job, planned off the event loop (a 100 000-row file takes seconds)."""
@@ -52,13 +52,13 @@ class Planning(BroadcastsBase):
             )
         else:
             plan = await asyncio.to_thread(self.plan, form.start())
-        return self._create(user_id, plan)
+        return await self._create(user_id, plan)
 
-    def again(self, job_id: int, user_id: str) -> Campaign:
+    async def again(self, job_id: int, user_id: str) -> Campaign:
         """A new campaign, to confirm like any other, of the numbers a finished one did not reach
         (busy, no answer, failed, congestion, unavailable; the blacklist is checked again)."""
         self.require_admin(user_id)
-        campaign = self.store.get_job(job_id)
+        campaign = await self.store.get_job(job_id)
         unreached = campaign.result.unreached if campaign and campaign.result else []
         if campaign is None or not unreached:
             raise UsageError(f"Broadcast #{job_id} has no unreached number to call again.")
@@ -66,20 +66,20 @@ class Planning(BroadcastsBase):
         start = ObdStart(play=old.play, say=old.say, campaign=old.campaign, retries=old.retries)
         # The numbers Kaleyra reported are planned like typed ones: a number of another country
         # is refused (and listed) for the Voice API, never sent without its country code.
-        numbers = self._numbers("\n".join(unreached), allow_foreign=self.via_io)
-        plan = self.plan(start, numbers)
+        numbers = await self._numbers("\n".join(unreached), allow_foreign=self.via_io)
+        plan = await self.plan(start, numbers)
         messages = {n: old.messages[n] for n in plan.numbers if n in old.messages}
         plan = plan.model_copy(update={"again_of": job_id, "messages": messages})
         plan = self._with_requests(plan)
         # One click, one proposal: a second click while one waits for its Start gets that one.
         since = iso(self.clock() - timedelta(minutes=CONFIRMATION_MINUTES))
-        proposal = self.store.create_rerun(user_id, plan, since)
-        existing = self.store.get_job(proposal)
+        proposal = await self.store.create_rerun(user_id, plan, since)
+        existing = await self.store.get_job(proposal)
         assert existing is not None
         return existing
 
-    def _create(self, user_id: str, plan: BroadcastPlan) -> Campaign:
-        job_id = self.store.create_job(plan.kind, user_id, plan)
+    async def _create(self, user_id: str, plan: BroadcastPlan) -> Campaign:
+        job_id = await self.store.create_job(plan.kind, user_id, plan)
         now = iso(self.clock())
         return Campaign(
             id=job_id,
@@ -103,25 +103,25 @@ class Planning(BroadcastsBase):
                 f"I could not read the uploaded file ({type(exc).__name__})."
             ) from None
 
-    def _plan_upload(self, data: bytes, form: ObdForm) -> BroadcastPlan:
+    async def _plan_upload(self, data: bytes, form: ObdForm) -> BroadcastPlan:
         foreign = self.via_io and not form.dialer
         result = parse_csv(data, self.config.region, allow_foreign=foreign)
         if form.numbers_text:
             typed = form.numbers_text.replace(",", "\n").encode()
             result = result.merged(parse_csv(typed, self.config.region, allow_foreign=foreign))
-        return self.plan_rows(result, form.start(), form.dialer)
+        return await self.plan_rows(result, form.start(), form.dialer)
 
-    def _numbers(self, text: str, *, allow_foreign: bool) -> dict[str, Any]:
+    async def _numbers(self, text: str, *, allow_foreign: bool) -> dict[str, Any]:
         parsed = parse_number_list(text, self.config.region, allow_foreign=allow_foreign)
-        return self._screen(
+        return await self._screen(
             parsed.valid, [str(b) for b in parsed.invalid], [str(b) for b in parsed.duplicates]
         )
 
-    def _screen(
+    async def _screen(
         self, phones: Sequence[Phone], invalid: list[str], duplicates: list[str]
     ) -> dict[str, Any]:
         """The numbers to call, without the blacklisted (named, as skipped)."""
-        listed = self.store.blacklisted(p.e164 for p in phones)
+        listed = await self.store.blacklisted(p.e164 for p in phones)
         keep = [p for p in phones if p.e164 not in listed]
         return {
             "numbers": [p.e164 for p in keep],
@@ -131,7 +131,7 @@ class Planning(BroadcastsBase):
             "blacklisted": [Phone.known(n).pretty for n in sorted(listed)],
         }
 
-    def plan(self, start: ObdStart, numbers: dict[str, Any] | None = None) -> BroadcastPlan:
+    async def plan(self, start: ObdStart, numbers: dict[str, Any] | None = None) -> BroadcastPlan:
         if start.group and self.via_io:
             raise UsageError(
                 "Contact groups work with the legacy Voice API only; list the numbers instead."
@@ -141,7 +141,7 @@ class Planning(BroadcastsBase):
                 "KALEYRA_SID is set but KALEYRA_BRIDGE is not: an admin must set the DID to call from."
             )
         if not start.group:
-            numbers = numbers or self._numbers(start.numbers_text, allow_foreign=self.via_io)
+            numbers = numbers or await self._numbers(start.numbers_text, allow_foreign=self.via_io)
             if not numbers["numbers"]:
                 shown = numbers["invalid"][:5] + numbers["blacklisted"][:5]
                 raise UsageError(
@@ -164,10 +164,10 @@ class Planning(BroadcastsBase):
         when, at_text = self._check_schedule(start.at, plan)
         return self._with_requests(plan.model_copy(update={"at": when, "at_text": at_text}))
 
-    def plan_dialer(
+    async def plan_dialer(
         self, upload: DialerUpload, numbers: dict[str, Any] | None = None
     ) -> BroadcastPlan:
-        numbers = numbers or self._numbers(upload.numbers_text, allow_foreign=False)
+        numbers = numbers or await self._numbers(upload.numbers_text, allow_foreign=False)
         if not numbers["numbers"]:
             raise UsageError(
                 "No number is left to upload: "
@@ -183,13 +183,17 @@ class Planning(BroadcastsBase):
         )
         return self._with_requests(plan)
 
-    def plan_rows(self, result: CsvResult, start: ObdStart, dialer: str | None) -> BroadcastPlan:
+    async def plan_rows(
+        self, result: CsvResult, start: ObdStart, dialer: str | None
+    ) -> BroadcastPlan:
         """A plan from an uploaded CSV: every row called, skipped with its reason, or uploaded."""
-        numbers = self._screen([r.phone for r in result.rows], result.errors, result.duplicates)
+        numbers = await self._screen(
+            [r.phone for r in result.rows], result.errors, result.duplicates
+        )
         kept = set(numbers["numbers"])
         keep = [r for r in result.rows if r.phone.e164 in kept]
         if dialer:
-            plan = self.plan_dialer(DialerUpload(dialer, ""), numbers)
+            plan = await self.plan_dialer(DialerUpload(dialer, ""), numbers)
             return plan.model_copy(update={"fields": {r.phone.e164: r.fields for r in keep}})
         column = next((k for r in keep for k in r.fields if k.lower() == "message"), None)
         messages = {r.phone.e164: r.fields[column] for r in keep if column and r.fields.get(column)}
@@ -201,7 +205,7 @@ class Planning(BroadcastsBase):
             raise UsageError(
                 f"{len(keep) - len(messages)} rows have no message: give a sound or a message for them in the form."
             )
-        plan = self.plan(start, numbers)
+        plan = await self.plan(start, numbers)
         if not messages:
             return plan
         update = {"messages": messages, "api_name": "the Voice API (voice.json, a message per row)"}

@@ -32,9 +32,9 @@ class Progress(BroadcastsBase):
         else a Kaleyra group or call. Kaleyra's text reaches a non-admin with numbers masked."""
         job_id = query.maybe_campaign
         if job_id is not None:
-            state = self.store.campaign_state(job_id)
+            state = await self.store.campaign_state(job_id)
             if state is not None and state not in ("pending", "expired"):
-                return self._progress(job_id, reader=user_id)
+                return await self._progress(job_id, reader=user_id)
             if query.campaign is not None:
                 raise UsageError(
                     f"There is no started broadcast #{job_id}. `/obd list` shows the recent ones."
@@ -45,21 +45,21 @@ class Progress(BroadcastsBase):
             return query.ident, await self.kaleyra.obd_status(query.ident)
         except KaleyraError as exc:
             text = describe_kaleyra_error(exc)
-            admin = self.agents.is_admin(user_id)
+            admin = await self.agents.is_admin(user_id)
             raise UsageError(text if admin else mask_text(text)) from None
 
-    def recent(self, limit: int = 10) -> list[CampaignListing]:
-        return self.store.recent_campaigns(limit)
+    async def recent(self, limit: int = 10) -> list[CampaignListing]:
+        return await self.store.recent_campaigns(limit)
 
-    def _progress(
+    async def _progress(
         self, job_id: int, campaign: Campaign | None = None, *, reader: str | None = None
     ) -> CampaignProgress:
         """What `reader` (by default its owner, whose DM holds the progress message) sees."""
         campaign = campaign or self._campaign(job_id)
-        admin = self.agents.is_admin(reader or campaign.user_id)
+        admin = await self.agents.is_admin(reader or campaign.user_id)
         withheld = bool(campaign.result and campaign.result.file_withheld)
         # Read once a second while sending: counts, errors and group ids, no model per chunk.
-        counts, errors, group_ids = self.store.chunk_summary(job_id)
+        counts, errors, group_ids = await self.store.chunk_summary(job_id)
         by_window = campaign.state == "paused" and campaign.pause_reason == "window"
         return CampaignProgress(
             campaign=campaign,
@@ -79,10 +79,10 @@ class Progress(BroadcastsBase):
 
     async def _post_progress(self, campaign: Campaign) -> None:
         posted = await self.notify.post(
-            campaign.user_id, views.progress_message(self._progress(campaign.id, campaign))
+            campaign.user_id, views.progress_message(await self._progress(campaign.id, campaign))
         )
         if posted is not None:
-            self.store.update_job(campaign.id, channel=posted.channel, message_ts=posted.ts)
+            await self.store.update_job(campaign.id, channel=posted.channel, message_ts=posted.ts)
 
     async def _refresh(self, job_id: int, force: bool = False) -> None:
         now = monotonic.monotonic()
@@ -98,5 +98,5 @@ class Progress(BroadcastsBase):
                 await self.notify.update(
                     campaign.channel,
                     campaign.message_ts,
-                    views.progress_message(self._progress(job_id, campaign)),
+                    views.progress_message(await self._progress(job_id, campaign)),
                 )

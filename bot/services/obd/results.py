@@ -47,15 +47,15 @@ class Results(BroadcastsBase):
         Bounded: `track_for` (3 hours) after its last request (or its scheduled time), the calls
         Kaleyra still reports no final status for are reported as such, and the results go out.
         """
-        campaign = self.store.get_job(job_id)
+        campaign = await self.store.get_job(job_id)
         if campaign is None or campaign.state not in ("tracking", "cancelled"):
             return True
         if campaign.results_at is not None:
             return True
         if campaign.plan.at is not None and self.clock() < campaign.plan.at:
             return False  # scheduled: nothing rings yet
-        overdue = self._tracking_over(campaign)
-        chunks = self.store.chunk_outline(job_id)  # group ids are enough: not 100 000 numbers
+        overdue = await self._tracking_over(campaign)
+        chunks = await self.store.chunk_outline(job_id)  # group ids are enough: not 100 000 numbers
         try:
             calls = await self._read_calls(chunks)
         except KaleyraError as exc:
@@ -72,7 +72,7 @@ class Results(BroadcastsBase):
         )
         if final:
             result = result.model_copy(update={"unreached": self._unreached(campaign, calls)})
-        self.store.update_job(job_id, result=result)
+        await self.store.update_job(job_id, result=result)
         await self._refresh(job_id, force=True)
         if final:
             await self._deliver_results(campaign.model_copy(update={"result": result}), calls)
@@ -108,9 +108,9 @@ class Results(BroadcastsBase):
         except InvalidNumber:
             return mobile
 
-    def _tracking_over(self, campaign: Campaign) -> bool:
+    async def _tracking_over(self, campaign: Campaign) -> bool:
         """Past the bound of following its calls: `track_for` after sending ended."""
-        ended = self.store.sending_ended_at(campaign.id) or campaign.updated_at
+        ended = await self.store.sending_ended_at(campaign.id) or campaign.updated_at
         since = datetime.fromisoformat(ended)
         if campaign.plan.at is not None:
             since = max(since, campaign.plan.at)
@@ -118,7 +118,7 @@ class Results(BroadcastsBase):
 
     async def poll_tracking(self) -> None:
         """The scheduler's job: follow every campaign whose calls are still in progress."""
-        for job_id in self.store.tracked_campaigns():
+        for job_id in await self.store.tracked_campaigns():
             await self.poll_once(job_id)
 
     async def track(self, job_id: int) -> None:
@@ -141,7 +141,7 @@ class Results(BroadcastsBase):
         """
         if campaign is None or campaign.results_at is not None:
             return False
-        withheld = not self.agents.is_admin(campaign.user_id)
+        withheld = not await self.agents.is_admin(campaign.user_id)
         summary, content = await self._results(campaign, calls, withheld=withheld)
         posted = await self.notify.post(campaign.user_id, views.results_message(summary))
         if posted is None:
@@ -149,7 +149,7 @@ class Results(BroadcastsBase):
         result = (campaign.result or BroadcastResult()).model_copy(
             update={"file_withheld": withheld}
         )
-        self.store.update_job(
+        await self.store.update_job(
             campaign.id,
             state="done" if campaign.state == "tracking" else None,
             result=result,
@@ -164,16 +164,16 @@ class Results(BroadcastsBase):
     async def send_results(self, job_id: int, user_id: str) -> None:
         """An admin's "Send me the results file": the CSV of a campaign whose results are out,
         read again from Kaleyra, to the admin's DM."""
-        self.agents.require_admin(
+        await self.agents.require_admin(
             user_id, "get a broadcast's results file", action="obd", command="obd"
         )
-        campaign = self.store.get_job(job_id)
+        campaign = await self.store.get_job(job_id)
         if campaign is None or campaign.results_at is None:
             raise UsageError(f"Broadcast #{job_id} has no results yet.")
         calls: list[tuple[ChunkRow, _Call]] = []
         if not campaign.plan.via_io:
-            calls = await self._read_calls(self.store.chunk_outline(job_id))
-            if self._tracking_over(campaign):
+            calls = await self._read_calls(await self.store.chunk_outline(job_id))
+            if await self._tracking_over(campaign):
                 calls = [(chunk, call.settled()) for chunk, call in calls]
         summary, content = await self._results(campaign, calls, withheld=False)
         posted = await self.notify.post(user_id, views.results_message(summary, again=False))

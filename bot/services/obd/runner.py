@@ -56,7 +56,7 @@ class Running(BroadcastsBase):
             return None
         created = datetime.fromisoformat(campaign.created_at)
         if self.clock() - created > timedelta(minutes=CONFIRMATION_MINUTES):
-            if not self.store.expire_job(job_id):
+            if not await self.store.expire_job(job_id):
                 return None
             self._audit(campaign, "expired", "confirmation expired")
             return StartOutcome(job_id, campaign.kind, started=False)
@@ -81,14 +81,14 @@ class Running(BroadcastsBase):
         left_out = len(campaign.plan.numbers) - len(plan.numbers)
         return StartOutcome(job_id, plan.kind, started=True, left_out=left_out)
 
-    def _recheck(self, plan: BroadcastPlan) -> BroadcastPlan:
+    async def _recheck(self, plan: BroadcastPlan) -> BroadcastPlan:
         """What may have changed since the confirmation: the clock and the blacklist."""
         if plan.kind == "obd":
             try:
                 self._check_schedule(plan.at, plan)
             except UsageError as exc:
                 raise UsageError(f"{exc} Nothing was sent.") from None
-        listed = self.store.blacklisted(plan.numbers)
+        listed = await self.store.blacklisted(plan.numbers)
         if not listed:
             return plan
         keep = [(n, d) for n, d in zip(plan.numbers, plan.national, strict=True) if n not in listed]
@@ -103,9 +103,9 @@ class Running(BroadcastsBase):
         }
         return self._with_requests(plan.model_copy(update=update))
 
-    def discard(self, job_id: int, user_id: str) -> bool:
+    async def discard(self, job_id: int, user_id: str) -> bool:
         """Cancel on a confirmation: nothing was sent, nothing will be."""
-        return self.store.cancel_pending(job_id, user_id)
+        return await self.store.cancel_pending(job_id, user_id)
 
     # ------------------------------------------------------------------ running
 
@@ -113,15 +113,15 @@ class Running(BroadcastsBase):
         if job_id not in self._runners:
             self._runners[job_id] = self.background.spawn(self._run(job_id), name=f"obd-{job_id}")
 
-    def _renew(self, job_id: int, wait: float = 0.0) -> None:
+    async def _renew(self, job_id: int, wait: float = 0.0) -> None:
         """Hold the sender's lease past the coming wait and one more request."""
         until = self.clock() + timedelta(seconds=wait) + SENDER_LEASE
-        self.store.renew_sender(job_id, iso(until))
+        await self.store.renew_sender(job_id, iso(until))
 
     async def _run(self, job_id: int) -> None:
         """One campaign's sender: holds its lease in the job row while it sends, so the minute
         job (or another replica) can tell a campaign nobody sends from one being sent."""
-        if not self.store.claim_sender(job_id, iso(self.clock() + SENDER_LEASE)):
+        if not await self.store.claim_sender(job_id, iso(self.clock() + SENDER_LEASE)):
             self._runners.pop(job_id, None)  # another sender holds it, or it stopped running
             return
         ended = False
@@ -130,16 +130,16 @@ class Running(BroadcastsBase):
             ended = True
         finally:
             self._runners.pop(job_id, None)
-            self._after_run(job_id, ended)
+            await self._after_run(job_id, ended)
 
-    def _after_run(self, job_id: int, ended: bool) -> None:
+    async def _after_run(self, job_id: int, ended: bool) -> None:
         """Release the lease; a Resume that landed while this sender wound down found it still
         registered and left the sending to it, so start the next sender here. A sender that
         failed (or a process that stops) leaves the next one to the minute job."""
         try:
-            self.store.release_sender(job_id)
-            running = ended and self.store.campaign_state(job_id) == "running"
-            if running and self.store.has_pending_chunks(job_id):
+            await self.store.release_sender(job_id)
+            running = ended and await self.store.campaign_state(job_id) == "running"
+            if running and await self.store.has_pending_chunks(job_id):
                 self._spawn_run(job_id)
             task = asyncio.current_task()
             stopping = task is not None and task.cancelling()
@@ -158,9 +158,9 @@ class Running(BroadcastsBase):
                 self._post_progress(campaign), name=f"obd-post-{job_id}"
             )
         plan = campaign.plan
-        sender = Sender(self.kaleyra, plan, self.store.chunk_outline(job_id), self.config)
+        sender = Sender(self.kaleyra, plan, await self.store.chunk_outline(job_id), self.config)
         pacer = Pacer(plan.calls_per_minute if plan.paced and not plan.at else None)
-        if (last := self.store.last_sent(job_id)) is not None:  # the pace survives restarts
+        if (last := await self.store.last_sent(job_id)) is not None:  # the pace survives restarts
             pacer.took(datetime.fromisoformat(last[0]), last[1])
         for attempt in range(STORE_RETRIES + 1):
             try:
@@ -207,15 +207,15 @@ class Running(BroadcastsBase):
         await asyncio.gather(*(send_until_done() for _ in range(self.config.concurrency)))
         if failed:
             raise failed[0]
-        running = self.store.campaign_state(job_id) == "running"
-        return running and self.store.has_pending_chunks(job_id)
+        running = await self.store.campaign_state(job_id) == "running"
+        return running and await self.store.has_pending_chunks(job_id)
 
     async def _next_chunk(self, job_id: int, plan: BroadcastPlan, pacer: Pacer) -> ChunkRow | None:
         """The next chunk to send, marked sending; None when the campaign should not send now."""
         while True:
-            if self.store.campaign_state(job_id) != "running":
+            if await self.store.campaign_state(job_id) != "running":
                 return None
-            chunk = self.store.next_chunk(job_id)
+            chunk = await self.store.next_chunk(job_id)
             if chunk is None:
                 return None
             now = self.clock()
@@ -223,11 +223,11 @@ class Running(BroadcastsBase):
                 await self._pause_for_window(job_id, now)
                 return None
             wait = pacer.wait(now)
-            self._renew(job_id, wait)
+            await self._renew(job_id, wait)
             if wait > 0:
                 await self.sleep(wait)
                 continue
-            if self.store.claim_chunk(job_id, chunk.idx):
+            if await self.store.claim_chunk(job_id, chunk.idx):
                 pacer.took(self.clock(), chunk.size)
                 return chunk
 
@@ -239,7 +239,7 @@ class Running(BroadcastsBase):
             outcome = ChunkOutcome(chunk.idx, chunk.numbers, "unknown")
         error = outcome.error
         group_id = getattr(outcome.result, "group_id", None)
-        self.store.settle_chunk(
+        await self.store.settle_chunk(
             job_id,
             chunk.idx,
             SETTLED[outcome.state],
@@ -253,7 +253,9 @@ class Running(BroadcastsBase):
         self.background.spawn(self._refresh(job_id), name=f"obd-progress-{job_id}")
 
     async def _pause_for_window(self, job_id: int, now: datetime) -> None:
-        if not self.store.move_campaign(job_id, "paused", since=("running",), reason="window"):
+        if not await self.store.move_campaign(
+            job_id, "paused", since=("running",), reason="window"
+        ):
             return
         self._audit_job(job_id, "paused", "outside the calling window")
         await self._refresh(job_id, force=True)
@@ -267,14 +269,14 @@ class Running(BroadcastsBase):
 
     async def _end_of_run(self, job_id: int) -> None:
         """Sending stopped: finished, paused, interrupted or cancelled. Record it and say so."""
-        self.store.settle_stray_chunks(job_id)
+        await self.store.settle_stray_chunks(job_id)
         campaign = self._campaign(job_id)
-        if campaign.state in ("running", "interrupted") and not self.store.has_pending_chunks(
+        if campaign.state in ("running", "interrupted") and not await self.store.has_pending_chunks(
             job_id
         ):
             await self._finish(campaign)
         elif campaign.state == "cancelled":
-            self.store.update_job(job_id, result=self._snapshot(campaign))
+            await self.store.update_job(job_id, result=await self._snapshot(campaign))
             self._forget_plan(job_id)
             await self._refresh(job_id, force=True)
         else:
@@ -282,23 +284,23 @@ class Running(BroadcastsBase):
 
     async def _finish(self, campaign: Campaign) -> None:
         plan, job_id = campaign.plan, campaign.id
-        result = self._snapshot(campaign)
+        result = await self._snapshot(campaign)
         tracking = plan.kind == "obd" and not plan.via_io and bool(result.group_ids)
         state = "tracking" if tracking else "done"
-        self.store.move_campaign(job_id, state, since=("running", "interrupted"))
+        await self.store.move_campaign(job_id, state, since=("running", "interrupted"))
         # The record first: the Slack update below may wait for the channel's pacing slot.
-        self.store.update_job(job_id, result=result)
+        await self.store.update_job(job_id, result=result)
         self._audit_start(campaign, result)
         self._forget_plan(job_id)
         await self._refresh(job_id, force=True)
         if tracking and self.config.follow_calls:
             self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
         if plan.kind == "obd" and plan.via_io:
-            await self._deliver_results(self.store.get_job(job_id), [])
+            await self._deliver_results(await self.store.get_job(job_id), [])
 
-    def _snapshot(self, campaign: Campaign) -> BroadcastResult:
+    async def _snapshot(self, campaign: Campaign) -> BroadcastResult:
         """The counts when sending ended: what the record (and the digest) keep."""
-        outline = self.store.chunk_outline(campaign.id)
+        outline = await self.store.chunk_outline(campaign.id)
         counts = _counts(outline)
         plan = campaign.plan
         group_ids = [g for c in outline for g in c.group_ids]
@@ -328,12 +330,12 @@ class Running(BroadcastsBase):
         Chunks caught sending become unknown and are never sent again.
         """
         interrupted = 0
-        for job_id in self.store.campaign_ids("running"):
-            if job_id in self._runners or not self.store.interrupt_campaign(job_id):
+        for job_id in await self.store.campaign_ids("running"):
+            if job_id in self._runners or not await self.store.interrupt_campaign(job_id):
                 continue
             interrupted += 1
             campaign = self._campaign(job_id)
-            counts = self.store.chunk_counts(job_id)
+            counts = await self.store.chunk_counts(job_id)
             self._audit(
                 campaign,
                 "interrupted",
@@ -348,9 +350,11 @@ class Running(BroadcastsBase):
                 campaign.user_id, views.interrupted_message(self._progress(job_id))
             )
         if self.config.follow_calls:  # no scheduler: follow calls and the window ourselves
-            for job_id in self.store.tracked_campaigns():
+            for job_id in await self.store.tracked_campaigns():
                 self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
-            if self.config.calling_hours and self.store.campaign_ids("paused", reason="window"):
+            if self.config.calling_hours and await self.store.campaign_ids(
+                "paused", reason="window"
+            ):
                 now = self.clock()
                 wait = (
                     0.0 if self._in_window(now) else (self._next_opening(now) - now).total_seconds()
@@ -362,7 +366,7 @@ class Running(BroadcastsBase):
         """The scheduler's job (every minute): campaigns the calling window paused resume once
         it is open again (unless someone cancelled or paused them meanwhile); a running
         campaign nobody is sending (its sender failed, or its lease ran out) gets a sender."""
-        for job_id in self.store.senderless_campaigns():
+        for job_id in await self.store.senderless_campaigns():
             if job_id not in self._runners:
                 log.warning("campaign %s was running with no sender: sending again", job_id)
                 self._audit_job(job_id, "restarted", "it was running with no sender")
@@ -370,8 +374,10 @@ class Running(BroadcastsBase):
         if not self._in_window(self.clock()):
             return 0
         resumed = 0
-        for job_id in self.store.campaign_ids("paused", reason="window"):
-            if self.store.move_campaign(job_id, "running", since=("paused",), only_reason="window"):
+        for job_id in await self.store.campaign_ids("paused", reason="window"):
+            if await self.store.move_campaign(
+                job_id, "running", since=("paused",), only_reason="window"
+            ):
                 resumed += 1
                 self._audit_job(job_id, "resumed", "the calling window opened")
                 self._spawn_run(job_id)

@@ -79,7 +79,7 @@ async def test_the_client_then_uses_what_the_doctor_found(account, fake_slack, t
     assert report.learnt is not None and report.learnt.key_style is KeyStyle.API_KEY_PARAMETER
 
     stored = Store(settings.database_path)
-    assert stored.kaleyra_account() == report.learnt
+    assert await stored.kaleyra_account() == report.learnt
     account.state.clear_requests()
     deps = build_deps(settings, store=stored)  # production wiring: the live client
     try:

@@ -31,14 +31,14 @@ async def test_add_blocks_at_kaleyra_then_records_who_and_why(blacklist, store, 
     await blacklist.add(AGENT, PHONES, "asked twice")
     [sent] = sandbox.state.recorded("block")
     assert sent.form["number"] == "9876543210,9123456789"
-    entries = store.blacklist_entries()
+    entries = await store.blacklist_entries()
     assert all(isinstance(e, BlacklistEntry) for e in entries)
     assert {(e.number, e.added_by, e.reason) for e in entries} == {
         ("+919876543210", AGENT, "asked twice"),
         ("+919123456789", AGENT, "asked twice"),
     }
-    assert store.blacklisted(["+919876543210", "+910000000000"]) == {"+919876543210"}
-    [entry] = store.audit_entries(action="blacklist.add")
+    assert await store.blacklisted(["+919876543210", "+910000000000"]) == {"+919876543210"}
+    [entry] = await store.audit_entries(action="blacklist.add")
     assert (entry.outcome, entry.numbers) == ("ok", "98******10,91******89")
 
 
@@ -48,8 +48,8 @@ async def test_a_kaleyra_failure_changes_nothing_and_is_audited(blacklist, store
     sandbox.state.set_fault("block", Fault(error_rate=1.0, http_status=503))
     with pytest.raises(KaleyraError):
         await blacklist.add(AGENT, PHONES)
-    assert store.blacklist_entries() == []
-    assert store.audit_entries(action="blacklist.add")[0].outcome == "failed"
+    assert await store.blacklist_entries() == []
+    assert (await store.audit_entries(action="blacklist.add"))[0].outcome == "failed"
 
 
 async def test_remove_is_for_admins_and_the_refusal_is_audited(blacklist, store, sandbox) -> None:
@@ -57,14 +57,14 @@ async def test_remove_is_for_admins_and_the_refusal_is_audited(blacklist, store,
     with pytest.raises(Refused, match="Only admins can remove numbers from the blacklist"):
         await blacklist.remove(AGENT, PHONES[:1])
     assert len(sandbox.state.recorded("block")) == 1
-    assert store.audit_entries(action="blacklist.remove.refused")[0].user_id == AGENT
+    assert (await store.audit_entries(action="blacklist.remove.refused"))[0].user_id == AGENT
     await blacklist.remove(ADMIN, PHONES[:1])
     assert sandbox.state.recorded("block")[-1].form["action"] == "delete"
-    assert store.blacklist_entries() == []
+    assert await store.blacklist_entries() == []
 
 
 async def test_the_page_is_bounded_and_counts_the_rest(blacklist, store) -> None:
-    store.blacklist_add([f"+9198765{i:05d}" for i in range(LIST_LIMIT + 5)], AGENT)
-    page = blacklist.page(AGENT)
+    await store.blacklist_add([f"+9198765{i:05d}" for i in range(LIST_LIMIT + 5)], AGENT)
+    page = await blacklist.page(AGENT)
     assert (len(page.entries), page.total, page.show_numbers) == (LIST_LIMIT, LIST_LIMIT + 5, False)
-    assert blacklist.page(ADMIN).show_numbers
+    assert (await blacklist.page(ADMIN)).show_numbers

@@ -62,9 +62,9 @@ def c2c(store, kaleyra, notify, agents, clock, mocker) -> ClickToCall:
     return make(store, kaleyra, notify, agents, clock, mocker)
 
 
-def proven(c2c: ClickToCall, store: Store, user: str = AGENT, number=MINE) -> None:
-    store.register_agent(user, number.e164)
-    store.set_verified(user, number.e164, by=ADMIN)
+async def proven(c2c: ClickToCall, store: Store, user: str = AGENT, number=MINE) -> None:
+    await store.register_agent(user, number.e164)
+    await store.set_verified(user, number.e164, by=ADMIN)
 
 
 def click(where: str = "1700000000.000200", value: str = "v") -> Click:
@@ -75,25 +75,27 @@ async def test_request_dial_applies_first_leg_repeat_check_and_double_click_guar
     c2c, store, sandbox, clock
 ) -> None:
     with pytest.raises(NotRegistered):
-        c2c.request_dial(AGENT, CUSTOMER)
-    proven(c2c, store)
-    first = c2c.request_dial(AGENT, CUSTOMER, click=click())
+        await c2c.request_dial(AGENT, CUSTOMER)
+    await proven(c2c, store)
+    first = await c2c.request_dial(AGENT, CUSTOMER, click=click())
     assert first == Dialling(MINE, CUSTOMER)
-    assert c2c.request_dial(AGENT, CUSTOMER, click=click()) == AlreadyHandled()  # double click
+    assert (
+        await c2c.request_dial(AGENT, CUSTOMER, click=click()) == AlreadyHandled()
+    )  # double click
     clock.advance(seconds=CLICK_WINDOW.total_seconds() + 1)
-    again = c2c.request_dial(AGENT, CUSTOMER, click=click())
+    again = await c2c.request_dial(AGENT, CUSTOMER, click=click())
     assert isinstance(again, AskFirst) and again.redial.customer == CUSTOMER.e164
     await c2c.background.drain()
     assert len(sandbox.state.recorded("dial.click2call")) == 1
 
     redial = again.redial
-    confirmed = c2c.request_dial(
+    confirmed = await c2c.request_dial(
         AGENT, CUSTOMER, agent=MINE, click=click("1700000000.000300"), redial=redial
     )
     assert confirmed == Dialling(MINE, CUSTOMER, again=True)
     # The same payload from another message (a forwarded or re-sent button) dials nothing.
     assert (
-        c2c.request_dial(AGENT, CUSTOMER, agent=MINE, click=click("other"), redial=redial)
+        await c2c.request_dial(AGENT, CUSTOMER, agent=MINE, click=click("other"), redial=redial)
         == AlreadyHandled()
     )
     await c2c.background.drain()
@@ -103,9 +105,9 @@ async def test_request_dial_applies_first_leg_repeat_check_and_double_click_guar
 async def test_an_unverified_number_never_rings(c2c, store, agents, sandbox) -> None:
     agents.register(AGENT, MINE)
     with pytest.raises(NotVerified):
-        c2c.request_dial(AGENT, CUSTOMER)
+        await c2c.request_dial(AGENT, CUSTOMER)
     with pytest.raises(Refused, match="Only admins can choose the first leg"):
-        c2c.request_dial(AGENT, CUSTOMER, agent=MINE)  # naming it does not help
+        await c2c.request_dial(AGENT, CUSTOMER, agent=MINE)  # naming it does not help
     await c2c.background.drain()
     assert sandbox.state.recorded("dial.click2call") == []
 
@@ -117,9 +119,9 @@ async def test_registration_rings_the_code_and_verify_proves_it(c2c, store, sand
     assert call.form["numbers"] == "9876543210"
     assert " ".join(registration.code) in call.form["message"]
     assert registration.code not in json.dumps(
-        [e.model_dump() for e in store.audit_entries()]
+        [e.model_dump() for e in await store.audit_entries()]
     )  # the code is nowhere in the store
-    assert c2c.verify(AGENT, registration.code) == MINE
+    assert await c2c.verify(AGENT, registration.code) == MINE
     c2c.home.refresh_later.assert_called_with(AGENT)
 
 
@@ -145,28 +147,28 @@ async def test_a_verification_call_kaleyra_refuses_is_reported(c2c, store, sandb
     [(user, payload)] = [c.args for c in notify.dm.call_args_list]
     assert user == AGENT and "I could not ring +91 98765 43210" in text_of(payload)
     assert "No credit" in text_of(payload)
-    assert store.audit_entries(action="c2c.verify.call")[0].outcome == "rejected"
+    assert (await store.audit_entries(action="c2c.verify.call"))[0].outcome == "rejected"
 
 
 async def test_an_answer_of_an_odd_shape_still_gets_a_card(
     c2c, store, sandbox, notify, mocker
 ) -> None:
-    proven(c2c, store)
+    await proven(c2c, store)
     mocker.patch.object(c2c.kaleyra, "click_to_call", side_effect=ValueError("id: not a str"))
-    c2c.request_dial(AGENT, CUSTOMER)
+    await c2c.request_dial(AGENT, CUSTOMER)
     await c2c.background.drain()
     [(user, card)] = [c.args for c in notify.dm.call_args_list]
     assert user == AGENT and "Outcome unknown" in text_of(card)
-    call = store.recent_calls(AGENT)[0]
+    call = (await store.recent_calls(AGENT))[0]
     assert call.state == "unknown" and call.message_ts
     # Unknown means it may have rung: dialling again asks first.
-    assert isinstance(c2c.request_dial(AGENT, CUSTOMER), AskFirst)
+    assert isinstance(await c2c.request_dial(AGENT, CUSTOMER), AskFirst)
 
 
 async def test_a_failure_after_kaleyra_placed_the_call_still_gets_a_card(
     c2c, store, sandbox, notify, mocker
 ) -> None:
-    proven(c2c, store)
+    await proven(c2c, store)
     real_update = store.update_call
     calls = {"n": 0}
 
@@ -177,7 +179,7 @@ async def test_a_failure_after_kaleyra_placed_the_call_still_gets_a_card(
         return real_update(call_id, **fields)
 
     mocker.patch.object(store, "update_call", side_effect=flaky)
-    c2c.request_dial(AGENT, CUSTOMER)
+    await c2c.request_dial(AGENT, CUSTOMER)
     await c2c.background.drain()
     assert len(sandbox.state.recorded("dial.click2call")) == 1
     [(user, card)] = [c.args for c in notify.dm.call_args_list]
@@ -185,15 +187,15 @@ async def test_a_failure_after_kaleyra_placed_the_call_still_gets_a_card(
 
 
 async def test_callbacks_move_forward_only(c2c, store, sandbox) -> None:
-    proven(c2c, store)
-    c2c.request_dial(AGENT, CUSTOMER)
+    await proven(c2c, store)
+    await c2c.request_dial(AGENT, CUSTOMER)
     await c2c.background.drain()
-    call = store.recent_calls(AGENT)[0]
+    call = (await store.recent_calls(AGENT))[0]
     await c2c.on_callback(call, {"status1": "ANSWER", "duration": "0"})
     await c2c.on_callback(
         call, {"status1": "ANSWER", "status2": "ANSWER", "duration": "40", "billsec": "35"}
     )
-    final = store.get_call(call.id)
+    final = await store.get_call(call.id)
     assert (final.state, final.status2, final.duration, final.billsec) == (
         "final",
         "ANSWER",
@@ -202,7 +204,7 @@ async def test_callbacks_move_forward_only(c2c, store, sandbox) -> None:
     )
     # A late or replayed callback: nothing of a final call changes, nothing is wiped.
     await c2c.on_callback(call, {"status1": "BUSY", "status2": "", "duration": ""})
-    after = store.get_call(call.id)
+    after = await store.get_call(call.id)
     assert (after.status1, after.status2, after.duration, after.billsec, after.updated_at) == (
         "ANSWER",
         "ANSWER",
@@ -213,13 +215,13 @@ async def test_callbacks_move_forward_only(c2c, store, sandbox) -> None:
 
 
 async def test_a_leg_status_is_never_moved_back(c2c, store, sandbox) -> None:
-    proven(c2c, store)
-    c2c.request_dial(AGENT, CUSTOMER)
+    await proven(c2c, store)
+    await c2c.request_dial(AGENT, CUSTOMER)
     await c2c.background.drain()
-    call = store.recent_calls(AGENT)[0]
+    call = (await store.recent_calls(AGENT))[0]
     await c2c.on_callback(call, {"status1": "ANSWER", "duration": "12"})
     await c2c.on_callback(call, {"status1": "", "status2": "", "duration": ""})
-    row = store.get_call(call.id)
+    row = await store.get_call(call.id)
     assert (row.status1, row.duration, row.state) == ("ANSWER", 12, "placed")
 
 
@@ -244,29 +246,29 @@ def test_recording_links_are_https_only(given: str, kept: str | None) -> None:
     ["", "1", "nope", "1-deadbeef", "0-" + "0" * 32, "1-" + "G" * 32, "१-" + "0" * 32, "9" * 400],
 )
 async def test_any_token_string_is_answered_without_raising(c2c, token: str) -> None:
-    assert c2c.call_for_token(token) is None
+    assert await c2c.call_for_token(token) is None
 
 
 async def test_a_token_expires_a_day_after_its_call(store, kaleyra, notify, agents, clock, mocker):
     c2c = make(store, kaleyra, notify, agents, clock, mocker, public_url="https://bot.example")
-    proven(c2c, store)
-    c2c.request_dial(AGENT, CUSTOMER)
+    await proven(c2c, store)
+    await c2c.request_dial(AGENT, CUSTOMER)
     await c2c.background.drain()
-    call = store.recent_calls(AGENT)[0]
-    assert c2c.call_for_token(call.callback_token) == store.get_call(call.id)
+    call = (await store.recent_calls(AGENT))[0]
+    assert await c2c.call_for_token(call.callback_token) == await store.get_call(call.id)
     clock.advance(seconds=TOKEN_TTL.total_seconds() + 1)
-    assert c2c.call_for_token(call.callback_token) is None
+    assert await c2c.call_for_token(call.callback_token) is None
 
 
 async def test_the_log_shows_full_numbers_to_admins_and_the_caller_only(
     c2c, store, sandbox
 ) -> None:
-    proven(c2c, store, ADMIN, parse_phone("9000012345"))
-    proven(c2c, store, AGENT, MINE)
-    c2c.request_dial(ADMIN, parse_phone("9123456701"))
-    c2c.request_dial(AGENT, parse_phone("9123456702"))
+    await proven(c2c, store, ADMIN, parse_phone("9000012345"))
+    await proven(c2c, store, AGENT, MINE)
+    await c2c.request_dial(ADMIN, parse_phone("9123456701"))
+    await c2c.request_dial(AGENT, parse_phone("9123456702"))
     await c2c.background.drain()
-    mine = store.recent_calls(AGENT)[0].kaleyra_id
+    mine = (await store.recent_calls(AGENT))[0].kaleyra_id
     page = await c2c.call_log(AGENT, "log", None, None)
     assert page.full_numbers == {mine}
     admin = await c2c.call_log(ADMIN, "log", None, None)

@@ -85,8 +85,8 @@ class Rig:
             default_channel=CHANNEL,
         )
 
-    def restart(self) -> None:
-        self.store.close()
+    async def restart(self) -> None:
+        await self.store.close()
         self.build()
 
     async def _post(self, channel: str, payload: dict[str, Any]) -> Posted:
@@ -119,7 +119,7 @@ async def rig(kaleyra, sandbox, clock, tmp_path, mocker):
     rig.assign(AGENT_B, B_NUMBER)
     yield rig
     await rig.background.drain()
-    rig.store.close()
+    await rig.store.close()
 
 
 def seed_two(sandbox) -> tuple[dict, dict]:
@@ -205,7 +205,7 @@ async def test_first_click_claims_and_dials_from_the_clickers_number(rig, sandbo
     assert len(rig.dialled) == 1
     await rig.background.drain()
     channel, ts, payload = rig.updates[-1]
-    assert (channel, ts) == (CHANNEL, rig.feed.store.feed_call(missed["id"]).message_ts)
+    assert (channel, ts) == (CHANNEL, (await rig.feed.store.feed_call(missed["id"])).message_ts)
     assert ":telephone_receiver: <@U0AGENTA> is calling back" in text_of(payload)
     assert "Call back" not in json.dumps(payload["blocks"])
     rig.restart()  # the claim is in the store
@@ -219,7 +219,7 @@ async def test_an_agent_without_a_verified_number_is_told_to_register(rig, sandb
     with pytest.raises(NotRegistered, match="/c2c register"):
         await rig.feed.call_back(NEWCOMER, missed["id"])
     assert rig.dialled == []
-    assert rig.feed.store.feed_call(missed["id"]).claimed_by is None  # nothing claimed
+    assert (await rig.feed.store.feed_call(missed["id"])).claimed_by is None  # nothing claimed
 
 
 async def test_a_refused_dial_releases_the_claim(rig, sandbox) -> None:
@@ -241,10 +241,12 @@ async def test_the_call_backs_outcome_reaches_the_channel_message(rig, sandbox, 
     await rig.feed.poll()
     await rig.feed.call_back(AGENT_A, missed["id"])
     clock.advance(seconds=5)
-    (call,) = rig.store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919812345699")])
+    (call,) = await rig.store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919812345699")])
     await rig.feed.poll()
-    assert rig.store.feed_call(missed["id"]).callback_call_id == call.id
-    rig.store.update_call(call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=125)
+    assert (await rig.store.feed_call(missed["id"])).callback_call_id == call.id
+    await rig.store.update_call(
+        call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=125
+    )
     await rig.feed.poll()
     assert ":white_check_mark: <@U0AGENTA> called back: connected, 2 min 5 s" in text_of(
         rig.updates[-1][2]
@@ -260,7 +262,7 @@ async def test_a_claim_with_no_call_placed_is_released_after_a_while(rig, sandbo
     await rig.feed.call_back(AGENT_A, missed["id"])
     clock.advance(seconds=CLAIM_EXPIRES.total_seconds() + 60)
     await rig.feed.poll()
-    assert rig.store.feed_call(missed["id"]).claimed_by is None
+    assert (await rig.store.feed_call(missed["id"])).claimed_by is None
     text = text_of(rig.updates[-1][2])
     assert "<@U0AGENTA>'s call back did not go through" in text
     assert "Call back" in json.dumps(rig.updates[-1][2]["blocks"])
@@ -271,17 +273,17 @@ async def test_a_failed_call_back_waits_for_someone_else(rig, sandbox) -> None:
     _, missed = seed_two(sandbox)
     await rig.feed.poll()
     await rig.feed.call_back(AGENT_A, missed["id"])
-    (call,) = rig.store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919812345699")])
-    rig.store.update_call(call.id, state="failed", error="Kaleyra refused it")
+    (call,) = await rig.store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919812345699")])
+    await rig.store.update_call(call.id, state="failed", error="Kaleyra refused it")
     await rig.feed.poll()
-    assert rig.store.feed_call(missed["id"]).claimed_by is None
+    assert (await rig.store.feed_call(missed["id"])).claimed_by is None
     assert [m.key for m in rig.feed.missed_waiting()] == [missed["id"]]
 
 
 async def test_only_admins_choose_the_channel(rig, sandbox) -> None:
     with pytest.raises(Refused, match="Only admins"):
         rig.feed.set_channel(AGENT_A, "C0OTHER")
-    assert rig.store.audit_entries(1)[0].action == "callfeed.channel.refused"
+    assert (await rig.store.audit_entries(1))[0].action == "callfeed.channel.refused"
     assert rig.feed.set_channel(ADMIN, "C0OTHER") == "C0OTHER"
     seed_two(sandbox)
     await rig.feed.poll()
@@ -298,14 +300,16 @@ async def test_only_admins_choose_the_channel(rig, sandbox) -> None:
 # ------------------------------------------------------------------ outcomes
 
 
-def placed_call(rig, user_id: str = AGENT_A) -> int:
-    (call,) = rig.store.create_calls("c2c", [(user_id, "+919876543210", "+919123456789")])
-    rig.store.update_call(call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=40)
+async def placed_call(rig, user_id: str = AGENT_A) -> int:
+    (call,) = await rig.store.create_calls("c2c", [(user_id, "+919876543210", "+919123456789")])
+    await rig.store.update_call(
+        call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=40
+    )
     return call.id
 
 
 async def test_call_back_outcome_books_exactly_one_followup(rig, sandbox, clock) -> None:
-    call_id = placed_call(rig)
+    call_id = await placed_call(rig)
     when = clock.now.replace(hour=15, minute=30) + timedelta(days=1)
     saved = rig.feed.log_outcome(
         OutcomeDraft(AGENT_A, call_id, "call_back", "Wants the <!channel> price", when)
@@ -315,9 +319,9 @@ async def test_call_back_outcome_books_exactly_one_followup(rig, sandbox, clock)
     (request,) = sandbox.state.recorded("followup")
     assert request.form["phone"] == "9123456789" and request.form["follower"] == "9876543210"
     assert request.form["ontime"] == "24-11-2026 15:30"
-    stored = rig.store.get_outcome(call_id)
+    stored = await rig.store.get_outcome(call_id)
     assert stored.followup_id == "2351"
-    assert rig.store.get_followup("2351").user_id == AGENT_A
+    assert (await rig.store.get_followup("2351")).user_id == AGENT_A
     assert "Follow-up `2351` set" in text_of(rig.dms[-1][1])
     # Saving it again unchanged books nothing more; a new time moves the same follow-up.
     rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "again", when))
@@ -333,7 +337,7 @@ async def test_call_back_outcome_books_exactly_one_followup(rig, sandbox, clock)
 
 
 async def test_outcome_problems_are_named_by_field(rig, clock) -> None:
-    call_id = placed_call(rig)
+    call_id = await placed_call(rig)
     with pytest.raises(OutcomeProblems) as missing:
         rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", ""))
     assert missing.value.problems == {"followup_at": "Pick when to call back."}
@@ -345,11 +349,11 @@ async def test_outcome_problems_are_named_by_field(rig, clock) -> None:
     with pytest.raises(OutcomeProblems) as bad:
         rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "", "x" * 1001))
     assert set(bad.value.problems) == {"outcome", "note"}
-    assert rig.store.get_outcome(call_id) is None
+    assert await rig.store.get_outcome(call_id) is None
 
 
 async def test_only_the_caller_logs_an_outcome(rig, sandbox) -> None:
-    call_id = placed_call(rig)
+    call_id = await placed_call(rig)
     with pytest.raises(Refused):
         rig.feed.outcome_form(AGENT_B, call_id)
     with pytest.raises(Refused):
@@ -366,8 +370,10 @@ async def test_an_outcome_of_a_call_back_shows_in_the_channel(rig, sandbox) -> N
     _, missed = seed_two(sandbox)
     await rig.feed.poll()
     await rig.feed.call_back(AGENT_A, missed["id"])
-    (call,) = rig.store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919812345699")])
-    rig.store.update_call(call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=60)
+    (call,) = await rig.store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919812345699")])
+    await rig.store.update_call(
+        call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=60
+    )
     await rig.feed.poll()
     rig.feed.log_outcome(OutcomeDraft(AGENT_A, call.id, "interested"))
     await rig.background.drain()
@@ -381,8 +387,8 @@ async def test_the_activity_digest_counts_what_happened(rig, sandbox, clock) -> 
     store = rig.store
     # Agent A placed three calls: two answered (100 s and 50 s of talk), one not.
     for status2, billsec in (("ANSWER", 100), ("ANSWER", 50), ("NOANSWER", 0)):
-        (call,) = store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919123456789")])
-        store.update_call(
+        (call,) = await store.create_calls("c2c", [(AGENT_A, "+919876543210", "+919123456789")])
+        await store.update_call(
             call.id, state="final", status1="ANSWER", status2=status2, billsec=billsec
         )
     # Incoming: one answered by B, two missed; one of them called back within the hour.
@@ -392,15 +398,15 @@ async def test_the_activity_digest_counts_what_happened(rig, sandbox, clock) -> 
     await rig.feed.poll()
     await rig.feed.call_back(AGENT_B, first["id"])
     clock.advance(minutes=10)
-    (back,) = store.create_calls("c2c", [(AGENT_B, "+919876500011", "+919812345601")])
-    store.update_call(back.id, state="final", status1="ANSWER", status2="ANSWER", billsec=20)
+    (back,) = await store.create_calls("c2c", [(AGENT_B, "+919876500011", "+919812345601")])
+    await store.update_call(back.id, state="final", status1="ANSWER", status2="ANSWER", billsec=20)
     await rig.feed.poll()
     # One broadcast of three numbers; a follow-up due today for A, one tomorrow.
     plan = BroadcastPlan(numbers=["+919000000001", "+919000000002", "+919000000003"])
-    job = store.create_job("obd", ADMIN, plan)
+    job = await store.create_job("obd", ADMIN, plan)
     result = BroadcastResult(total=3, accepted=3, statuses={"COMPLETED": 2, "BUSY": 1})
-    store.update_job(job, state="done", result=result)
-    store.create_job("obd", ADMIN, plan)  # never confirmed: not a broadcast sent
+    await store.update_job(job, state="done", result=result)
+    await store.create_job("obd", ADMIN, plan)  # never confirmed: not a broadcast sent
     for when in (clock.now.replace(hour=18), clock.now + timedelta(days=1)):
         await rig.followups.save(
             FollowupDraft(AGENT_A, Phone.known("+919123456789"), "Ravi", A_PHONE, when)
@@ -472,7 +478,7 @@ async def test_a_call_without_a_status_yet_waits_for_the_next_poll(rig, sandbox)
 async def test_a_refused_followup_is_said_and_tried_again_on_the_next_save(
     rig, sandbox, clock
 ) -> None:
-    call_id = placed_call(rig)
+    call_id = await placed_call(rig)
     when = clock.now + timedelta(days=1)
     sandbox.state.set_fault("followup", Fault(error_rate=1.0, api_error=("E106", "bad ontime")))
     rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "", when))
@@ -480,9 +486,9 @@ async def test_a_refused_followup_is_said_and_tried_again_on_the_next_save(
     assert "the follow-up was not created: Kaleyra refused it: bad ontime" in text_of(
         rig.dms[-1][1]
     )
-    assert rig.store.get_outcome(call_id).followup_id is None
+    assert (await rig.store.get_outcome(call_id)).followup_id is None
     sandbox.state.set_fault("followup", None)
     rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "", when))
     await rig.background.drain()
-    assert rig.store.get_outcome(call_id).followup_id is not None
+    assert (await rig.store.get_outcome(call_id)).followup_id is not None
     assert len(sandbox.state.followups) == 1

@@ -71,7 +71,7 @@ async def test_save_sends_kaleyra_and_stores_a_typed_followup(
     item = await followups.save(draft())
     [sent] = sandbox.state.recorded("followup")
     assert sent.form["ontime"] == "24-11-2026 19:30" and sent.form["follower"] == "9876543210"
-    stored = store.get_followup(item.id)
+    stored = await store.get_followup(item.id)
     assert isinstance(stored, Followup) and stored == item
     assert (stored.user_id, stored.ontime, stored.source, stored.reminder) == (
         AGENT,
@@ -80,7 +80,7 @@ async def test_save_sends_kaleyra_and_stores_a_typed_followup(
         "pending",
     )
     changed.assert_called_once_with(AGENT)
-    [entry] = store.audit_entries(action="followup.add")
+    [entry] = await store.audit_entries(action="followup.add")
     assert entry.kaleyra_ids == item.id and entry.numbers == "87******78,98******10"
 
 
@@ -92,7 +92,7 @@ async def test_an_unproven_number_grants_nothing(followups, agents, store, sandb
         followups.list_scope(CLAIMER, "mine")
     mine = await followups.save(draft())
     # Claiming the follower's number (unproven) does not hand over its follow-ups.
-    store.unregister_agent(AGENT)
+    await store.unregister_agent(AGENT)
     agents.register(CLAIMER, MINE)
     assert not followups.may_change(CLAIMER, mine)
     assert followups.holder(MINE.e164) is None  # nobody to remind: the number is unproven
@@ -107,7 +107,7 @@ async def test_who_may_change(followups, store, agents) -> None:
     assert followups.may_change(OTHER, handed)  # follows it, verified
     with pytest.raises(Refused, match="belongs to someone else"):
         followups.require_change(OTHER, item, "followup.edit")
-    [refusal] = store.audit_entries(action="followup.edit.refused")
+    [refusal] = await store.audit_entries(action="followup.edit.refused")
     assert (refusal.user_id, refusal.outcome, refusal.kaleyra_ids) == (OTHER, "not owner", item.id)
 
 
@@ -124,13 +124,13 @@ async def test_only_admins_set_another_follower(followups, sandbox, store) -> No
     assert sandbox.state.recorded("followup") == []
     item = await followups.save(draft(ADMIN, follower=THEIRS))
     assert item.user_id == ADMIN and item.follower == THEIRS.e164
-    assert store.audit_entries(action="followup.follower.refused")[0].user_id == AGENT
+    assert (await store.audit_entries(action="followup.follower.refused"))[0].user_id == AGENT
 
 
-def test_list_all_is_refused_to_non_admins_and_audited(followups, store) -> None:
+async def test_list_all_is_refused_to_non_admins_and_audited(followups, store) -> None:
     with pytest.raises(Refused, match="Only admins can list everyone's follow-ups"):
         followups.list_scope(AGENT, "all")
-    [entry] = store.audit_entries(action="followup.list.refused")
+    [entry] = await store.audit_entries(action="followup.list.refused")
     assert (entry.user_id, entry.outcome) == (AGENT, "not admin")
     assert followups.list_scope(ADMIN, "all") is None
     assert followups.list_scope(AGENT, "mine") == MINE
@@ -175,6 +175,6 @@ async def test_delete_checks_rights_then_kaleyra_then_store(followups, sandbox, 
     assert item.id in sandbox.state.followups
     await followups.delete(AGENT, item.id)
     assert item.id not in sandbox.state.followups
-    assert store.get_followup(item.id).state == "deleted"
+    assert (await store.get_followup(item.id)).state == "deleted"
     with pytest.raises(UsageError, match=f"There is no follow-up #{item.id}"):
         await followups.delete(AGENT, item.id)

@@ -45,8 +45,8 @@ def home(store, notify, clock) -> Home:
     )
 
 
-def save_followup(store: Store, clock, follower: str) -> None:
-    store.save_followup(
+async def save_followup(store: Store, clock, follower: str) -> None:
+    await store.save_followup(
         Followup(
             id="2351",
             phone="+918712345678",
@@ -58,32 +58,36 @@ def save_followup(store: Store, clock, follower: str) -> None:
     )
 
 
-def test_an_unverified_number_shows_as_such_and_grants_no_followups(home, store, clock) -> None:
-    store.register_agent(AGENT, "+919876543210")
-    save_followup(store, clock, "+919876543210")
-    text = text_of(home.view(AGENT))
+async def test_an_unverified_number_shows_as_such_and_grants_no_followups(
+    home, store, clock
+) -> None:
+    await store.register_agent(AGENT, "+919876543210")
+    await save_followup(store, clock, "+919876543210")
+    text = text_of(await home.view(AGENT))
     assert "unverified — type `/c2c verify <code>`" in text
     assert "John" not in text and "None scheduled" in text
-    store.set_verified(AGENT, "+919876543210", by=ADMIN)
-    text = text_of(home.view(AGENT))
+    await store.set_verified(AGENT, "+919876543210", by=ADMIN)
+    text = text_of(await home.view(AGENT))
     assert "Your agent number is *+91 98765 43210* (role: agent)" in text
     assert "*John &lt;!here&gt;* +91 87123 45678" in text  # escaped
     assert "Sandbox" in text  # the notice, added by the service
 
 
-def test_status_words_and_states_are_escaped(home, store) -> None:
-    [call] = store.create_calls("c2c", [(AGENT, "+919876543210", "+919123456789")])
-    store.update_call(call.id, state="final", status1="<https://evil.example|X>", status2=None)
-    text = text_of(home.view(AGENT))
+async def test_status_words_and_states_are_escaped(home, store) -> None:
+    [call] = await store.create_calls("c2c", [(AGENT, "+919876543210", "+919123456789")])
+    await store.update_call(
+        call.id, state="final", status1="<https://evil.example|X>", status2=None
+    )
+    text = text_of(await home.view(AGENT))
     assert "<https://evil" not in text and "&lt;https://evil.example|x&gt;" in text
 
 
-def test_admins_see_the_digest_and_the_audit(home, store) -> None:
-    store.audit(user_id=ADMIN, action="voicehealth.digest", outcome="set <!channel>")
-    text = text_of(home.view(ADMIN))
+async def test_admins_see_the_digest_and_the_audit(home, store) -> None:
+    await store.audit(user_id=ADMIN, action="voicehealth.digest", outcome="set <!channel>")
+    text = text_of(await home.view(ADMIN))
     assert "*Health digest*: <#C0OPS> at 08:30 Asia/Kolkata" in text
     assert "voicehealth.digest: set &lt;!channel&gt;" in text
-    assert "Health digest" not in text_of(home.view(AGENT))
+    assert "Health digest" not in text_of(await home.view(AGENT))
 
 
 async def test_refreshes_waiting_together_are_built_once(home, notify) -> None:

@@ -138,21 +138,21 @@ def test_foreign_numbers_are_refused_by_name_on_the_legacy_api_and_kept_on_kaley
     assert dialer.numbers == ["+919876543210"]  # the dialer is legacy-only
 
 
-def test_a_plan_round_trips_through_the_store(make, store) -> None:
+async def test_a_plan_round_trips_through_the_store(make, store) -> None:
     obd = make()
-    campaign = obd.propose(
+    campaign = await obd.propose(
         ADMIN, ObdStart(numbers_text="9876543210 12345", say="hi", at=datetime(2026, 11, 23, 18))
     )
-    stored = store.get_job(campaign.id)
+    stored = await store.get_job(campaign.id)
     assert stored is not None and stored.plan == campaign.plan
     assert stored.plan.at == datetime(2026, 11, 23, 18, tzinfo=IST)
     assert stored.state == "pending" and stored["state"] == "pending"
 
 
-def test_only_admins_propose_and_the_refusal_is_audited(make, store) -> None:
+async def test_only_admins_propose_and_the_refusal_is_audited(make, store) -> None:
     with pytest.raises(Refused, match="Only admins can start broadcasts"):
         make().propose(AGENT, ObdStart(numbers_text="9876543210", play="123.sound"))
-    assert store.audit_entries()[0].action == "obd.refused"
+    assert (await store.audit_entries())[0].action == "obd.refused"
 
 
 def test_a_scheduled_pace_that_would_ring_past_the_window_is_refused(make) -> None:
@@ -167,12 +167,14 @@ def test_a_scheduled_pace_that_would_ring_past_the_window_is_refused(make) -> No
 
 async def test_every_chunk_is_marked_sending_before_its_request(make, store, kaleyra, mocker):
     obd = make(concurrency=1)
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound")
+    )
     seen: list[list[str]] = []
     real = kaleyra.obd_call
 
     async def spy(request, on_chunk=None):
-        seen.append([c.state for c in store.chunks(campaign.id)])
+        seen.append([c.state for c in await store.chunks(campaign.id)])
         return await real(request, on_chunk)
 
     mocker.patch.object(kaleyra, "obd_call", side_effect=spy)
@@ -182,16 +184,18 @@ async def test_every_chunk_is_marked_sending_before_its_request(make, store, kal
         ["accepted", "sending", "pending"],
         ["accepted", "accepted", "sending"],
     ]
-    assert [c.state for c in store.chunks(campaign.id)] == ["accepted"] * 3
-    assert all(len(c.group_ids) == 1 for c in store.chunks(campaign.id))
+    assert [c.state for c in await store.chunks(campaign.id)] == ["accepted"] * 3
+    assert all(len(c.group_ids) == 1 for c in await store.chunks(campaign.id))
 
 
 async def test_pacing_spaces_the_requests_by_the_rate(make, store, sandbox, clock) -> None:
     obd = make(calls_per_minute=200)
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound")
+    )
     started = clock.now
     await run(obd, campaign.id)
-    sent = [datetime.fromisoformat(c.sent_at) for c in store.chunks(campaign.id)]
+    sent = [datetime.fromisoformat(c.sent_at) for c in await store.chunks(campaign.id)]
     assert [round((s - started).total_seconds()) for s in sent] == [0, 60, 120]
     assert obd.sleep.waits == [60.0, 60.0]
     assert sorted(sent_numbers(sandbox)) == sorted(numbers(450))
@@ -202,7 +206,7 @@ async def test_a_scheduled_paced_campaign_is_spread_by_its_schedule_times(make, 
     start = ObdStart(
         numbers_text=" ".join(numbers(450)), play="123.sound", at=datetime(2026, 11, 23, 18, 0)
     )
-    await run(obd, obd.propose(ADMIN, start).id)
+    await run(obd, (await obd.propose(ADMIN, start)).id)
     times = sorted(r.form["scheduletime"] for r in sandbox.state.recorded("voice.call"))
     assert times == ["2026-11-23 18:00:00", "2026-11-23 18:01:00", "2026-11-23 18:02:00"]
     assert obd.sleep.waits == []  # Kaleyra spreads them, nobody waits
@@ -210,35 +214,37 @@ async def test_a_scheduled_paced_campaign_is_spread_by_its_schedule_times(make, 
 
 async def test_a_confirmation_expires_after_15_minutes(make, store, sandbox, clock) -> None:
     obd = make()
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text="9876543210", play="123.sound"))
+    campaign = await obd.propose(ADMIN, ObdStart(numbers_text="9876543210", play="123.sound"))
     clock.advance(minutes=15, seconds=1)
     outcome = await run(obd, campaign.id)
     assert outcome is not None and outcome.started is False
-    assert store.get_job(campaign.id).state == "expired"
+    assert (await store.get_job(campaign.id)).state == "expired"
     assert await run(obd, campaign.id) is None  # and stays so
     assert sandbox.state.recorded() == []
 
 
 async def test_start_checks_the_window_and_the_blacklist_again(make, store, sandbox, clock):
     obd = make()
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text="9876543210, 9123456789", play="123.sound"))
-    store.blacklist_add(["+919123456789"], AGENT)
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text="9876543210, 9123456789", play="123.sound")
+    )
+    await store.blacklist_add(["+919123456789"], AGENT)
     clock.now = clock.now.replace(hour=20, minute=59)
-    later = obd.propose(ADMIN, ObdStart(numbers_text="9876543210", play="123.sound"))
+    later = await obd.propose(ADMIN, ObdStart(numbers_text="9876543210", play="123.sound"))
     clock.now = clock.now.replace(hour=21, minute=5)
     with pytest.raises(UsageError, match=r"outside that.*Nothing was sent"):
         await obd.start(later.id, ADMIN)
-    assert store.get_job(later.id).state == "pending"
+    assert (await store.get_job(later.id)).state == "pending"
     clock.now = clock.now.replace(hour=11, minute=5)
     outcome = await run(obd, campaign.id)
     assert outcome.started and outcome.left_out == 1
     assert sent_numbers(sandbox) == ["9876543210"]
-    assert store.get_job(campaign.id).plan.blacklisted == ["+91 91234 56789"]
+    assert (await store.get_job(campaign.id)).plan.blacklisted == ["+91 91234 56789"]
 
 
 async def test_start_is_for_the_owner_once(make, store, sandbox) -> None:
     obd = make()
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text="9876543210", play="123.sound"))
+    campaign = await obd.propose(ADMIN, ObdStart(numbers_text="9876543210", play="123.sound"))
     assert await run(obd, campaign.id, OTHER_ADMIN) is None
     with pytest.raises(Refused):
         await obd.start(campaign.id, AGENT)
@@ -255,17 +261,17 @@ async def test_a_restart_interrupts_tells_the_owner_and_resume_sends_only_the_ne
 ) -> None:
     first = make()
     campaign = first.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound"))
-    plan = store.get_job(campaign.id).plan
-    store.start_campaign(campaign.id, ADMIN, plan, first.chunks_of(plan))
-    store.claim_chunk(campaign.id, 0)
-    store.settle_chunk(campaign.id, 0, "accepted", group_ids=["217691000"])
-    store.claim_chunk(campaign.id, 1)  # the process died with this request on its way
+    plan = (await store.get_job(campaign.id)).plan
+    await store.start_campaign(campaign.id, ADMIN, plan, first.chunks_of(plan))
+    await store.claim_chunk(campaign.id, 0)
+    await store.settle_chunk(campaign.id, 0, "accepted", group_ids=["217691000"])
+    await store.claim_chunk(campaign.id, 1)  # the process died with this request on its way
 
     second = make()
     assert await second.recover_interrupted() == 1
     assert await second.recover_interrupted() == 0  # once
-    assert [c.state for c in store.chunks(campaign.id)] == ["accepted", "unknown", "pending"]
-    assert store.get_job(campaign.id).state == "interrupted"
+    assert [c.state for c in await store.chunks(campaign.id)] == ["accepted", "unknown", "pending"]
+    assert (await store.get_job(campaign.id)).state == "interrupted"
     [dm] = dms(slack)
     assert "was interrupted" in dm
     blocks = slack.chat_postMessage.call_args.kwargs["blocks"]
@@ -277,26 +283,28 @@ async def test_a_restart_interrupts_tells_the_owner_and_resume_sends_only_the_ne
     await second.background.drain()
     assert outcome.changed
     assert sent_numbers(sandbox) == numbers(450)[400:]
-    assert store.get_job(campaign.id).state == "tracking"
-    assert store.audit_entries(action="obd.interrupted")[0].outcome == (
+    assert (await store.get_job(campaign.id)).state == "tracking"
+    assert (await store.audit_entries(action="obd.interrupted"))[0].outcome == (
         "accepted 200, unknown 200, never sent 50"
     )
 
 
 async def test_pause_resume_cancel_need_the_owner_or_an_admin(make, store, sandbox) -> None:
     obd = make(calls_per_minute=200)
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound")
+    )
     assert (await obd.start(campaign.id, ADMIN)).started  # its run is spawned, not yet running
     with pytest.raises(Refused):
         await obd.control(campaign.id, AGENT, "pause")
-    assert store.audit_entries(action="obd.refused")[0].user_id == AGENT
+    assert (await store.audit_entries(action="obd.refused"))[0].user_id == AGENT
     assert (await obd.control(campaign.id, OTHER_ADMIN, "pause")).changed
     await obd.background.drain()  # the run found it paused before its first request
-    assert store.get_job(campaign.id).paused_by == OTHER_ADMIN
+    assert (await store.get_job(campaign.id)).paused_by == OTHER_ADMIN
     assert not (await obd.control(campaign.id, ADMIN, "pause")).changed
     cancelled = await obd.control(campaign.id, ADMIN, "cancel")
     assert cancelled.changed and cancelled.not_called == 600
-    assert {c.state for c in store.chunks(campaign.id)} == {"cancelled"}
+    assert {c.state for c in await store.chunks(campaign.id)} == {"cancelled"}
     assert not (await obd.control(campaign.id, ADMIN, "resume")).changed
     assert sandbox.state.recorded() == []
 
@@ -306,9 +314,11 @@ async def test_the_window_closing_pauses_and_tick_resumes_when_it_opens(
 ) -> None:
     clock.now = clock.now.replace(hour=20, minute=58)
     obd = make(calls_per_minute=200)
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound")
+    )
     await run(obd, campaign.id)
-    paused = store.get_job(campaign.id)
+    paused = await store.get_job(campaign.id)
     assert (paused.state, paused.pause_reason) == ("paused", "window")
     assert len(sent_numbers(sandbox)) == 400
     assert await obd.tick() == 0  # still closed
@@ -316,20 +326,22 @@ async def test_the_window_closing_pauses_and_tick_resumes_when_it_opens(
     assert await obd.tick() == 1
     await obd.background.drain()
     assert sorted(sent_numbers(sandbox)) == sorted(numbers(600))
-    assert store.get_job(campaign.id).state == "tracking"
+    assert (await store.get_job(campaign.id)).state == "tracking"
 
 
 async def test_a_paused_campaign_sends_nothing_however_it_is_woken(make, store, sandbox) -> None:
     """Paused by a person: neither its run nor the minute's tick (the window is open) sends."""
     obd = make(calls_per_minute=200)
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound")
+    )
     assert (await obd.start(campaign.id, ADMIN)).started  # its run is spawned, not yet running
     assert (await obd.control(campaign.id, ADMIN, "pause")).changed
     await obd.background.drain()
     assert await obd.tick() == 0  # only a pause the window made ends when the window opens
     await obd.background.drain()
     assert sandbox.state.recorded() == []
-    paused = store.get_job(campaign.id)
+    paused = await store.get_job(campaign.id)
     assert (paused.state, paused.pause_reason, paused.paused_by) == ("paused", "user", ADMIN)
 
 
@@ -338,38 +350,46 @@ async def test_paused_by_a_person_while_the_window_was_closed_stays_paused_when_
 ) -> None:
     clock.now = clock.now.replace(hour=20, minute=58)
     obd = make(calls_per_minute=200)
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(600)), play="123.sound")
+    )
     await run(obd, campaign.id)
-    assert store.get_job(campaign.id).pause_reason == "window"
+    assert (await store.get_job(campaign.id)).pause_reason == "window"
     assert (await obd.control(campaign.id, OTHER_ADMIN, "pause")).changed  # now theirs
     clock.now = (clock.now + timedelta(days=1)).replace(hour=9, minute=0)
     assert await obd.tick() == 0
     await obd.background.drain()
     assert len(sent_numbers(sandbox)) == 400
-    assert store.get_job(campaign.id).paused_by == OTHER_ADMIN
+    assert (await store.get_job(campaign.id)).paused_by == OTHER_ADMIN
 
 
 async def test_start_twice_starts_once_and_the_second_is_a_no_op(make, store, sandbox) -> None:
     obd = make()
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(3)), play="123.sound"))
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(3)), play="123.sound")
+    )
     first = await obd.start(campaign.id, ADMIN)
     assert await obd.start(campaign.id, ADMIN) is None  # a double click: nothing, no error
     await obd.background.drain()
     assert first is not None and first.started
     assert sent_numbers(sandbox) == numbers(3)
-    assert [c.idx for c in store.chunks(campaign.id)] == [0]
+    assert [c.idx for c in await store.chunks(campaign.id)] == [0]
 
 
-def test_a_campaign_is_started_once(make, store) -> None:
+async def test_a_campaign_is_started_once(make, store) -> None:
     """The claim is in SQL (pending → running, once): two processes clicking Start both read
     it pending, and only one of them may write its chunks."""
     obd = make()
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(3)), play="123.sound"))
-    plan = store.get_job(campaign.id).plan
-    assert store.start_campaign(campaign.id, ADMIN, None, obd.chunks_of(plan)) is True
-    assert store.start_campaign(campaign.id, ADMIN, None, obd.chunks_of(plan)) is False
-    assert store.start_campaign(campaign.id, OTHER_ADMIN, None, obd.chunks_of(plan)) is False
-    assert store.get_job(campaign.id).state == "running" and len(store.chunks(campaign.id)) == 1
+    campaign = await obd.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(3)), play="123.sound")
+    )
+    plan = (await store.get_job(campaign.id)).plan
+    assert await store.start_campaign(campaign.id, ADMIN, None, obd.chunks_of(plan)) is True
+    assert await store.start_campaign(campaign.id, ADMIN, None, obd.chunks_of(plan)) is False
+    assert await store.start_campaign(campaign.id, OTHER_ADMIN, None, obd.chunks_of(plan)) is False
+    assert (await store.get_job(campaign.id)).state == "running" and len(
+        await store.chunks(campaign.id)
+    ) == 1
 
 
 async def test_only_admins_propose_from_the_form(make, store) -> None:
@@ -377,8 +397,8 @@ async def test_only_admins_propose_from_the_form(make, store) -> None:
     form = ObdForm(numbers_text="9876543210", play="123.sound")
     with pytest.raises(Refused, match="Only admins can start broadcasts"):
         await obd.propose_form(AGENT, form)
-    assert store.recent_campaigns() == [] and store.get_job(1) is None
-    assert store.audit_entries(action="obd.refused")[0].user_id == AGENT
+    assert await store.recent_campaigns() == [] and await store.get_job(1) is None
+    assert (await store.audit_entries(action="obd.refused"))[0].user_id == AGENT
     assert (await obd.propose_form(ADMIN, form)).state == "pending"
 
 
@@ -390,12 +410,12 @@ async def test_results_list_every_number_and_the_unreached_are_proposed_again(
 ) -> None:
     batch = [f"98765432{i:02d}" for i in range(10)]  # 00 busy ... 06 cancel, 07-09 answer
     obd = make()
-    campaign = obd.propose(ADMIN, ObdStart(numbers_text=" ".join(batch), play="123.sound"))
+    campaign = await obd.propose(ADMIN, ObdStart(numbers_text=" ".join(batch), play="123.sound"))
     await run(obd, campaign.id)
     assert await obd.poll_once(campaign.id) is False
     sandbox.state.clock.advance(seconds=5)
     assert await obd.poll_once(campaign.id) is True
-    done = store.get_job(campaign.id)
+    done = await store.get_job(campaign.id)
     assert done.state == "done" and done.results_at is not None
     assert done.result.unreached == [f"+91{n}" for n in batch[:5]]
     upload = slack.files_upload_v2.call_args.kwargs
@@ -411,8 +431,8 @@ async def test_results_list_every_number_and_the_unreached_are_proposed_again(
     assert await obd.poll_once(campaign.id) is True  # the summary went once
     assert slack.files_upload_v2.call_count == 1
 
-    store.blacklist_add(["+919876543201"], AGENT)
-    again = obd.again(campaign.id, ADMIN)
+    await store.blacklist_add(["+919876543201"], AGENT)
+    again = await obd.again(campaign.id, ADMIN)
     assert again.plan.numbers == [
         f"+91{n}" for n in ("9876543200", "9876543202", "9876543203", "9876543204")
     ]

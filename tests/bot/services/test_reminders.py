@@ -78,7 +78,7 @@ async def test_sent_once_to_the_verified_follower(followups, reminders, notify, 
     [call] = notify.open_dm.await_args_list
     user_id, payload = call.args
     assert user_id == AGENT and "Call *John Doe* on +91 87123 45678 at 12:00" in str(payload)
-    assert reminders.store.get_followup(item.id).reminder == "sent"
+    assert (await reminders.store.get_followup(item.id)).reminder == "sent"
 
 
 async def test_any_failed_send_releases_the_claim_and_is_retried(
@@ -89,11 +89,11 @@ async def test_any_failed_send_releases_the_claim_and_is_retried(
     # Notifier's answer for every failure (reset, timeout, refusal):
     notify.open_dm.return_value = None
     assert await reminders.run_due() == 0
-    assert store.sent_entries("reminder") == []  # released, not stuck "claimed"
+    assert await store.sent_entries("reminder") == []  # released, not stuck "claimed"
     notify.open_dm.return_value = Posted("D0AGENT", "1.2")
     clock.advance(minutes=1)
     assert await reminders.run_due() == 1
-    [entry] = store.sent_entries("reminder")
+    [entry] = await store.sent_entries("reminder")
     assert entry.state == "sent"
 
 
@@ -104,7 +104,7 @@ async def test_an_exception_while_sending_releases_too(
     clock.now = clock.now.replace(hour=11, minute=50)
     notify.open_dm.side_effect = RuntimeError("unexpected data")
     assert await reminders.run_due() == 0
-    assert store.sent_entries("reminder") == []
+    assert await store.sent_entries("reminder") == []
 
 
 async def test_a_claim_left_by_a_crash_is_listed_as_missed(
@@ -112,10 +112,10 @@ async def test_a_claim_left_by_a_crash_is_listed_as_missed(
 ) -> None:
     item = await add(followups)
     due = datetime(2026, 11, 23, 6, 20, tzinfo=UTC)
-    assert store.claim(f"reminder:{item.id}:{due.isoformat()}", "reminder", due, detail="x")
+    assert await store.claim(f"reminder:{item.id}:{due.isoformat()}", "reminder", due, detail="x")
     clock.advance(minutes=15)
     await reminders.run_due()
-    [entry] = store.missed_entries()
+    [entry] = await store.missed_entries()
     assert entry.kind == "reminder" and "interrupted" in (entry.detail or "")
 
 
@@ -124,7 +124,7 @@ async def test_past_followups_leave_the_scan(followups, reminders, store, clock,
     clock.now = clock.now.replace(hour=13, minute=0)  # too late for the 12:00 follow-up
     scan = mocker.spy(store, "followups_to_remind")
     assert await reminders.run_due() == 0
-    [missed] = store.missed_entries()
+    [missed] = await store.missed_entries()
     assert missed.detail == "reminder for follow-up #2351 (John Doe)"
     assert len(scan.spy_return) == 1
     clock.advance(minutes=1)
@@ -151,14 +151,14 @@ async def test_sync_keeps_past_ones_quiet_and_reminds_new_ones(
         "7002", "8712340002", "Soon", "9876543210", datetime(2026, 11, 23, 11, 5)
     )
     assert await reminders.sync() == 3
-    assert store.get_followup("6000").reminder == "none"
+    assert (await store.get_followup("6000")).reminder == "none"
     assert await reminders.run_due() == 1  # 7002 is due in 5 minutes: reminded at once, not late
     assert "late" not in str(notify.open_dm.await_args.args[1])
     clock.now = datetime(2026, 11, 24, 9, 0, tzinfo=IST)
     await reminders.run_due()
-    [missed] = store.missed_entries()  # 7000 fell due while we knew it, then went unsent
+    [missed] = await store.missed_entries()  # 7000 fell due while we knew it, then went unsent
     assert missed.detail == "reminder for follow-up #7000 (made outside Slack)"
-    assert "6000" not in str(store.sent_entries())
+    assert "6000" not in str(await store.sent_entries())
 
 
 async def test_sync_ignores_numbers_nobody_proved(reminders, sandbox, store, agents) -> None:
@@ -167,24 +167,24 @@ async def test_sync_ignores_numbers_nobody_proved(reminders, sandbox, store, age
         "7001", "8712340001", "Unmapped", "9000000001", datetime(2026, 11, 23, 18, 0)
     )
     assert await reminders.sync() == 0
-    assert store.get_followup("7001") is None
+    assert await store.get_followup("7001") is None
 
 
 async def test_snooze_and_done_recheck_who_acts(followups, reminders, store, clock) -> None:
     item = await add(followups)
     with pytest.raises(Refused, match="belongs to someone else"):
-        reminders.snooze(OTHER, item.id)
+        await reminders.snooze(OTHER, item.id)
     with pytest.raises(Refused):
-        reminders.done(OTHER, item.id)
-    assert store.get_followup(item.id).state == "active"
-    assert {e.action for e in store.audit_entries()} >= {
+        await reminders.done(OTHER, item.id)
+    assert (await store.get_followup(item.id)).state == "active"
+    assert {e.action for e in await store.audit_entries()} >= {
         "followup.snooze.refused",
         "followup.done.refused",
     }
-    until = reminders.snooze(AGENT, item.id)
+    until = await reminders.snooze(AGENT, item.id)
     assert until == clock.now + timedelta(minutes=10)
-    reminders.done(ADMIN, item.id)
-    assert store.get_followup(item.id).state == "done"
+    await reminders.done(ADMIN, item.id)
+    assert (await store.get_followup(item.id)).state == "done"
 
 
 async def test_a_followup_made_inside_its_lead_is_reminded_at_once_not_late(

@@ -63,12 +63,12 @@ def watch(store, kaleyra, notify, clock, hooks) -> HealthWatch:
     )
 
 
-def test_digest_settings_have_one_owner(watch, store, hooks) -> None:
+async def test_digest_settings_have_one_owner(watch, store, hooks) -> None:
     on_change, reschedule = hooks
     assert watch.digest_settings() == DigestSettings(None, "09:00")
     with pytest.raises(Refused, match="Only admins can change the health digest"):
         watch.set_digest(AGENT, "C0OPS", time(8, 30))
-    assert store.audit_entries(action="voicehealth.digest.refused")[0].user_id == AGENT
+    assert (await store.audit_entries(action="voicehealth.digest.refused"))[0].user_id == AGENT
     assert watch.set_digest(ADMIN, "C0OPS", time(8, 30)) == ("C0OPS", "08:30")
     reschedule.assert_called_once_with("08:30")
     on_change.assert_called_once_with(ADMIN)
@@ -98,10 +98,10 @@ async def test_an_alert_that_could_not_be_posted_is_alerted_again(
     sandbox.state.incidents = [{**KA, "type": "critical"}]
     notify.post.return_value = None  # Slack unreachable
     assert [c.kind for c in await watch.poll()] == ["moved"]
-    assert json.loads(store.get_setting(STATE_KEY))[0]["type"] == "operational"  # not stored
+    assert json.loads(await store.get_setting(STATE_KEY))[0]["type"] == "operational"  # not stored
     notify.post.return_value = Posted("C0OPS", "1.2")
     assert [c.kind for c in await watch.poll()] == ["moved"]  # alerted now
-    assert json.loads(store.get_setting(STATE_KEY))[0]["type"] == "critical"
+    assert json.loads(await store.get_setting(STATE_KEY))[0]["type"] == "critical"
     assert await watch.poll() == []
     assert notify.post.await_count == 2
 
@@ -113,16 +113,16 @@ async def test_an_outage_is_marked_only_once_its_message_is_posted(
     sandbox.state.set_fault("monitor", Fault(error_rate=1.0, http_status=503))
     notify.post.return_value = None
     await watch.poll()
-    assert store.get_setting("health_outage") is None
+    assert await store.get_setting("health_outage") is None
     notify.post.return_value = Posted("C0OPS", "1.3")
     await watch.poll()
     await watch.poll()
-    assert store.get_setting("health_outage") == "1" and notify.post.await_count == 2
+    assert await store.get_setting("health_outage") == "1" and notify.post.await_count == 2
 
 
 async def test_the_old_stored_state_shape_still_reads(watch, store, sandbox) -> None:
     key = "KA-IN|all|+918012345628"
-    store.set_setting(STATE_KEY, json.dumps({key: KA}))
+    await store.set_setting(STATE_KEY, json.dumps({key: KA}))
     sandbox.state.incidents = [KA]
     assert await watch.poll() == []
 
@@ -131,15 +131,15 @@ async def test_a_failed_digest_releases_its_claim_and_keeps_missed_items(
     watch, store, notify, clock
 ) -> None:
     watch.set_digest(ADMIN, "C0OPS")
-    store.mark_missed("reminder:1:x", "reminder", clock.now, "reminder for follow-up #1 (A)")
+    await store.mark_missed("reminder:1:x", "reminder", clock.now, "reminder for follow-up #1 (A)")
     notify.post.return_value = None
     assert await watch.digest() is False
-    assert store.sent_entries("digest") == []
-    assert [m.key for m in store.missed_entries()] == ["reminder:1:x"]  # still to report
+    assert await store.sent_entries("digest") == []
+    assert [m.key for m in await store.missed_entries()] == ["reminder:1:x"]  # still to report
     notify.post.return_value = Posted("C0OPS", "1.4")
     assert await watch.digest() is True
     assert "reminder for follow-up #1 (A)" in str(notify.post.await_args.args[1])
-    assert store.missed_entries() == []
+    assert await store.missed_entries() == []
     assert await watch.digest() is False  # once per due time
 
 
@@ -148,7 +148,7 @@ async def test_a_digest_that_raises_releases_its_claim(watch, store, notify) -> 
     notify.post.side_effect = RuntimeError("boom")
     with pytest.raises(RuntimeError):
         await watch.digest()
-    assert store.sent_entries("digest") == []
+    assert await store.sent_entries("digest") == []
 
 
 def test_last_due_is_in_the_account_zone(watch, clock) -> None:
