@@ -220,10 +220,6 @@ async def _missed_calls(d: Deps) -> Sequence[FeedCall] | None:
     return await d.callfeed.missed_waiting(5) if await d.callfeed.channel() else None
 
 
-async def _missed_calls(d: Deps) -> Sequence[FeedCall] | None:
-    return await d.callfeed.missed_waiting(5) if await d.callfeed.channel() else None
-
-
 def _callfeed(d: Deps) -> CallFeed:
     settings = d.settings
     return CallFeed(
@@ -358,7 +354,7 @@ def _live_kaleyra(settings: Settings, account: KaleyraAccount | None) -> Kaleyra
     )
 
 
-async def build_deps(
+def build_deps(
     settings: Settings,
     *,
     store: Store | None = None,
@@ -378,7 +374,8 @@ async def build_deps(
         if settings.uses_sandbox:
             kaleyra, sandbox = _sandbox_kaleyra(settings)
         else:
-            kaleyra = _live_kaleyra(settings, await store.kaleyra_account())
+            # What `voicebot doctor` learnt of the account is applied at start (Lifecycle).
+            kaleyra = _live_kaleyra(settings, None)
     if slack is None:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = PacedWebClient(token=token, base_url=settings.slack_api_url)

@@ -24,6 +24,8 @@ class Lifecycle:
             # One pooled session for every Web API call; without it slack_sdk opens one per call.
             self._own_session = aiohttp.ClientSession()
             deps.slack.session = self._own_session
+        if not deps.uses_sandbox:
+            deps.kaleyra.adapt(await deps.store.kaleyra_account())
         if deps.settings.scheduler_enabled:
             await deps.scheduler.start()
         resumed = await deps.c2c.resume_tracking()

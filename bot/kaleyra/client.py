@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -57,6 +57,9 @@ from bot.kaleyra.models import (
 )
 from bot.kaleyra.transport import AiohttpTransport
 from bot.runtime.metrics import KALEYRA_LATENCY, KALEYRA_REQUESTS
+
+if TYPE_CHECKING:
+    from bot.models import KaleyraAccount
 
 log = logging.getLogger("voicebot.kaleyra")
 
@@ -145,6 +148,12 @@ class KaleyraClient:
             # sandbox pass a transport of their own.
             transport=transport or AiohttpTransport(connections=connections),
         )
+
+    def adapt(self, account: KaleyraAccount | None) -> None:
+        """Talk to the account as `voicebot doctor` found it does (None: not checked yet)."""
+        if account is not None:
+            self.key_style = account.key_style
+            self.group_status_method = account.group_status_method
 
     async def aclose(self) -> None:
         await self._http.aclose()
