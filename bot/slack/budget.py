@@ -94,6 +94,9 @@ class Ledger:
         self.sent.append(now)
 
 
+QUEUED = object()  # the answer an impatient caller gets when Slack said 429: it will go later
+
+
 @dataclass(eq=False)
 class _Job:
     method: str
@@ -103,6 +106,7 @@ class _Job:
     priority: Priority
     not_before: float
     seq: int
+    patient: bool  # its callers wait through a 429 (a post, whose ts they need)
     waiters: list[asyncio.Future[Any]] = field(default_factory=list)
 
 
@@ -171,11 +175,13 @@ class SlackBudget:
         priority: Priority = Priority.NORMAL,
         delay: float = 0.0,
         spacing: float = 0.0,
+        patient: bool = True,
     ) -> Submitted:
         """Queue `send` (a call of `method`), replacing what is queued for `key`.
 
         `delay`: not before this many seconds from now (a tick that a newer state may replace);
-        `spacing`: not sooner than this after the last call sent for the same key.
+        `spacing`: not sooner than this after the last call sent for the same key;
+        `patient`: after a 429 the result waits for the call sent again, else it is `QUEUED`.
         """
         now = self.clock()
         self._seq += 1
@@ -196,7 +202,7 @@ class SlackBudget:
             scope = (
                 method if channel is None or method not in self.per_channel else method + channel
             )
-            job = _Job(method, key, scope, send, priority, not_before, self._seq, [future])
+            job = _Job(method, key, scope, send, priority, not_before, self._seq, patient, [future])
             self._queued[key] = job
         went = self.pump(only=key)
         self._wake()
@@ -238,6 +244,11 @@ class SlackBudget:
     @property
     def waiting(self) -> int:
         return len(self._queued)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and nothing on its way to Slack."""
+        return not self._queued and not self._flying
 
     def _ledger(self, job: _Job) -> Ledger | None:
         rate = self.rates.get(job.method) or self.per_channel.get(job.method)
@@ -313,6 +324,11 @@ class SlackBudget:
         if ledger is not None:
             ledger.blocked_until = max(ledger.blocked_until, now + wait)
         job.not_before = max(job.not_before, now + wait)
+        if not job.patient:  # its callers go on; the budget sends it again
+            for waiter in job.waiters:
+                if not waiter.done():
+                    waiter.set_result(QUEUED)
+            job.waiters = []
         newer = self._queued.get(job.key)
         if newer is not None:  # a newer state is already waiting: it answers these waiters too
             newer.waiters.extend(job.waiters)

@@ -24,7 +24,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack.budget import Priority, SlackBudget
+from bot.slack.budget import QUEUED, Priority, SlackBudget, Submitted
 from bot.views.common import with_notice
 
 log = logging.getLogger("voicebot.notify")
@@ -36,6 +36,14 @@ class Posted:
 
     channel: str
     ts: str
+
+
+async def _answer(submitted: Submitted) -> bool:
+    """Slack's answer when the call went at once; True when it waits in the budget."""
+    if not submitted.went:
+        return True
+    result = await submitted.result
+    return True if result is QUEUED else bool(result)
 
 
 def _rate_limited(exc: Exception) -> bool:
@@ -158,13 +166,14 @@ class Notifier:
             return True
 
         hold = self.progress_hold if priority is Priority.PROGRESS else 0.0
-        submitted = self.budget.submit("chat.update", send, key=key, priority=priority, delay=hold)
-        return bool(await submitted.result) if submitted.went else True
+        submitted = self.budget.submit(
+            "chat.update", send, key=key, priority=priority, delay=hold, patient=False
+        )
+        return await _answer(submitted)
 
     async def publish(self, user_id: str, view: dict[str, Any]) -> bool:
         """views.publish of a Home tab now (it was opened; Home views carry their own notice)."""
-        submitted = self._submit_publish(user_id, lambda: view, Priority.URGENT, 0.0, 0.0)
-        return bool(await submitted.result) if submitted.went else True
+        return await _answer(self._submit_publish(user_id, lambda: view, Priority.URGENT, 0.0, 0.0))
 
     def publish_later(
         self,
@@ -185,7 +194,7 @@ class Notifier:
         priority: Priority,
         delay: float,
         spacing: float,
-    ) -> Any:
+    ) -> Submitted:
         key = ("views.publish", user_id)
 
         async def send() -> bool:
@@ -206,7 +215,13 @@ class Notifier:
             return True
 
         return self.budget.submit(
-            "views.publish", send, key=key, priority=priority, delay=delay, spacing=spacing
+            "views.publish",
+            send,
+            key=key,
+            priority=priority,
+            delay=delay,
+            spacing=spacing,
+            patient=False,
         )
 
     async def upload(
