@@ -65,6 +65,7 @@ PER_CHANNEL: dict[str, Rate] = {"chat.postMessage": Rate(1, 1.05)}
 # The part of a window each priority may fill: progress ticks leave half for final states.
 SHARE = {Priority.URGENT: 1.0, Priority.NORMAL: 1.0, Priority.PROGRESS: 0.5}
 REMEMBERED_KEYS = 10_000  # last send time per key, for spacing
+PUMP_BATCH = 20  # calls started in one turn of the event loop
 
 
 class Ledger:
@@ -215,21 +216,39 @@ class SlackBudget:
     # ------------------------------------------------------------------ sending
 
     def pump(self, only: Hashable | None = None) -> bool:
-        """Start every queued call that may go now (or only `key`'s); True if any went."""
+        """Start every queued call that may go now (or only `key`'s); True if any went.
+
+        A scope with no room is passed over without sorting its calls, and at most
+        PUMP_BATCH calls start in one turn of the loop (the rest in the next): a long queue
+        never holds the loop.
+        """
         now = self.clock()
         jobs = [self._queued[only]] if only is not None else list(self._queued.values())
-        jobs.sort(key=lambda j: (j.priority, j.seq))
-        went = False
+        full: dict[str, bool] = {}
+        ready = []
         for job in jobs:
             if job.key in self._flying or job.not_before > now:
                 continue
+            ledger = self._ledger(job)
+            if ledger is not None:
+                if job.scope not in full:
+                    full[job.scope] = ledger.free_at(now, 1.0) > now
+                if full[job.scope]:
+                    continue
+            ready.append(job)
+        ready.sort(key=lambda j: (j.priority, j.seq))
+        started = 0
+        for job in ready:
+            if started == PUMP_BATCH:
+                asyncio.get_running_loop().call_soon(self.pump)
+                break
             ledger = self._ledger(job)
             if ledger is None or ledger.free_at(now, SHARE[job.priority]) <= now:
                 if ledger is not None:
                     ledger.spend(now)
                 self._start(job, now)
-                went = True
-        return went
+                started += 1
+        return started > 0
 
     def next_due(self) -> float | None:
         """When the next queued call may go (None: nothing waits, or only behind a call in flight)."""

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.budget import MINUTE, Priority, SlackBudget
+from bot.slack.budget import MINUTE, PUMP_BATCH, Priority, SlackBudget
 
 
 class Clock:
@@ -222,3 +222,13 @@ async def test_a_failure_reaches_the_caller_and_the_budget_goes_on(budget, clock
     with pytest.raises(SlackApiError):
         await budget.call("chat.postMessage", broken, channel="C404")
     assert budget.waiting == 0 and budget.limited["chat.postMessage"] == 0
+
+
+async def test_a_long_queue_starts_a_batch_per_turn_of_the_loop(budget, slack, clock):
+    for n in range(PUMP_BATCH + 10):
+        budget.submit("views.publish", slack.send("publish", n), key=n, delay=1.0)
+    clock.now += 1
+    assert budget.pump() is True
+    assert budget.sent["views.publish"] == PUMP_BATCH  # the loop is free for the acks between
+    await asyncio.sleep(0)
+    assert budget.sent["views.publish"] == PUMP_BATCH + 10
