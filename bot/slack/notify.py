@@ -110,7 +110,10 @@ class Notifier:
         except Exception as exc:  # Slack's refusals, resets after slack_sdk's retries, bad data
             log.warning("chat.postMessage failed: %s", _reason(exc))
             return None
-        return Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+        posted = Posted(str(response.get("channel") or channel), str(response.get("ts") or ""))
+        # What the message shows now: an update to the same payload would change nothing.
+        self._remember(("chat.update", posted.channel, posted.ts), _fingerprint(dressed))
+        return posted
 
     async def dm(self, user_id: str, payload: dict[str, Any]) -> Posted | None:
         """A message in the app's DM with the user (posting to a user id lands there)."""

@@ -84,13 +84,16 @@ def test_a_message_is_updated_only_when_what_it_shows_changed(fake_slack) -> Non
 
     async def run() -> None:
         notifier = _budgeted(url, SlackBudget())
+        posted = await notifier.post("U1", info_message("ringing"))
+        assert posted is not None
         for text in ("ringing", "ringing", "answered", "answered"):
-            assert await notifier.update("D1", "1.2", info_message(text)) is True
+            assert await notifier.update(posted.channel, posted.ts, info_message(text)) is True
         for _ in range(2):
             assert await notifier.publish("U1", {"type": "home", "blocks": []}) is True
+        await notifier.slack.aclose()
 
     asyncio.run(run())
-    assert [text_of(p) for p in fake.of("chat.update")] == ["ringing", "answered"]
+    assert [text_of(p) for p in fake.of("chat.update")] == ["answered"]
     assert len(fake.of("views.publish")) == 1
 
 
