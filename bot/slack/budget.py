@@ -109,6 +109,7 @@ class _Job:
     seq: int
     patient: bool  # its callers wait through a 429 (a post, whose ts they need)
     waiters: list[asyncio.Future[Any]] = field(default_factory=list)
+    held: float = 0.0  # Slack's Retry-After: a newer state does not go sooner either
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +198,7 @@ class SlackBudget:
             self.replaced[method] += 1
             queued.send = send
             queued.priority = min(queued.priority, priority)
-            queued.not_before = min(queued.not_before, not_before)
+            queued.not_before = max(min(queued.not_before, not_before), queued.held)
             queued.waiters.append(future)
         else:
             scope = (
@@ -342,7 +343,8 @@ class SlackBudget:
         ledger = self._ledger(job)
         if ledger is not None:
             ledger.blocked_until = max(ledger.blocked_until, now + wait)
-        job.not_before = max(job.not_before, now + wait)
+        job.held = now + wait
+        job.not_before = max(job.not_before, job.held)
         if not job.patient:  # its callers go on; the budget sends it again
             for waiter in job.waiters:
                 if not waiter.done():
@@ -352,6 +354,8 @@ class SlackBudget:
         if newer is not None:  # a newer state is already waiting: it answers these waiters too
             newer.waiters.extend(job.waiters)
             newer.priority = min(newer.priority, job.priority)
+            newer.held = job.held
+            newer.not_before = max(newer.not_before, job.held)
         else:
             self._queued[job.key] = job
 

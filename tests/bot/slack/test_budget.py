@@ -232,3 +232,17 @@ async def test_a_long_queue_starts_a_batch_per_turn_of_the_loop(budget, slack, c
     assert budget.sent["views.publish"] == PUMP_BATCH  # the loop is free for the acks between
     await asyncio.sleep(0)
     assert budget.sent["views.publish"] == PUMP_BATCH + 10
+
+
+async def test_a_newer_state_of_a_method_without_a_budget_waits_out_the_429_too(
+    budget, slack, clock
+):
+    slack.limited = 1
+    budget.submit("users.info", slack.send("users.info", "first"), key="U1")
+    await turns()
+    budget.submit("users.info", slack.send("users.info", "second"), key="U1")
+    assert budget.pump() is False and budget.next_due() == clock.now + 7
+    clock.now += 7
+    budget.pump()
+    await turns()
+    assert [w for _m, w in slack.sent] == ["second"]
