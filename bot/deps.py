@@ -7,6 +7,7 @@ the result. No service imports this module: each says in its constructor what it
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,7 @@ from bot.services.reminders import Reminders
 from bot.services.retention import Retention
 from bot.services.voicehealth import HealthWatch
 from bot.settings import Settings
+from bot.slack.budget import SlackBudget
 from bot.slack.client import PacedWebClient
 from bot.slack.files import download
 from bot.slack.notify import Notifier
@@ -59,6 +61,13 @@ class Tuning:
     auto_track: bool = True  # tests turn this off and drive the trackers themselves
     progress_interval: float = 1.0  # at most one progress update a second per message
     freeze_heap: bool = True  # gc.freeze() after start-up; tests starting many apps turn it off
+    # The Slack budget (bot/slack/budget.py); the end-to-end harness sends at once instead.
+    progress_hold: float = 2.0  # a card's progress tick waits this long for a newer state
+    home_quiet: float = 3.0  # a Home refresh waits this long for the changes that follow it
+    home_spacing: float = 5.0  # and goes at most once per this many seconds per user
+    slack_clock: Callable[[], float] = time.monotonic  # the budget's clock
+    slack_dispatch: bool = True  # False: nothing waits on its own, the caller pumps the budget
+    slack_limits: bool = True  # False: no rate is kept (a stand-in Slack that takes everything)
 
 
 @dataclass
@@ -95,6 +104,9 @@ class Deps:
 
     async def aclose(self) -> None:
         await self.background.cancel_all()
+        await self.notify.budget.aclose()
+        if isinstance(self.slack, PacedWebClient):
+            await self.slack.aclose()
         await self.kaleyra.aclose()
         await self.store.aclose()
 
@@ -119,6 +131,8 @@ def _home(d: Deps) -> Home:
         # The team line is built later too: read lazily, and only when a feed channel is set.
         missed_calls=lambda: _missed_calls(d),
         outcomes=lambda ids: d.callfeed.outcomes_for(ids),
+        quiet=d.tuning.home_quiet,
+        spacing=d.tuning.home_spacing,
     )
 
 
@@ -382,6 +396,17 @@ def build_deps(
     if tuning is None:
         # With the scheduler on, its jobs follow calls; without it, one loop does.
         tuning = Tuning(auto_track=not settings.scheduler_enabled)
+    background = Background()
+    budget = SlackBudget(
+        clock=tuning.slack_clock,
+        spawn=lambda coro: background.spawn(coro, name="slack-call"),
+        dispatch=tuning.slack_dispatch,
+        rates=None if tuning.slack_limits else {},
+        per_channel=None if tuning.slack_limits else {},
+    )
+    notify = Notifier(
+        slack, sandbox=settings.uses_sandbox, budget=budget, progress_hold=tuning.progress_hold
+    )
     deps = Deps(
         settings=settings,
         store=store,
@@ -389,9 +414,9 @@ def build_deps(
         slack=slack,
         clock=clock,
         tuning=tuning,
-        background=Background(),
+        background=background,
         replies=Replies(sandbox=settings.uses_sandbox),
-        notify=Notifier(slack, sandbox=settings.uses_sandbox),
+        notify=notify,
         agents=Agents(store, env_admins=settings.admins),
         deliveries=Deliveries(store),
         sandbox=sandbox,

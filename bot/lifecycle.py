@@ -8,6 +8,7 @@ import logging
 import aiohttp
 
 from bot.deps import Deps
+from bot.slack.client import slack_session
 
 log = logging.getLogger("voicebot.lifecycle")
 
@@ -22,7 +23,7 @@ class Lifecycle:
         deps = self.deps
         if getattr(deps.slack, "session", None) is None:
             # One pooled session for every Web API call; without it slack_sdk opens one per call.
-            self._own_session = aiohttp.ClientSession()
+            self._own_session = slack_session()
             deps.slack.session = self._own_session
         if not deps.uses_sandbox:
             deps.kaleyra.adapt(await deps.store.kaleyra_account())
@@ -45,6 +46,7 @@ class Lifecycle:
         self.ready = False
         self.deps.scheduler.shutdown()
         await self.deps.background.cancel_all()
+        await self.deps.notify.budget.aclose()
         if self._own_session is not None:
             await self._own_session.close()
             self.deps.slack.session = None

@@ -25,6 +25,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from bot.local.blockkit import check_message, check_view
+from bot.local.ratelimits import RateLimits
 
 TEAM_ID, BOT_USER_ID, APP_ID = "T0VOICE", "U0VOICEBOT", "A0VOICE"
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
@@ -63,6 +64,8 @@ class FakeSlack:
         self.uploaded: dict[str, bytes] = {}  # files the app uploaded (files_upload_v2)
         self.invalid: list[tuple[str, list[str]]] = []  # payloads Slack would refuse
         self.strict = False  # True: answer invalid_blocks, as Slack does
+        self.rate_limits: RateLimits | None = None  # set: 429 past each method's published tier
+        self.peers: set[tuple[str, int]] = set()  # the app's connections (keep-alive: a few)
         self.base_url = ""  # set by whoever serves this app (tests, console)
         self.socket_connected = threading.Event()
         self.socket_replies: dict[str, threading.Event] = {}
@@ -104,6 +107,8 @@ class FakeSlack:
         method = request.path_params["method"]
         self.socket_url = f"ws://{request.url.hostname}:{request.url.port}/socket"
         payload = await _payload(request)
+        if request.client is not None:
+            self.peers.add((request.client.host, request.client.port))
         if request.headers.get("authorization"):
             payload.setdefault("_token_seen", True)
         self._record(SlackCall(method, payload))
@@ -113,6 +118,9 @@ class FakeSlack:
         with self.lock:
             queued = self._failures.get(method)
             failure = queued.pop(0) if queued else None
+        if failure is None and self.rate_limits is not None:
+            wait = self.rate_limits.retry_after(method, payload)
+            failure = ("ratelimited", 429, wait) if wait is not None else None
         if failure:
             error, status, retry_after = failure
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}

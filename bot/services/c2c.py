@@ -52,6 +52,7 @@ from bot.runtime.logs import CALL_ID, REQUEST_ID
 from bot.runtime.recent import RecentKeys
 from bot.services.agents import Agents, Refused
 from bot.services.home import Home
+from bot.slack.budget import Priority
 from bot.slack.notify import Notifier
 from bot.store import Store
 from bot.views.c2c import (
@@ -635,7 +636,11 @@ class ClickToCall:
 
     async def render(self, call: CallRow) -> None:
         if call.channel and call.message_ts:
-            await self.notify.update(call.channel, call.message_ts, self.card(call))
+            # A call in progress is a tick a newer state may replace; any other state is final.
+            priority = Priority.PROGRESS if call.state == "placed" else Priority.URGENT
+            await self.notify.update(
+                call.channel, call.message_ts, self.card(call), priority=priority
+            )
 
     # ------------------------------------------------------------------ following a call
 

@@ -33,6 +33,8 @@ class Home:
         digest: Callable[[], Awaitable[DigestSettings | tuple[str | None, str]]],
         missed_calls: Callable[[], Awaitable[Sequence[FeedCall] | None]] | None = None,
         outcomes: Callable[[list[int]], Awaitable[Mapping[int, CallOutcome]]] | None = None,
+        quiet: float = 0.0,
+        spacing: float = 0.0,
     ) -> None:
         self.store = store
         self.notify = notify
@@ -45,7 +47,10 @@ class Home:
         self.digest = digest  # (channel or None when off, "HH:MM"), read when a tab is built
         self.missed_calls = missed_calls  # the team line's missed calls waiting, when it is on
         self.outcomes = outcomes  # logged outcomes of my recent calls
-        self._waiting: set[str] = set()  # users whose refresh is queued and not yet built
+        # A refresh after an action waits `quiet` seconds for the changes that follow it (a
+        # call placed, then ended) and goes at most once per `spacing` seconds per user.
+        self.quiet = quiet
+        self.spacing = spacing
 
     async def view(self, user_id: str) -> dict:
         status = await self.agents.status(user_id)
@@ -78,7 +83,6 @@ class Home:
 
     async def publish(self, user_id: str) -> bool:
         await self.background.turn()
-        self._waiting.discard(user_id)  # later changes need a refresh of their own
         return await self.notify.publish(user_id, await self.view(user_id))
 
     def open(self, user_id: str) -> None:
@@ -88,10 +92,9 @@ class Home:
     def refresh_later(self, user_id: str) -> None:
         """After an action of the user: refresh their Home tab without delaying anything.
 
-        A refresh already waiting will read the store after this change, so it is not repeated:
-        a burst of calls publishes the tab once or twice, not once a call.
+        A refresh already waiting builds the view when it goes, after this change, so it is not
+        repeated: a burst of calls publishes the tab once or twice, not once a call.
         """
-        if user_id in self._waiting:
-            return
-        self._waiting.add(user_id)
-        self.background.spawn(self.publish(user_id), name=f"home-{user_id}")
+        self.notify.publish_later(
+            user_id, lambda: self.view(user_id), delay=self.quiet, spacing=self.spacing
+        )

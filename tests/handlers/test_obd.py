@@ -63,7 +63,9 @@ async def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> N
 
     [posted] = bot.fake.of("chat.postMessage")
     assert posted["channel"] == ADMIN
-    assert len(bot.fake.of("chat.update")) >= 3  # one per accepted chunk, then the summary
+    # Updated as chunks are accepted; one that comes while an update is on its way replaces
+    # the one waiting behind it, so the last shows every chunk.
+    assert len(bot.fake.of("chat.update")) >= 2
     final = progress(bot)
     assert "`██████████` 449 of 449 numbers sent (3 of 3 requests)" in final
     assert "accepted 449 · rejected 0 · outcome unknown 0" in final

@@ -40,7 +40,15 @@ class Harness:
     (its own store, clients and lifespan) and a fresh fake-Slack recorder on them.
     """
 
-    def __init__(self, sandbox: Any, tmp_path: Path, clock: Any, **settings: Any) -> None:
+    def __init__(
+        self,
+        sandbox: Any,
+        tmp_path: Path,
+        clock: Any,
+        *,
+        tuning: Tuning | None = None,
+        **settings: Any,
+    ) -> None:
         self.sandbox = sandbox
         self.stack = Stack(SIGNING_SECRET, slack_host=shared_hosts()[0], app_host=shared_hosts()[1])
         self.fake = self.stack.fake
@@ -73,7 +81,16 @@ class Harness:
                 token="xoxb-test-token", base_url=self.settings.slack_api_url, pace_seconds=0
             ),
             clock=lambda: clock.now,
-            tuning=Tuning(auto_track=False, progress_interval=0.0, freeze_heap=False),
+            tuning=tuning
+            or Tuning(
+                auto_track=False,
+                progress_interval=0.0,
+                freeze_heap=False,
+                progress_hold=0.0,
+                home_quiet=0.0,
+                home_spacing=0.0,
+                slack_limits=False,
+            ),
         )
         self.app_server = self.stack.app_host
         self.stack.mount(create_asgi(self.deps))

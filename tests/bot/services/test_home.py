@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,8 @@ from bot.models import DigestSettings, Followup
 from bot.runtime.background import Background
 from bot.services.agents import Agents
 from bot.services.home import Home
+from bot.slack.budget import SlackBudget
+from bot.slack.notify import Notifier
 from bot.store import Store
 from tests.support.harness import text_of
 
@@ -90,11 +93,36 @@ async def test_admins_see_the_digest_and_the_audit(home, store) -> None:
     assert "Health digest" not in text_of(await home.view(AGENT))
 
 
-async def test_refreshes_waiting_together_are_built_once(home, notify) -> None:
+async def test_refreshes_are_coalesced_per_user_and_publish_the_latest_state(
+    store, clock, mocker
+) -> None:
+    """A burst of changes publishes the tab once, `quiet` after the first, then at most once
+    per `spacing`; the view is built when it goes, so it shows the latest state."""
+    slack = mocker.Mock()
+    slack.views_publish = mocker.AsyncMock(return_value={"ok": True})
+    now = [0.0]
+    budget = SlackBudget(clock=lambda: now[0], dispatch=False)
+    home = Home(
+        store,
+        Notifier(slack, sandbox=False, budget=budget),
+        Agents(store, env_admins=frozenset({ADMIN})),
+        Background(),
+        clock,
+        tz=clock.now.tzinfo,
+        tz_name="Asia/Kolkata",
+        sandbox=False,
+        digest=lambda: DigestSettings("C0OPS", "08:30"),
+        quiet=3.0,
+        spacing=5.0,
+    )
     for _ in range(5):
         home.refresh_later(AGENT)
-    await home.background.drain()
-    assert notify.publish.await_count == 1
-    home.refresh_later(AGENT)  # a change after the publish gets a refresh of its own
-    await home.background.drain()
-    assert notify.publish.await_count == 2
+    assert slack.views_publish.await_count == 0 and budget.next_due() == 3.0
+    store.register_agent(AGENT, "+919876543210")  # a change after the refreshes were asked
+    now[0] = 3.0
+    budget.pump()
+    await asyncio.sleep(0)
+    assert slack.views_publish.await_count == 1
+    assert "+91 98765 43210" in text_of(slack.views_publish.await_args.kwargs["view"])
+    home.refresh_later(AGENT)
+    assert budget.next_due() == 8.0  # spacing: 5 s after the last publish

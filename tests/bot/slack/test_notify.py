@@ -10,8 +10,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.local.fakeslack import FakeSlack
 from bot.local.serverthread import ServerThread
+from bot.slack.budget import SlackBudget
+from bot.slack.client import PacedWebClient
 from bot.slack.notify import Notifier, Posted
 from bot.views.common import SANDBOX_NOTICE, info_message
+from tests.support.harness import text_of
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +76,52 @@ def test_upload_goes_through_the_v2_flow(fake_slack) -> None:
     [complete] = fake.of("files.completeUploadExternal")
     assert complete["channel_id"] == "D0AGENT" and complete["initial_comment"] == "Here"
     assert fake.uploaded_file("Report") == b"a,b\n1,2\n"
+
+
+def _budgeted(url: str, budget: SlackBudget) -> Notifier:
+    client = PacedWebClient(token="xoxb-t", base_url=url + "/api/", pace_seconds=0)
+    return Notifier(client, sandbox=False, budget=budget)
+
+
+def test_a_message_is_updated_only_when_what_it_shows_changed(fake_slack) -> None:
+    fake, url = fake_slack
+    fake.clear()
+
+    async def run() -> None:
+        notifier = _budgeted(url, SlackBudget())
+        posted = await notifier.post("U1", info_message("ringing"))
+        assert posted is not None
+        for text in ("ringing", "ringing", "answered", "answered"):
+            assert await notifier.update(posted.channel, posted.ts, info_message(text)) is True
+        for _ in range(2):
+            assert await notifier.publish("U1", {"type": "home", "blocks": []}) is True
+        await notifier.slack.aclose()
+
+    asyncio.run(run())
+    assert [text_of(p) for p in fake.of("chat.update")] == ["answered"]
+    assert len(fake.of("views.publish")) == 1
+
+
+def test_a_429_is_waited_out_by_the_budget_and_the_update_is_not_lost(fake_slack) -> None:
+    fake, url = fake_slack
+    fake.clear()
+    now = [0.0]
+    fake.fail("chat.update", "ratelimited", status=429, retry_after=3)
+
+    async def run() -> SlackBudget:
+        budget = SlackBudget(clock=lambda: now[0], dispatch=False)
+        notifier = _budgeted(url, budget)
+        # Refused: the caller goes on, the update waits in the budget (slack_sdk retries nothing).
+        assert await notifier.update("D1", "1.2", info_message("completed")) is True
+        assert len(fake.of("chat.update")) == 1 and budget.limited["chat.update"] == 1
+        assert budget.waiting == 1 and budget.next_due() == 3.0
+        now[0] = 3.0
+        budget.pump()
+        while not budget.idle:
+            await asyncio.sleep(0.01)  # the HTTP call on its way (no timer involved)
+        await notifier.slack.aclose()
+        return budget
+
+    budget = asyncio.run(run())
+    assert [text_of(p) for p in fake.of("chat.update")] == ["completed", "completed"]
+    assert budget.limited["chat.update"] == 1
