@@ -65,6 +65,15 @@ def cmd_console(_args: argparse.Namespace) -> int:
     return run_console(_settings_or_exit())
 
 
+def cmd_local(args: argparse.Namespace) -> int:
+    from bot.local.page import serve_local
+
+    settings = _settings_or_exit()
+    if args.port is not None:
+        settings = settings.model_copy(update={"port": args.port})
+    return serve_local(settings)
+
+
 def cmd_configured(_args: argparse.Namespace) -> int:
     """Exit 0 when Slack credentials are configured (used by `make run`)."""
     return 0 if _settings_or_exit().slack_configured else 1
@@ -77,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_serve
     )
     sub.add_parser("console", help="a terminal stand-in for Slack").set_defaults(func=cmd_console)
+    local = sub.add_parser("local", help="a local Slack in the browser, on 127.0.0.1:PORT")
+    local.add_argument("--port", type=int, default=None, help="default: PORT (3000)")
+    local.set_defaults(func=cmd_local)
     sandbox = sub.add_parser("sandbox", help="serve the Kaleyra sandbox on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
     sandbox.add_argument("--api-key", default=None, help="accept only this key (default: any)")
