@@ -47,7 +47,12 @@ def escape_like_slack(
 ) -> str:
     """What Slack sends for typed text: `&<>` as entities, `@name` as `<@U…|name>`, `#name` as
     `<#C…|name>` (names Slack does not know stay as typed)."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Markup typed as Slack would have sent it (`<@U0ASHA>`) passes as it is.
+    parts = re.split(r"(<[@#!][^<>\s]*>)", text)
+    text = "".join(
+        part if i % 2 else part.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        for i, part in enumerate(parts)
+    )
 
     def user(match: re.Match[str]) -> str:
         person = person_named(match[1], people)
