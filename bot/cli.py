@@ -1,4 +1,4 @@
-"""`voicebot serve | console | sandbox`: the console scripts DESIGN.md names."""
+"""voicebot: a Slack app for your Kaleyra Voice account (serve), or try it locally (local, console)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def cmd_configured(_args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voicebot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the Slack app (HTTP or Socket Mode)").set_defaults(
         func=cmd_serve
     )
@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--api-key", default=None, help="accept only this key (default: any)")
     sandbox.add_argument("--step-seconds", type=float, default=2.0, help="time per call stage")
     sandbox.set_defaults(func=cmd_sandbox)
-    sub.add_parser("configured", help=argparse.SUPPRESS).set_defaults(func=cmd_configured)
+    # For `make run`; left out of --help (a parser given no help is not listed).
+    sub.add_parser("configured").set_defaults(func=cmd_configured)
     return parser
 
 

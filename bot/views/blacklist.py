@@ -57,10 +57,30 @@ def modal() -> dict[str, Any]:
     )
 
 
-def changed_message(verb: str, phones: list[Phone]) -> dict[str, Any]:
+def _numbers(phones: list[Phone]) -> str:
     listed = ", ".join(escape(p.pretty) for p in phones[:20])
     more = f" and {len(phones) - 20} more" if len(phones) > 20 else ""
-    text = f":no_entry_sign: {verb} {len(phones)} number{'s' if len(phones) != 1 else ''}: {listed}{more}."
+    return f"{len(phones)} number{'s' if len(phones) != 1 else ''}: {listed}{more}"
+
+
+def changed_message(verb: str, phones: list[Phone]) -> dict[str, Any]:
+    text = f":no_entry_sign: {verb} {_numbers(phones)}."
+    return message([section(text)], text)
+
+
+def removed_message(removed: list[Phone], unlisted: list[Phone]) -> dict[str, Any]:
+    lines = []
+    if removed:
+        lines.append(f":white_check_mark: Removed from the blacklist {_numbers(removed)}.")
+    if unlisted:
+        one = len(unlisted) == 1
+        lines.append(
+            f":grey_question: Not on the blacklist, so nothing to remove: {_numbers(unlisted)}."
+            if not one
+            else f":grey_question: {escape(unlisted[0].pretty)} is not on the blacklist, so"
+            " nothing was removed."
+        )
+    text = "\n".join(lines)
     return message([section(text)], text)
 
 

@@ -488,3 +488,10 @@ def test_history_pages_my_own_calls_with_their_outcomes(bot) -> None:
     page2 = text_of(bot.replies()[-1])
     assert "+91 91234 00004" in page2 and "+91 91234 00000" in page2
     assert "+91 91234 00005" not in page2 and "Older calls" not in page2
+
+
+def test_a_toll_free_customer_is_refused_before_dialling(bot) -> None:
+    bot.command("/c2c", f"register <@{ADMIN}> 9876543210", user_id=ADMIN)
+    said = text_of(bot.command("/c2c", "1800 123 4567", user_id=ADMIN).json())
+    assert "is a toll-free number, which Kaleyra cannot call" in said
+    assert bot.sandbox.state.recorded("dial.click2call") == []
