@@ -211,20 +211,28 @@ def redial_confirm(ask: AskFirst) -> dict[str, Any]:
     )
 
 
-def dialling_text(dialling: Dialling) -> str:
+def dialling_text(dialling: Dialling, *, own: bool = True) -> str:
+    """`own`: the first leg is the asker's own number (an admin may choose another agent's)."""
     if dialling.again:
         return ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
+    first = (
+        f"your phone {escape(dialling.agent.pretty)} rings first"
+        if own
+        else f"the agent phone {escape(dialling.agent.pretty)} (not yours) rings first"
+    )
     return (
-        f":telephone_receiver: Dialling {escape(dialling.customer.pretty)}: your phone"
-        f" {escape(dialling.agent.pretty)} rings first. I'll keep you posted in our DM."
+        f":telephone_receiver: Dialling {escape(dialling.customer.pretty)}: {first}."
+        " I'll keep you posted in our DM."
     )
 
 
-def outcome_message(outcome: DialOutcome) -> dict[str, Any] | None:
-    """What the person who asked for a call is shown; nothing for a repeated click."""
+def outcome_message(outcome: DialOutcome, *, own: bool = True) -> dict[str, Any] | None:
+    """What the person who asked for a call is shown; nothing for a repeated click.
+
+    `own`: the first leg is the asker's own number (not another agent's an admin chose)."""
     match outcome:
         case Dialling():
-            text = dialling_text(outcome)
+            text = dialling_text(outcome, own=own)
             return message([section(text)], text)
         case AskFirst():
             return redial_confirm(outcome)

@@ -113,7 +113,8 @@ def test_explicit_first_leg_is_for_admins(bot) -> None:
     assert bot.sandbox.state.recorded() == []
     assert bot.deps.store.audit_entries()[0]["action"] == "c2c.refused"
 
-    bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
+    chosen = bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
+    assert "the agent phone +91 90000 12345 (not yours) rings first" in text_of(chosen.json())
     [sent] = bot.sandbox.state.recorded("dial.click2call")
     assert (sent.form["caller"], sent.form["receiver"]) == ("9000012345", "9123456789")
 
