@@ -24,7 +24,7 @@ from bot.grammar.c2c import (
     parse_c2c,
 )
 from bot.kaleyra import KaleyraError
-from bot.models import Click, DialOutcome, Dialling, Redial
+from bot.models import Click, Dialling, DialOutcome, Redial
 from bot.phones import InvalidNumber, Phone, parse_phone
 from bot.services.agents import NotRegistered, Refused
 from bot.services.c2c import ClickToCall
