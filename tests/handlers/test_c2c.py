@@ -496,3 +496,9 @@ def test_a_toll_free_customer_is_refused_before_dialling(bot) -> None:
     said = text_of(bot.command("/c2c", "1800 123 4567", user_id=ADMIN).json())
     assert "is a toll-free number, which Kaleyra cannot call" in said
     assert bot.sandbox.state.recorded("dial.click2call") == []
+
+
+def test_a_misspelt_verb_gets_did_you_mean(bot) -> None:
+    said = text_of(bot.command("/c2c", "regster 9876543210").json())
+    assert "`/c2c` has no `regster`. Did you mean `/c2c register`?" in said
+    assert bot.sandbox.state.recorded() == []

@@ -394,6 +394,12 @@ CASES: dict[str, Case] = {
         for verb in ("Blacklisted", "Removed")
         for phones in (PHONES, PHONES[:1])
     ],
+    "blacklist.removed_message": lambda: [
+        blacklist.removed_message(removed, unlisted)
+        for removed in (PHONES, PHONES[:1], [])
+        for unlisted in (PHONES, PHONES[:1], [])
+        if removed or unlisted
+    ],
     "blacklist.list_message": lambda: (
         [blacklist.list_message(BlacklistPage(BLACKLIST, 100_000, show)) for show in (True, False)]
         + [blacklist.list_message(BlacklistPage([], 0, False))]
