@@ -142,7 +142,7 @@ class C2CHandlers:
             problem = f"No call {call_id} in the last 3 days. Check the id with `/c2c log`."
             await respond(**self.replies.error(problem))
             return
-        await respond(**self.replies.show(views.status_message(call)))
+        await respond(**self.replies.show(views.status_message(call, self.deps.settings.tz)))
 
     async def _log(self, respond: Responder, user_id: str, log: CallLog) -> None:
         try:
@@ -150,7 +150,7 @@ class C2CHandlers:
         except KaleyraError as exc:
             await respond(**self.replies.error(describe_kaleyra_error(exc)))
             return
-        await respond(**self.replies.show(views.log_page_message(page)))
+        await respond(**self.replies.show(views.log_page_message(page, self.deps.settings.tz)))
 
     # ------------------------------------------------------------------ modal and buttons
 

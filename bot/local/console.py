@@ -88,6 +88,7 @@ EMOJI = {
 def render_mrkdwn(text: str) -> str:
     for code, symbol in EMOJI.items():
         text = text.replace(code, symbol)
+    text = re.sub(r"<!date\^\d+\^[^|>]*\|([^>]*)>", r"\1", text)  # its labelled fallback
     text = re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2 (\1)", text)
     text = re.sub(r"<@([A-Z0-9]+)(?:\|[^>]*)?>", r"@\1", text)
     text = re.sub(r"<#([A-Z0-9]+)(?:\|[^>]*)?>", r"#\1", text)

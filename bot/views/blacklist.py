@@ -16,6 +16,7 @@ from bot.views.common import (
     message,
     section,
     sections,
+    slack_date,
     text_element,
 )
 
@@ -93,7 +94,7 @@ def list_message(page: BlacklistPage) -> dict[str, Any]:
         number = Phone.known(entry.number).pretty if page.show_numbers else mask(entry.number)
         reason = f" · {escape(clip(entry.reason, REASON_MAX))}" if entry.reason else ""
         lines.append(
-            f"{escape(number)} · <@{escape(entry.added_by)}> · {escape(entry.added_at[:10])}{reason}"
+            f"{escape(number)} · <@{escape(entry.added_by)}> · {slack_date(entry.added_at, '{date_short_pretty}')}{reason}"
         )
     blocks = [header(f"Blacklist ({page.total})"), *sections(lines)]
     if page.total > len(page.entries):

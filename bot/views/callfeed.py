@@ -29,6 +29,7 @@ from bot.views.common import (
     message,
     section,
     sections,
+    slack_date,
     status_words,
     text_element,
 )
@@ -54,10 +55,8 @@ def talk_time(seconds: int | None) -> str:
 
 
 def _when(iso_utc: str, tz: tzinfo, today: datetime | None = None) -> str:
-    local = datetime.fromisoformat(iso_utc).astimezone(tz)
-    if today is not None and local.date() != today.astimezone(tz).date():
-        return f"{local:%d %b %H:%M}"
-    return f"{local:%H:%M}"
+    """When a call started, in each reader's own zone ("today 10:40")."""
+    return slack_date(iso_utc)
 
 
 def _caller(feed: FeedCall) -> str:
@@ -199,9 +198,7 @@ def outcome_modal(call: CallRow, existing: CallOutcome | None, tz: tzinfo) -> di
         "Log outcome",
         "Save",
         [
-            section(
-                f"Your call to *{escape(mask(call.customer_number))}* at {started:%d %b %H:%M}"
-            ),
+            section(f"Your call to *{escape(mask(call.customer_number))}* {slack_date(started)}"),
             input_block(OUTCOME_BLOCK, "Outcome", select),
             input_block(
                 NOTE_BLOCK, "Note", note, optional=True, hint=f"Up to {NOTE_MAX} characters"

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.kaleyra.models import HealthReport, Incident
 from bot.models import HealthChange, SentEntry
-from bot.views.common import context, escape, header, message, section, sections
+from bot.views.common import context, escape, header, message, section, sections, slack_date
 
 ICONS = {
     "operational": ":large_green_circle:",
@@ -134,7 +134,7 @@ def digest_message(
         blocks.append(section("*Since the last digest*: no changes."))
     if missed:
         lines = [
-            f"• {escape(m.kind)} due {escape(m.due_at[:16].replace('T', ' '))} UTC: {escape(m.detail or '')}"
+            f"• {escape(m.kind)} due {slack_date(m.due_at)}: {escape(m.detail or '')}"
             for m in missed[:MISSED_SHOWN]
         ]
         if len(missed) > MISSED_SHOWN:

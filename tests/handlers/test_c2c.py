@@ -273,9 +273,10 @@ def test_calls_forwarded_to_agents(bot) -> None:
         }
     )
     bot.command("/c2c", "calls 2026-11-23", user_id=ADMIN)  # admins see every number in full
-    assert "`in1` 2026-11-23 10:00:00 9512345678 → 9912345678: answered, 30 s" in text_of(
-        bot.replies()[-1]
-    )
+    assert (
+        "`in1` <!date^1795408200^{date_short_pretty} {time}|2026-11-23 04:30 UTC>"
+        " 9512345678 → 9912345678: answered, 30 s"
+    ) in text_of(bot.replies()[-1])
     assert bot.sandbox.state.recorded("dial")[-1].form["fromdate"] == "2026/11/23"
 
 

@@ -29,7 +29,8 @@ def test_add_sends_kaleyra_followup_in_account_time_and_stores_owner(bot) -> Non
         "autocall": "0",
     }
     assert (
-        "Saved follow-up `#2351`: *John Doe* +91 87123 45678 on Tue 24 Nov 2026 at 19:30 Asia/Kolkata"
+        "Saved follow-up `#2351`: *John Doe* +91 87123 45678 on"
+        " <!date^1795528800^{date_long_pretty} at {time}|2026-11-24 14:00 UTC>"
         in text_of(bot.replies()[-1])
     )
     row = bot.deps.store.get_followup("2351")
