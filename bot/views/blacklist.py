@@ -14,6 +14,7 @@ from bot.views.common import (
     header,
     input_block,
     message,
+    plural,
     section,
     sections,
     slack_date,
@@ -101,4 +102,4 @@ def list_message(page: BlacklistPage) -> dict[str, Any]:
         blocks.append(context(f"{page.total - len(page.entries)} more not shown."))
     if not page.show_numbers:
         blocks.append(context("Numbers are masked; admins see them in full."))
-    return message(blocks, f"Blacklist: {page.total} numbers")
+    return message(blocks, f"Blacklist: {page.total} {plural(page.total, 'number')}")

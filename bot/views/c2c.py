@@ -32,6 +32,7 @@ from bot.views.common import (
     input_block,
     local_time,
     message,
+    plural,
     retry_options,
     section,
     sections,
@@ -309,7 +310,7 @@ def log_message(
         blocks.append(
             context("Numbers of other people's calls are masked; admins see them in full.")
         )
-    return message(blocks, f"{escape(title)}: {len(rows)} calls")
+    return message(blocks, f"{escape(title)}: {len(rows)} {plural(len(rows), 'call')}")
 
 
 def log_page_message(page: CallLogPage, tz: tzinfo | None = None) -> dict[str, Any]:
@@ -464,4 +465,4 @@ def history_message(history: CallHistory) -> dict[str, Any]:
         blocks.append(
             actions("c2c_history_actions", button("Older calls", HISTORY_OLDER, str(history.older)))
         )
-    return message(blocks, f"Your last {len(history.calls)} calls")
+    return message(blocks, f"Your last {len(history.calls)} {plural(len(history.calls), 'call')}")

@@ -27,6 +27,7 @@ from bot.views.common import (
     info_message,
     input_block,
     message,
+    plural,
     section,
     sections,
     slack_date,
@@ -271,7 +272,7 @@ def _agent_parts(agent: AgentActivity) -> list[str]:
     if agent.incoming_answered:
         parts.append(f"{agent.incoming_answered} incoming answered")
     if agent.followups_due:
-        parts.append(f"{agent.followups_due} follow-ups due today")
+        parts.append(f"{agent.followups_due} {plural(agent.followups_due, 'follow-up')} due today")
     return parts
 
 
@@ -296,7 +297,10 @@ def activity_digest_message(digest: ActivityDigest, tz_name: str) -> dict[str, A
         f"{count} {escape(status_words(status))}"
         for status, count in sorted(digest.broadcast_outcomes.items(), key=lambda kv: -kv[1])
     )
-    broadcast = f"*Broadcasts* {digest.broadcasts} sent to {digest.broadcast_numbers} numbers"
+    broadcast = (
+        f"*Broadcasts* {digest.broadcasts} sent to {digest.broadcast_numbers}"
+        f" {plural(digest.broadcast_numbers, 'number')}"
+    )
     blocks.append(section(broadcast + (f": {outcomes}" if outcomes else "")))
     blocks.append(section(f"*Follow-ups due today* {digest.followups_due_today}"))
     return message(blocks, f"Team activity {escape(span)}")

@@ -58,6 +58,11 @@ def local_time(text: str, tz: Any) -> str:
     return escape(text)
 
 
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """The noun for `n` of it: 1 number, 2 numbers (`many` for irregular plurals)."""
+    return noun if n == 1 else many or noun + "s"
+
+
 def escape(text: object) -> str:
     """Slack's three control characters; `<!channel>` and `<@U1>` then render as text."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

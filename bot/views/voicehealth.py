@@ -7,7 +7,16 @@ from typing import Any
 
 from bot.kaleyra.models import HealthReport, Incident
 from bot.models import HealthChange, SentEntry
-from bot.views.common import context, escape, header, message, section, sections, slack_date
+from bot.views.common import (
+    context,
+    escape,
+    header,
+    message,
+    plural,
+    section,
+    sections,
+    slack_date,
+)
 
 ICONS = {
     "operational": ":large_green_circle:",
@@ -47,7 +56,10 @@ def health_message(report: HealthReport) -> dict[str, Any]:
     worst = min((SEVERITY.get(i.type, 3) for i in report.incidents), default=2)
     summary = {0: "critical incidents", 1: "warnings", 2: "all operational"}.get(worst, "unknown")
     blocks.append(
-        context(f"{len(report.incidents)} entries across {len(by_region)} regions: {summary}.")
+        context(
+            f"{len(report.incidents)} {plural(len(report.incidents), 'entry', 'entries')} across"
+            f" {len(by_region)} {plural(len(by_region), 'region')}: {summary}."
+        )
     )
     return message(blocks, f"Voice network: {summary}")
 

@@ -418,7 +418,7 @@ async def test_the_activity_digest_counts_what_happened(rig, sandbox, clock) -> 
     assert digest.followups_due_today == 1
     text = text_of(rig.feed.activity_digest())
     assert (
-        "<@U0AGENTA>: 3 placed, 67% answered, talk time 2 min 30 s, 1 follow-ups due today" in text
+        "<@U0AGENTA>: 3 placed, 67% answered, talk time 2 min 30 s, 1 follow-up due today" in text
     )
     assert (
         "1 answered, 2 missed; 1 of the missed called back within an hour, 1 still waiting" in text

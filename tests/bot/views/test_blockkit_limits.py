@@ -544,6 +544,7 @@ CASES: dict[str, Case] = {
     # common
     "common.status_words": lambda: [common.status_words(s) for s in (None, "ANSWER", HOSTILE)],
     "common.escape": lambda: [common.escape(KALEYRA_TEXT)],
+    "common.plural": lambda: [common.plural(n, "number") for n in (0, 1, 2)],
     "common.slack_date": lambda: [common.slack_date("2026-11-23T05:26:00+00:00")],
     "common.local_time": lambda: [
         common.local_time(text, ZoneInfo("Asia/Kolkata"))
