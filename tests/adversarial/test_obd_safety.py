@@ -163,8 +163,7 @@ def test_a_foreign_number_is_refused_by_name_not_cut_to_an_indian_one(bot) -> No
     message = confirmation(bot, "+44 20 7946 0958, 9876543210 play 123.sound")
     shown = text_of(message)
     assert (
-        "call *1* number" in shown
-        and "1 invalid: #1 +44 20 7946 0958 is a United Kingdom" in shown
+        "call *1* number" in shown and "1 invalid: #1 +44 20 7946 0958 is a United Kingdom" in shown
     )
     click(bot, views.OBD_CONFIRM, start_value(message))
     assert calls(bot) == ["9876543210"]  # never 2079460958, a Pune landline
