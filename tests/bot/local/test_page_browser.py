@@ -65,7 +65,13 @@ def start_chromium(profile: str) -> WebDriver:
     ):
         options.add_argument(flag)
     service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    return webdriver.Chrome(options=options, service=service)
+    driver = webdriver.Chrome(options=options, service=service)
+    # Screenshots of one size, whatever the headless window makes of --window-size.
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 1400, "height": 800, "deviceScaleFactor": 1, "mobile": False},
+    )
+    return driver
 
 
 @pytest.fixture(scope="module")
