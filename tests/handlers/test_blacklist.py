@@ -95,3 +95,8 @@ def test_removing_a_number_that_is_not_listed_says_so(bot) -> None:
     bot.command("/blacklist", "remove 9876543299", user_id=ADMIN)
     assert "nothing was removed" in text_of(bot.replies()[-1])
     assert len(bot.sandbox.state.recorded("block")) == 2  # nothing sent for an unlisted number
+
+
+def test_a_misspelt_verb_gets_did_you_mean(bot) -> None:
+    said = text_of(bot.command("/blacklist", "remvoe 9876543210", user_id=ADMIN).json())
+    assert "`/blacklist` has no `remvoe`. Did you mean `/blacklist remove`?" in said

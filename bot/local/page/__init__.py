@@ -104,6 +104,7 @@ class LocalSlack:
         self.asgi = create_asgi(self.deps)
         self.asgi.router.routes[0:0] = self.routes()
         self.sandbox_notices: list[str] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once it answers
         if self.deps.sandbox is not None:  # what a phone would have said (verification codes)
             self.deps.sandbox.state.listeners.append(self._notice)
 
@@ -132,8 +133,6 @@ class LocalSlack:
         loop = self._loop
         if loop is not None:
             loop.call_soon_threadsafe(self.workspace.changed)
-
-    _loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ to the bot, as Slack
 
