@@ -154,6 +154,12 @@ class Console:
         self.user = CONSOLE_USER
         self.show_home = False  # App Home refreshes print only when you open it
         self.buttons: list[dict[str, Any]] = []
+        # Which message each button is on; a message replaced or removed takes its buttons
+        # along, as in Slack (a Dial again pressed after Cancel must dial nothing).
+        self._button_message: list[int] = []
+        self._messages = 0
+        self._gone: set[int] = set()
+        self._pressed: int | None = None
         self.events: queue.Queue[SlackCall] = queue.Queue()
         self.gate = threading.Lock()  # the ack prints before what followed it
         self.fake.listeners.append(self.events.put)
@@ -196,6 +202,9 @@ class Console:
         if call.method == "views.publish" and not self.show_home:
             return
         self.show_home = self.show_home and call.method != "views.publish"
+        replaced = p.get("replace_original") or p.get("delete_original")
+        if call.method == "response_url" and replaced and self._pressed is not None:
+            self._gone.add(self._pressed)  # the message whose button answered this
         if call.method in titles:
             body = p.get("view", p)
             self.say(titles[call.method], *self._message_lines(body), "")
@@ -205,7 +214,10 @@ class Console:
     def _message_lines(self, payload: dict[str, Any]) -> list[str]:
         if payload.get("delete_original"):
             return ["(message removed)"]
+        self._messages += 1
+        start = len(self.buttons)
         lines = render_blocks(payload.get("blocks") or [], self.buttons)
+        self._button_message += [self._messages] * (len(self.buttons) - start)
         return lines or [render_mrkdwn(str(payload.get("text", "")))]
 
     # ------------------------------------------------------------------ input
@@ -404,6 +416,10 @@ class Console:
             self.say(f"There is no button {number}.")
             return
         button = self.buttons[int(number) - 1]
+        if self._button_message[int(number) - 1] in self._gone:
+            self.say(f"Button {number} is gone: its message was replaced.")
+            return
+        self._pressed = self._button_message[int(number) - 1]
         self.say(f"> pressed [{number}] {button['text']['text']}")
         before = len(self.fake.of("views.open"))
         self.driver.block_action(button["action_id"], button.get("value", ""), user_id=self.user)

@@ -195,3 +195,23 @@ def test_each_run_starts_fresh(tmp_path: Path) -> None:
     second = console_says(tmp_path, "/c2c whoami\n")
     assert "now calls from +91 98765 43210" in first
     assert "+91 98765 43210" not in second  # the earlier run's mapping is gone with its calls
+
+
+def test_a_button_of_a_replaced_message_dials_nothing(tmp_path: Path) -> None:
+    out = io.StringIO()
+    typed = Typist(
+        out,
+        [
+            "/c2c register @me 9876543210",
+            "/c2c 9123456789",
+            "/c2c 9123456789",
+            lambda said: "press " + re.findall(r"\[(\d+)\] Cancel", said)[-1],
+            lambda said: "press " + re.findall(r"\[(\d+)\] Dial again", said)[-1],
+        ],
+    )
+    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    assert run_console(settings, typed, out) == 0  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert "Not dialled." in text
+    assert "is gone: its message was replaced." in text
+    assert text.count("Dialling +91 91234 56789") == 1
