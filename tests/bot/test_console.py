@@ -215,3 +215,17 @@ def test_a_button_of_a_replaced_message_dials_nothing(tmp_path: Path) -> None:
     assert "Not dialled." in text
     assert "is gone: its message was replaced." in text
     assert text.count("Dialling +91 91234 56789") == 1
+
+
+def test_a_paced_broadcast_does_not_end_the_console(tmp_path: Path) -> None:
+    numbers = " ".join(f"98765000{n}" for n in range(21, 27))
+    text = console_says(
+        tmp_path,
+        f"/obd {numbers} play 123.sound\npress 1\n/c2c whoami\n",
+        obd_calling_hours="",
+        obd_calls_per_minute=2,
+    )
+    assert "Job #1 started" in text
+    assert "0 of 6 numbers sent" in text or "2 of 6 numbers sent" in text
+    assert "@U0CONSOLE: no agent number yet" in text  # the console went on
+    assert "Traceback" not in text and "TimeoutError" not in text
