@@ -30,6 +30,7 @@ HOW = (
 try:
     from selenium import webdriver
     from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -281,3 +282,23 @@ def test_app_home(page: Page) -> None:
     page.wait(lambda d: "+91 91234 56789" in d.find_element(By.CSS_SELECTOR, ".home").text)
     assert "asha (admin)" in page.d.find_element(By.ID, "me").text
     page.shot("app-home.png")
+
+
+def test_the_call_this_number_shortcut_and_acting_as_an_agent(page: Page) -> None:
+    registered(page)
+    page.type("Please ring Ravi on 9123456789 before noon")
+    page.sees("Please ring Ravi")
+    message = page.wait(
+        lambda d: [
+            m
+            for m in d.find_elements(By.CSS_SELECTOR, "article.message")
+            if "Please ring Ravi" in m.text
+        ][-1]
+    )
+    ActionChains(page.d).move_to_element(message).perform()
+    message.find_element(By.CSS_SELECTOR, "button.more").click()
+    message.find_element(By.CSS_SELECTOR, "[data-shortcut='call_this_number']").click()
+    page.sees("+91 91234 56789")
+    page.d.find_element(By.CSS_SELECTOR, "#me option[value='U0RAVI']").click()
+    page.type("/obd 9876543210 play 123.sound")
+    page.sees("Only admins")
