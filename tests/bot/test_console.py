@@ -229,3 +229,12 @@ def test_a_paced_broadcast_does_not_end_the_console(tmp_path: Path) -> None:
     assert "0 of 6 numbers sent" in text or "2 of 6 numbers sent" in text
     assert "@U0CONSOLE: no agent number yet" in text  # the console went on
     assert "Traceback" not in text and "TimeoutError" not in text
+
+
+def test_voicebot_help_lists_its_commands_cleanly() -> None:
+    from bot.cli import build_parser
+
+    shown = build_parser().format_help()
+    assert "==SUPPRESS==" not in shown and "configured" not in shown
+    for command in ("serve", "local", "console", "sandbox"):
+        assert f"    {command} " in shown
