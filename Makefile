@@ -18,8 +18,7 @@ run: install
 	@if $(BIN)/python -m bot.cli configured; then \
 		exec $(BIN)/voicebot serve; \
 	else \
-		echo "No Slack credentials configured: starting the console (type help)."; \
-		exec $(BIN)/voicebot console; \
+		exec $(BIN)/voicebot local; \
 	fi
 
 # Read-only checks of a real installation (settings, Slack, Kaleyra, PUBLIC_URL); never places a call.

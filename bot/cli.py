@@ -1,4 +1,4 @@
-"""`voicebot serve | console | sandbox | doctor`: the console scripts DESIGN.md names."""
+"""voicebot: a Slack app for your Kaleyra Voice account (serve), or try it locally (local, console)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_local(args: argparse.Namespace) -> int:
+    from bot.local.page import serve_local
+
+    settings = _settings_or_exit()
+    if args.port is not None:
+        settings = settings.model_copy(update={"port": args.port})
+    return serve_local(settings)
+
+
 def cmd_configured(_args: argparse.Namespace) -> int:
     """Exit 0 when Slack credentials are configured (used by `make run`)."""
     return 0 if _settings_or_exit().slack_configured else 1
@@ -80,11 +89,14 @@ def cmd_configured(_args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voicebot", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     sub.add_parser("serve", help="run the Slack app (HTTP or Socket Mode)").set_defaults(
         func=cmd_serve
     )
     sub.add_parser("console", help="a terminal stand-in for Slack").set_defaults(func=cmd_console)
+    local = sub.add_parser("local", help="a local Slack in the browser, on 127.0.0.1:PORT")
+    local.add_argument("--port", type=int, default=None, help="default: PORT (3000)")
+    local.set_defaults(func=cmd_local)
     sandbox = sub.add_parser("sandbox", help="serve the Kaleyra sandbox on 127.0.0.1")
     sandbox.add_argument("--port", type=int, default=0, help="0 picks a free port")
     sandbox.add_argument("--api-key", default=None, help="accept only this key (default: any)")
@@ -111,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out these checks (repeatable), e.g. public_url before `serve` runs",
     )
     doctor.set_defaults(func=cmd_doctor)
-    sub.add_parser("configured", help=argparse.SUPPRESS).set_defaults(func=cmd_configured)
+    # For `make run`; left out of --help (a parser given no help is not listed).
+    sub.add_parser("configured").set_defaults(func=cmd_configured)
     return parser
 
 

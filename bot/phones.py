@@ -115,6 +115,11 @@ def _checked(parsed: phonenumbers.PhoneNumber, raw: str, region: str, allow_fore
     # number_type is UNKNOWN exactly when is_valid_number is False; asking once saves a pass.
     kind = phonenumbers.number_type(parsed)
     if kind == PhoneNumberType.UNKNOWN:
+        if _is_short_code(parsed, raw, region):
+            raise InvalidNumber(
+                f'"{_shown(raw)}" is a short code (a service or emergency number),'
+                " which Kaleyra cannot call"
+            )
         reason = phonenumbers.is_possible_number_with_reason(parsed)
         why = {
             phonenumbers.ValidationResult.TOO_SHORT: "is too short",
@@ -122,13 +127,25 @@ def _checked(parsed: phonenumbers.PhoneNumber, raw: str, region: str, allow_fore
             phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
         }.get(reason, f"is not a valid number for {region}")
         raise InvalidNumber(f'"{_shown(raw)}" {why}')
-    if kind in (PhoneNumberType.PREMIUM_RATE, PhoneNumberType.SHARED_COST):
+    if kind == PhoneNumberType.TOLL_FREE:
+        # Kaleyra answers a toll-free leg with E104 after the agent's phone has rung.
+        raise InvalidNumber(f'"{_shown(raw)}" is a toll-free number, which Kaleyra cannot call')
+    if kind == PhoneNumberType.PREMIUM_RATE:
         raise InvalidNumber(f'"{_shown(raw)}" is a premium-rate number')
+    if kind == PhoneNumberType.SHARED_COST:
+        raise InvalidNumber(f'"{_shown(raw)}" is a shared-cost number, which Kaleyra cannot call')
     return Phone(
         e164=phonenumbers.format_number(parsed, PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed) or region,
         parsed=parsed,
     )
+
+
+def _is_short_code(parsed: phonenumbers.PhoneNumber, raw: str, region: str) -> bool:
+    """100, 112, 139, 56161: numbers of a few digits that only the phone network understands."""
+    if raw.lstrip().startswith("+") or len(re.sub(r"\D", "", raw)) > 6:
+        return False
+    return phonenumbers.is_valid_short_number_for_region(parsed, region)
 
 
 def _refuse_foreign(parsed: phonenumbers.PhoneNumber, region: str) -> None:

@@ -12,6 +12,7 @@ from bot.deps import Deps
 from bot.grammar import Help, OpenModal, UsageError, strict_numbers
 from bot.grammar.blacklist import BlacklistAdd, BlacklistList, BlacklistRemove, parse_blacklist
 from bot.kaleyra import KaleyraError
+from bot.phones import Phone
 from bot.services.agents import Refused
 from bot.slack.forms import Form, field_errors
 from bot.slack.replies import Responder, dm_responder, open_modal
@@ -57,12 +58,12 @@ class BlacklistHandlers:
         self, respond: Responder, user_id: str, change: BlacklistAdd | BlacklistRemove
     ) -> None:
         phones = list(change.numbers)
-        adding = isinstance(change, BlacklistAdd)
+        unlisted: list[Phone] = []
         try:
             if isinstance(change, BlacklistAdd):
                 await self.service.add(user_id, phones, change.reason)
             else:
-                await self.service.remove(user_id, phones)
+                unlisted = await self.service.remove(user_id, phones)
         except KaleyraError as exc:
             problem = describe_kaleyra_error(exc) + " Nothing was changed."
             await respond(**self.replies.error(problem))
@@ -70,8 +71,11 @@ class BlacklistHandlers:
         except Refused as exc:
             await respond(**self.replies.error(exc))
             return
-        verb = "Blacklisted" if adding else "Removed from the blacklist"
-        await respond(**self.replies.show(views.changed_message(verb, phones)))
+        if isinstance(change, BlacklistAdd):
+            shown = views.changed_message("Blacklisted", phones)
+        else:
+            shown = views.removed_message([p for p in phones if p not in unlisted], unlisted)
+        await respond(**self.replies.show(shown))
 
     async def submit(self, ack: AsyncAck, body: dict, view: dict, client: AsyncWebClient) -> None:
         form = Form(view)

@@ -24,7 +24,7 @@ from bot.grammar.c2c import (
     parse_c2c,
 )
 from bot.kaleyra import KaleyraError
-from bot.models import Click, DialOutcome, Redial
+from bot.models import Click, Dialling, DialOutcome, Redial
 from bot.phones import InvalidNumber, Phone, parse_phone
 from bot.services.agents import NotRegistered, Refused
 from bot.services.c2c import ClickToCall
@@ -75,7 +75,7 @@ class C2CHandlers:
         match parsed:
             case Dial():
                 outcome = await self.c2c.request_dial(user_id, parsed.customer, agent=parsed.agent)
-                return self._shown(outcome) or {}
+                return self._shown(outcome, user_id) or {}
             case Register():
                 done = self.c2c.register(user_id, parsed.number, parsed.user_id)
                 return self.replies.show(views.registration_message(done, show_code=sandbox))
@@ -113,8 +113,10 @@ class C2CHandlers:
             return await self.agents.grant(user_id, change.user_id or "")
         return await self.agents.revoke(user_id, change.user_id or "")
 
-    def _shown(self, outcome: DialOutcome) -> dict[str, Any] | None:
-        payload = views.outcome_message(outcome)
+    def _shown(self, outcome: DialOutcome, user_id: str) -> dict[str, Any] | None:
+        mine = self.agents.number(user_id) if isinstance(outcome, Dialling) else None
+        own = not isinstance(outcome, Dialling) or mine == outcome.agent
+        payload = views.outcome_message(outcome, own=own)
         return self.replies.show(payload) if payload else None
 
     def _spawn(self, work: Any, name: str) -> None:
@@ -140,7 +142,7 @@ class C2CHandlers:
             problem = f"No call {call_id} in the last 3 days. Check the id with `/c2c log`."
             await respond(**self.replies.error(problem))
             return
-        await respond(**self.replies.show(views.status_message(call)))
+        await respond(**self.replies.show(views.status_message(call, self.deps.settings.tz)))
 
     async def _log(self, respond: Responder, user_id: str, log: CallLog) -> None:
         try:
@@ -148,7 +150,7 @@ class C2CHandlers:
         except KaleyraError as exc:
             await respond(**self.replies.error(describe_kaleyra_error(exc)))
             return
-        await respond(**self.replies.show(views.log_page_message(page)))
+        await respond(**self.replies.show(views.log_page_message(page, self.deps.settings.tz)))
 
     # ------------------------------------------------------------------ modal and buttons
 
@@ -205,7 +207,7 @@ class C2CHandlers:
         except (Refused, NotRegistered) as exc:
             later(self.deps, respond, **self.replies.error(exc))
             return
-        if shown := self._shown(outcome):
+        if shown := self._shown(outcome, body["user"]["id"]):
             later(self.deps, respond, replace_original=True, **shown)
 
     async def cancel_redial(self, ack: AsyncAck, respond: AsyncRespond) -> None:

@@ -1,8 +1,10 @@
-"""Slash-command text grammar (DESIGN.md): text in, a typed command or a UsageError out."""
+"""Slash-command text grammar: text in, a typed command or a UsageError out."""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
@@ -55,6 +57,15 @@ class Help:
 @dataclass(frozen=True)
 class OpenModal:
     pass
+
+
+def unknown_verb(command: str, word: str, verbs: Iterable[str]) -> UsageError:
+    """A first word the command does not take, with the nearest one it does."""
+    guess = difflib.get_close_matches(word.lower(), list(verbs), n=1, cutoff=0.6)
+    hint = f" Did you mean `{command} {guess[0]}`?" if guess else ""
+    return UsageError(
+        f"`{command}` has no `{word[:40]}`.{hint} Type `{command} help` for everything it takes."
+    )
 
 
 def opening(text: str) -> OpenModal | Help | tuple[str, list[str]]:

@@ -9,6 +9,7 @@ from bot.grammar import (
     OpenModal,
     UsageError,
     strict_numbers,
+    unknown_verb,
 )
 from bot.phones import Phone
 
@@ -45,6 +46,8 @@ def parse_blacklist(text: str, region: str) -> BlacklistCommand:
         numbers, _, reason = rest.partition(" because ")
         phones = tuple(strict_numbers(numbers, region))
         return BlacklistAdd(phones, reason.strip()) if head == "add" else BlacklistRemove(phones)
+    if head.isalpha():
+        raise unknown_verb("/blacklist", head, ("add", "remove", "list", "help"))
     raise UsageError(
         "Use `/blacklist add <numbers>`, `/blacklist remove <numbers>` or `/blacklist list`."
     )

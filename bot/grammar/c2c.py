@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -15,6 +16,7 @@ from bot.grammar import (
     parse_date,
     parse_number,
     parse_user,
+    unknown_verb,
 )
 from bot.phones import NumberList, Phone, scan_numbers, split_entries
 
@@ -126,6 +128,22 @@ def numbers_in_message(text: str, region: str) -> NumberList:
     return scan_numbers(visible_text(text), region)
 
 
+C2C_VERBS = (
+    "status",
+    "log",
+    "calls",
+    "register",
+    "unregister",
+    "verify",
+    "whoami",
+    "history",
+    "feed",
+    "admin",
+    "help",
+)
+_LETTERS_ONLY = re.compile(r"^[a-z]{3,}$")
+
+
 def parse_c2c(text: str, region: str) -> C2CCommand:
     first = opening(text)
     if not isinstance(first, tuple):
@@ -183,6 +201,9 @@ def parse_c2c(text: str, region: str) -> C2CCommand:
         if not user_id or len(rest) > 1:
             raise UsageError("Use `/c2c unregister` for yourself or `/c2c unregister @someone`.")
         return Unregister(user_id)
+    near = difflib.get_close_matches(head, C2C_VERBS, n=1) if _LETTERS_ONLY.match(head) else []
+    if near and not near[0].startswith(head):  # "regster", not "call" (a sentence)
+        raise unknown_verb("/c2c", head, C2C_VERBS)
     return _parse_dial(text, region)
 
 

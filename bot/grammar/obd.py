@@ -12,6 +12,7 @@ from bot.grammar import (
     UsageError,
     parse_date,
     parse_time,
+    unknown_verb,
 )
 
 _SOUND_TOKEN = re.compile(r"^(\d+\.sound|ivr:[\w-]+|[\w-]+\.ivr)$", re.IGNORECASE)
@@ -139,6 +140,8 @@ def parse_obd(text: str) -> ObdCommand:
             )
         return DialerUpload(words[1], stripped.split(maxsplit=2)[2])
     match = _PLAY_OR_SAY.search(stripped)
+    if not match and head.isalpha():
+        raise unknown_verb("/obd", head, ("list", "status", "dialer", "group", "help"))
     if not match:
         raise UsageError(OBD_USAGE)
     targets, verb, rest = (

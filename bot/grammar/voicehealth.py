@@ -12,6 +12,7 @@ from bot.grammar import (
     UsageError,
     opening,
     parse_time,
+    unknown_verb,
 )
 
 
@@ -41,6 +42,8 @@ def parse_voicehealth(text: str) -> HealthCommand:
     if isinstance(first, Help):
         return first
     head, rest = first
+    if head != "digest" and head.isalpha():
+        raise unknown_verb("/voicehealth", head, ("digest", "help"))
     if head != "digest":
         raise UsageError("Use `/voicehealth`, or `/voicehealth digest #channel [HH:MM]` or `off`.")
     if len(rest) == 1 and rest[0].lower() == "off":

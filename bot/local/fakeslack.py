@@ -46,6 +46,8 @@ class FakeSlack:
         self.calls: list[SlackCall] = []
         self.lock = threading.Lock()
         self.listeners: list[Callable[[SlackCall], None]] = []
+        # Called with each call Slack accepted and its answer (the ts or view id it handed out).
+        self.answered: list[Callable[[SlackCall, dict[str, Any]], None]] = []
         self._ts = itertools.count(1)
         self._views = itertools.count(1)
         self._failures: dict[str, list[tuple[str, int, float | None]]] = {}
@@ -111,7 +113,8 @@ class FakeSlack:
             self.peers.add((request.client.host, request.client.port))
         if request.headers.get("authorization"):
             payload.setdefault("_token_seen", True)
-        self._record(SlackCall(method, payload))
+        call = SlackCall(method, payload)
+        self._record(call)
         problems = self.check(method, payload)
         if problems and self.strict:
             return JSONResponse({"ok": False, "error": "invalid_blocks", "errors": problems})
@@ -126,7 +129,10 @@ class FakeSlack:
             headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
             return JSONResponse({"ok": False, "error": error}, status_code=status, headers=headers)
         headers = {"x-oauth-scopes": ",".join(self.oauth_scopes)} if self.oauth_scopes else {}
-        return JSONResponse(self._answer(method, payload), headers=headers)
+        answer = self._answer(method, payload)
+        for listener in list(self.answered):
+            listener(call, answer)
+        return JSONResponse(answer, headers=headers)
 
     def check(self, method: str, payload: dict[str, Any]) -> list[str]:
         """Block Kit's limits, as Slack applies them; what breaks them is kept in `invalid`."""

@@ -14,8 +14,10 @@ from bot.views.common import (
     header,
     input_block,
     message,
+    plural,
     section,
     sections,
+    slack_date,
     text_element,
 )
 
@@ -57,10 +59,30 @@ def modal() -> dict[str, Any]:
     )
 
 
-def changed_message(verb: str, phones: list[Phone]) -> dict[str, Any]:
+def _numbers(phones: list[Phone]) -> str:
     listed = ", ".join(escape(p.pretty) for p in phones[:20])
     more = f" and {len(phones) - 20} more" if len(phones) > 20 else ""
-    text = f":no_entry_sign: {verb} {len(phones)} number{'s' if len(phones) != 1 else ''}: {listed}{more}."
+    return f"{len(phones)} number{'s' if len(phones) != 1 else ''}: {listed}{more}"
+
+
+def changed_message(verb: str, phones: list[Phone]) -> dict[str, Any]:
+    text = f":no_entry_sign: {verb} {_numbers(phones)}."
+    return message([section(text)], text)
+
+
+def removed_message(removed: list[Phone], unlisted: list[Phone]) -> dict[str, Any]:
+    lines = []
+    if removed:
+        lines.append(f":white_check_mark: Removed from the blacklist {_numbers(removed)}.")
+    if unlisted:
+        one = len(unlisted) == 1
+        lines.append(
+            f":grey_question: Not on the blacklist, so nothing to remove: {_numbers(unlisted)}."
+            if not one
+            else f":grey_question: {escape(unlisted[0].pretty)} is not on the blacklist, so"
+            " nothing was removed."
+        )
+    text = "\n".join(lines)
     return message([section(text)], text)
 
 
@@ -73,11 +95,11 @@ def list_message(page: BlacklistPage) -> dict[str, Any]:
         number = Phone.known(entry.number).pretty if page.show_numbers else mask(entry.number)
         reason = f" · {escape(clip(entry.reason, REASON_MAX))}" if entry.reason else ""
         lines.append(
-            f"{escape(number)} · <@{escape(entry.added_by)}> · {escape(entry.added_at[:10])}{reason}"
+            f"{escape(number)} · <@{escape(entry.added_by)}> · {slack_date(entry.added_at, '{date_short_pretty}')}{reason}"
         )
     blocks = [header(f"Blacklist ({page.total})"), *sections(lines)]
     if page.total > len(page.entries):
         blocks.append(context(f"{page.total - len(page.entries)} more not shown."))
     if not page.show_numbers:
         blocks.append(context("Numbers are masked; admins see them in full."))
-    return message(blocks, f"Blacklist: {page.total} numbers")
+    return message(blocks, f"Blacklist: {page.total} {plural(page.total, 'number')}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import tzinfo
 from typing import Any
 
 from bot.kaleyra.models import C2CCall, CallDetail
@@ -31,10 +32,13 @@ from bot.views.common import (
     header,
     info_message,
     input_block,
+    local_time,
     message,
+    plural,
     retry_options,
     section,
     sections,
+    slack_date,
     status_words,
     text_element,
 )
@@ -214,12 +218,18 @@ def redial_confirm(ask: AskFirst) -> dict[str, Any]:
     )
 
 
-def dialling_text(dialling: Dialling) -> str:
+def dialling_text(dialling: Dialling, *, own: bool = True) -> str:
+    """`own`: the first leg is the asker's own number (an admin may choose another agent's)."""
     if dialling.again:
         return ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
+    first = (
+        f"your phone {escape(dialling.agent.pretty)} rings first"
+        if own
+        else f"the agent phone {escape(dialling.agent.pretty)} (not yours) rings first"
+    )
     return (
-        f":telephone_receiver: Dialling {escape(dialling.customer.pretty)}: your phone"
-        f" {escape(dialling.agent.pretty)} rings first. I'll keep you posted in our DM."
+        f":telephone_receiver: Dialling {escape(dialling.customer.pretty)}: {first}."
+        " I'll keep you posted in our DM."
     )
 
 
@@ -257,11 +267,13 @@ def claim_taken_message(taken: ClaimTaken) -> dict[str, Any]:
     return message([section(text)], f"Nothing was dialled to {mask(taken.customer.national)}")
 
 
-def outcome_message(outcome: DialOutcome) -> dict[str, Any] | None:
-    """What the person who asked for a call is shown; nothing for a repeated click."""
+def outcome_message(outcome: DialOutcome, *, own: bool = True) -> dict[str, Any] | None:
+    """What the person who asked for a call is shown; nothing for a repeated click.
+
+    `own`: the first leg is the asker's own number (not another agent's an admin chose)."""
     match outcome:
         case Dialling():
-            text = dialling_text(outcome)
+            text = dialling_text(outcome, own=own)
             return message([section(text)], text)
         case AskFirst():
             return redial_confirm(outcome)
@@ -285,14 +297,16 @@ def not_dialled_message() -> dict[str, Any]:
     return message([section("Not dialled.")], "Not dialled.")
 
 
-def status_message(call: C2CCall) -> dict[str, Any]:
+def status_message(call: C2CCall, tz: tzinfo | None = None) -> dict[str, Any]:
+    """One call's status; `tz` is the zone Kaleyra wrote its times in (the account's)."""
     lines = [
         f"*Call* `{escape(call.id)}`",
         _leg_line("Agent", call.callfrom or "?", call.status, "ringing"),
         _leg_line("Customer", call.callto or "?", call.status2, "not dialled"),
     ]
     if call.start_time:
-        lines.append(f"*Started* {escape(call.start_time)}")
+        started = local_time(call.start_time, tz) if tz else escape(call.start_time)
+        lines.append(f"*Started* {started}")
     if call.is_final:
         lines.append(f"*Duration* {call.duration or 0} s, talk time {call.billsec or 0} s")
     if link := _recording_line(call.recording_url):
@@ -306,8 +320,9 @@ def _shown(number: str | None, full: bool) -> str:
     return escape(number) if full else mask(number)
 
 
-def _log_line(row: C2CCall | CallDetail, full: bool) -> str:
-    when = escape(row.start_time or getattr(row, "date", None) or "")
+def _log_line(row: C2CCall | CallDetail, full: bool, tz: tzinfo | None) -> str:
+    raw = row.start_time or getattr(row, "date", None) or ""
+    when = local_time(raw, tz) if tz else escape(raw)
     legs = f"{_shown(row.callfrom, full)} → {_shown(row.callto, full)}"
     outcome = escape(status_words(row.status))
     if row.status2:
@@ -321,12 +336,14 @@ def log_message(
     *,
     more: bool,
     full_numbers: frozenset[str] | None = None,
+    tz: tzinfo | None = None,
 ) -> dict[str, Any]:
-    """A page of the call log; numbers of rows not in `full_numbers` are masked (None: none)."""
+    """A page of the call log; numbers of rows not in `full_numbers` are masked (None: none).
+    `tz` is the zone Kaleyra wrote the times in; they are shown in each reader's own."""
     if not rows:
         return message([section(f"*{escape(title)}*\nNo calls in that range.")], escape(title))
     shown = rows[:LOG_PAGE_SIZE]
-    lines = [_log_line(r, full_numbers is None or r.id in full_numbers) for r in shown]
+    lines = [_log_line(r, full_numbers is None or r.id in full_numbers, tz) for r in shown]
     blocks = [header(title), *sections(lines)]
     hidden = len(rows) - len(shown)
     if hidden > 0 or more:
@@ -336,11 +353,11 @@ def log_message(
         blocks.append(
             context("Numbers of other people's calls are masked; admins see them in full.")
         )
-    return message(blocks, f"{escape(title)}: {len(rows)} calls")
+    return message(blocks, f"{escape(title)}: {len(rows)} {plural(len(rows), 'call')}")
 
 
-def log_page_message(page: CallLogPage) -> dict[str, Any]:
-    return log_message(page.title, page.rows, more=page.more, full_numbers=page.full_numbers)
+def log_page_message(page: CallLogPage, tz: tzinfo | None = None) -> dict[str, Any]:
+    return log_message(page.title, page.rows, more=page.more, full_numbers=page.full_numbers, tz=tz)
 
 
 def whoami_message(status: AgentStatus) -> dict[str, Any]:
@@ -473,14 +490,14 @@ def history_message(history: CallHistory) -> dict[str, Any]:
         return info_message("No calls placed through the bot yet. Try `/c2c 9876543210`.")
     lines = []
     for call in history.calls:
-        when = escape(call.created_at[:16].replace("T", " "))
+        when = slack_date(call.created_at)
         customer = escape(Phone.known(call.customer_number).pretty)
         state = (
             f"{escape(status_words(call.status1))} / {escape(status_words(call.status2))}"
             if call.state == "final"
             else escape(call.state)
         )
-        line = f"{when} UTC · {customer} · {state}"
+        line = f"{when} · {customer} · {state}"
         if call.billsec:
             line += f" · talk {call.billsec} s"
         if logged := history.outcomes.get(call.id):
@@ -491,4 +508,4 @@ def history_message(history: CallHistory) -> dict[str, Any]:
         blocks.append(
             actions("c2c_history_actions", button("Older calls", HISTORY_OLDER, str(history.older)))
         )
-    return message(blocks, f"Your last {len(history.calls)} calls")
+    return message(blocks, f"Your last {len(history.calls)} {plural(len(history.calls), 'call')}")

@@ -27,8 +27,10 @@ from bot.views.common import (
     info_message,
     input_block,
     message,
+    plural,
     section,
     sections,
+    slack_date,
     status_words,
     text_element,
 )
@@ -54,10 +56,8 @@ def talk_time(seconds: int | None) -> str:
 
 
 def _when(iso_utc: str, tz: tzinfo, today: datetime | None = None) -> str:
-    local = datetime.fromisoformat(iso_utc).astimezone(tz)
-    if today is not None and local.date() != today.astimezone(tz).date():
-        return f"{local:%d %b %H:%M}"
-    return f"{local:%H:%M}"
+    """When a call started, in each reader's own zone ("today 10:40")."""
+    return slack_date(iso_utc)
 
 
 def _caller(feed: FeedCall) -> str:
@@ -212,9 +212,7 @@ def outcome_modal(call: CallRow, existing: CallOutcome | None, tz: tzinfo) -> di
         "Log outcome",
         "Save",
         [
-            section(
-                f"Your call to *{escape(mask(call.customer_number))}* at {started:%d %b %H:%M}"
-            ),
+            section(f"Your call to *{escape(mask(call.customer_number))}* {slack_date(started)}"),
             input_block(OUTCOME_BLOCK, "Outcome", select),
             input_block(
                 NOTE_BLOCK, "Note", note, optional=True, hint=f"Up to {NOTE_MAX} characters"
@@ -290,7 +288,7 @@ def _agent_parts(agent: AgentActivity) -> list[str]:
     if agent.incoming_answered:
         parts.append(f"{agent.incoming_answered} incoming answered")
     if agent.followups_due:
-        parts.append(f"{agent.followups_due} follow-ups due today")
+        parts.append(f"{agent.followups_due} {plural(agent.followups_due, 'follow-up')} due today")
     return parts
 
 
@@ -315,7 +313,10 @@ def activity_digest_message(digest: ActivityDigest, tz_name: str) -> dict[str, A
         f"{count} {escape(status_words(status))}"
         for status, count in sorted(digest.broadcast_outcomes.items(), key=lambda kv: -kv[1])
     )
-    broadcast = f"*Broadcasts* {digest.broadcasts} sent to {digest.broadcast_numbers} numbers"
+    broadcast = (
+        f"*Broadcasts* {digest.broadcasts} sent to {digest.broadcast_numbers}"
+        f" {plural(digest.broadcast_numbers, 'number')}"
+    )
     blocks.append(section(broadcast + (f": {outcomes}" if outcomes else "")))
     blocks.append(section(f"*Follow-ups due today* {digest.followups_due_today}"))
     return message(blocks, f"Team activity {escape(span)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 MAX_BLOCKS = 50
@@ -34,6 +35,32 @@ def status_words(status: str | None) -> str:
     if not status:
         return "waiting"
     return STATUS_WORDS.get(status.upper(), status.lower())
+
+
+def slack_date(moment: datetime | str, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A time each reader sees in their own Slack time zone (Slack's date token), with a
+    labelled UTC fallback for clients that cannot render it. Naive times are UTC."""
+    when = datetime.fromisoformat(moment) if isinstance(moment, str) else moment
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    utc = when.astimezone(UTC)
+    return f"<!date^{int(utc.timestamp())}^{fmt}|{utc:%Y-%m-%d %H:%M} UTC>"
+
+
+def local_time(text: str, tz: Any) -> str:
+    """A time Kaleyra wrote in the account's zone ("2026-11-23 10:40:12") as a date token;
+    text that is not such a time is shown as it is, escaped."""
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"):
+        try:
+            return slack_date(datetime.strptime(text.strip(), fmt).replace(tzinfo=tz))
+        except ValueError:
+            continue
+    return escape(text)
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """The noun for `n` of it: 1 number, 2 numbers (`many` for irregular plurals)."""
+    return noun if n == 1 else many or noun + "s"
 
 
 def escape(text: object) -> str:

@@ -21,6 +21,7 @@ from bot.views.common import (
     message,
     section,
     sections,
+    slack_date,
     text_element,
 )
 
@@ -117,13 +118,12 @@ def modal(
 
 
 def _line(item: Followup, tz: tzinfo, tz_name: str, now: datetime) -> str:
-    local = item.ontime.astimezone(tz)
     late = " · :hourglass: past" if item.ontime <= now else ""
     owner = f" · <@{item.user_id}>" if item.user_id else " · made outside Slack"
     notes = f"\n    _{escape(item.notes[:200])}_" if item.notes else ""
     return (
         f"`#{escape(item.id)}` *{escape(item.name)}* {escape(_shown(item.phone))} · "
-        f"{local:%a %d %b %H:%M} {tz_name} · follower {escape(_shown(item.follower))}{owner}{late}{notes}"
+        f"{slack_date(item.ontime)} · follower {escape(_shown(item.follower))}{owner}{late}{notes}"
     )
 
 
@@ -143,11 +143,10 @@ def list_message(
 
 
 def saved_message(item: Followup, *, tz: tzinfo, tz_name: str, edited: bool) -> dict[str, Any]:
-    local = item.ontime.astimezone(tz)
     verb = "Updated" if edited else "Saved"
     text = (
         f":spiral_calendar_pad: {verb} follow-up `#{escape(item.id)}`: *{escape(item.name)}* "
-        f"{escape(_shown(item.phone))} on {local:%a %d %b %Y at %H:%M} {tz_name}"
+        f"{escape(_shown(item.phone))} on {slack_date(item.ontime, '{date_long_pretty} at {time}')}"
         + (", and Kaleyra will ring you both then." if item.autocall else ".")
     )
     return message([section(text)], text)
@@ -159,8 +158,7 @@ def deleted_message(item: Followup) -> dict[str, Any]:
 
 
 def snoozed_message(until: datetime, *, tz: tzinfo, tz_name: str) -> dict[str, Any]:
-    local = until.astimezone(tz)
-    text = f":zzz: Snoozed: I'll remind you again at {local:%H:%M} {tz_name}."
+    text = f":zzz: Snoozed: I'll remind you again at {slack_date(until, '{time}')}."
     return message([section(text)], text)
 
 
@@ -180,7 +178,7 @@ def reminder_message(item: Followup, *, tz: tzinfo, tz_name: str, late: bool) ->
     )
     lines = [
         lead,
-        f"Call *{escape(item.name)}* on {escape(_shown(item.phone))} at {local:%H:%M} {tz_name} ({local:%a %d %b}).",
+        f"Call *{escape(item.name)}* on {escape(_shown(item.phone))} at {slack_date(item.ontime, '{time} ({date_short_pretty})')}.",
     ]
     if item.notes:
         lines.append(f"Notes: _{escape(item.notes[:500])}_")
@@ -196,5 +194,5 @@ def reminder_message(item: Followup, *, tz: tzinfo, tz_name: str, late: bool) ->
                 button("Done", FOLLOWUP_DONE, item.id),
             ),
         ],
-        f"Reminder: call {escape(item.name)} at {local:%H:%M}",
+        f"Reminder: call {escape(item.name)} at {local:%H:%M} {escape(tz_name)}",
     )

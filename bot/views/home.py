@@ -10,7 +10,15 @@ from bot.models import AgentStatus, AuditEntry, CallOutcome, CallRow, FeedCall, 
 from bot.phones import Phone
 from bot.views.c2c import REGISTER_BUTTON
 from bot.views.callfeed import missed_calls_section, outcome_line
-from bot.views.common import button, escape, header, section, sections, status_words
+from bot.views.common import (
+    button,
+    escape,
+    header,
+    section,
+    sections,
+    slack_date,
+    status_words,
+)
 from bot.views.followup import FOLLOWUP_CALL
 
 MAX_HOME_BLOCKS = 100
@@ -58,10 +66,9 @@ def home_view(
     if not followups:
         blocks.append(section("None scheduled. Add one with `/followup`."))
     for item in followups[:5]:
-        local = item.ontime.astimezone(tz)
         blocks.append(
             section(
-                f"*{escape(item.name)}* {escape(Phone.known(item.phone).pretty)} · {local:%a %d %b %H:%M} {tz_name}",
+                f"*{escape(item.name)}* {escape(Phone.known(item.phone).pretty)} · {slack_date(item.ontime)}",
                 accessory=button("Call now", FOLLOWUP_CALL, item.id),
             )
         )
@@ -69,9 +76,8 @@ def home_view(
     if not calls:
         blocks.append(section("No calls yet. Try `/c2c 9876543210`."))
     for call in calls[:10]:
-        when = escape(call.created_at[:16].replace("T", " "))
         customer = escape(Phone.known(call.customer_number).pretty)
-        line = f"{customer}: {_outcome(call)} · {when} UTC"
+        line = f"{customer}: {_outcome(call)} · {slack_date(call.created_at)}"
         if outcomes and (logged := outcomes.get(call.id)):
             line += f" · {outcome_line(logged)}"
         blocks.append(section(line))
@@ -88,8 +94,7 @@ def home_view(
         ]
     if audit:
         lines = [
-            f"{escape(a.at[:16].replace('T', ' '))} <@{escape(a.user_id)}>"
-            f" {escape(a.action)}: {escape(a.outcome)}"
+            f"{slack_date(a.at)} <@{escape(a.user_id)}> {escape(a.action)}: {escape(a.outcome)}"
             for a in audit[:10]
         ]
         blocks += [header("Recent audit"), *sections(lines)]

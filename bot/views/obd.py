@@ -28,6 +28,7 @@ from bot.views.common import (
     header,
     input_block,
     message,
+    plural,
     retry_options,
     section,
     sections,
@@ -94,7 +95,7 @@ def duration(minutes: float) -> str:
     if minutes < 1.5:
         return "about a minute"
     if minutes < 90:
-        return f"about {round(minutes)} minutes"
+        return f"about {round(minutes)} {plural(round(minutes), 'minute')}"
     hours, rest = divmod(round(minutes), 60)
     return f"about {hours} h {rest} min" if rest else f"about {hours} h"
 
@@ -155,13 +156,13 @@ def confirm_message(campaign: Campaign) -> dict[str, Any]:
     kind = _noun(plan.kind)
     if plan.kind == "dialer":
         lines = [
-            f":loudspeaker: *Confirm dialer upload #{job_id}*: add *{len(plan.numbers)}* numbers to campaign `{escape(plan.campaign)}`"
+            f":loudspeaker: *Confirm dialer upload #{job_id}*: add *{len(plan.numbers)}* {plural(len(plan.numbers), 'number')} to campaign `{escape(plan.campaign)}`"
         ]
     else:
         target = (
             f"contact group `{escape(plan.group)}`"
             if plan.group
-            else f"*{len(plan.numbers)}* numbers"
+            else f"*{len(plan.numbers)}* {plural(len(plan.numbers), 'number')}"
         )
         lines = [f":loudspeaker: *Confirm {kind} #{job_id}*: call {target}", _what(plan)]
     if plan.again_of:
@@ -229,7 +230,10 @@ def start_message(outcome: StartOutcome) -> dict[str, Any]:
         return message([section(text)], f"Job #{outcome.job_id} expired")
     text = f":rocket: Job #{outcome.job_id} started. Progress is in our DM."
     if outcome.left_out:
-        text += f" {outcome.left_out} numbers blacklisted since the confirmation were left out."
+        text += (
+            f" {outcome.left_out} {plural(outcome.left_out, 'number')} blacklisted since the"
+            f" confirmation {plural(outcome.left_out, 'was', 'were')} left out."
+        )
     return message([section(text)], text)
 
 
@@ -239,18 +243,18 @@ def _state_line(progress: CampaignProgress) -> str | None:
     if campaign.state == "paused" and campaign.pause_reason == "window":
         return (
             f":double_vertical_bar: *Paused*: outside the calling hours ({escape(progress.window)}); "
-            f"it resumes by itself at {escape(progress.resumes_at)}. {counts.never_sent} numbers wait."
+            f"it resumes by itself at {escape(progress.resumes_at)}. {counts.never_sent} {plural(counts.never_sent, 'number waits', 'numbers wait')}."
         )
     if campaign.state == "paused":
         who = f" by <@{campaign.paused_by}>" if campaign.paused_by else ""
-        return f":double_vertical_bar: *Paused*{who}: {counts.never_sent} numbers not sent yet. Resume to go on."
+        return f":double_vertical_bar: *Paused*{who}: {counts.never_sent} {plural(counts.never_sent, 'number')} not sent yet. Resume to go on."
     if campaign.state == "interrupted":
         return (
-            f":zap: *Interrupted* by a restart: {counts.never_sent} numbers never sent, "
+            f":zap: *Interrupted* by a restart: {counts.never_sent} {plural(counts.never_sent, 'number')} never sent, "
             f"{counts.of('unknown')} with an unknown outcome (never re-sent). Resume sends only the never-sent."
         )
     if campaign.state == "cancelled":
-        return f":octagonal_sign: *Cancelled*: {counts.of('cancelled')} numbers were not called."
+        return f":octagonal_sign: *Cancelled*: {counts.of('cancelled')} {plural(counts.of('cancelled'), 'number was', 'numbers were')} not called."
     if campaign.state == "pending":
         return f"This {noun} has not been started."
     return None
@@ -292,7 +296,7 @@ def progress_message(progress: CampaignProgress, *, controls: bool = True) -> di
     noun = _noun(campaign.kind).capitalize()
     lines = [
         f"{icon} *{noun} #{campaign.id}*" + ("" if plan.kind == "dialer" else f" · {_what(plan)}"),
-        f"`{bar(done, total)}` {done} of {total} numbers sent ({counts.chunks_done} of {counts.chunks_total or plan.requests} requests)",
+        f"`{bar(done, total)}` {done} of {total} {plural(total, 'number')} sent ({counts.chunks_done} of {counts.chunks_total or plan.requests} {plural(counts.chunks_total or plan.requests, 'request')})",
         f"accepted {counts.of('accepted')} · rejected {counts.of('refused')} · outcome unknown {counts.of('unknown')}",
     ]
     state = _state_line(progress)
@@ -306,7 +310,7 @@ def progress_message(progress: CampaignProgress, *, controls: bool = True) -> di
     if counts.of("unknown"):
         blocks.append(
             section(
-                f"Kaleyra did not confirm {counts.of('unknown')} numbers; they were *not* re-sent. Check with `/obd status` before trying again."
+                f"Kaleyra did not confirm {counts.of('unknown')} {plural(counts.of('unknown'), 'number')}; {plural(counts.of('unknown'), 'it was', 'they were')} *not* re-sent. Check with `/obd status` before trying again."
             )
         )
     if result and result.statuses:
@@ -354,7 +358,11 @@ def interrupted_message(progress: CampaignProgress) -> dict[str, Any]:
         )
     blocks = [section("\n".join(lines))]
     if counts.never_sent:
-        blocks.append(section(f"*Resume* sends only the {counts.never_sent} numbers never sent."))
+        blocks.append(
+            section(
+                f"*Resume* sends only the {counts.never_sent} {plural(counts.never_sent, 'number')} never sent."
+            )
+        )
         buttons = _controls(progress, RECOVERY_BLOCK)
         if buttons:
             blocks.append(buttons)
@@ -387,7 +395,7 @@ def control_message(outcome: ControlOutcome) -> dict[str, Any]:
         )
     else:
         text = (
-            f":octagonal_sign: Broadcast {job} cancelled: {outcome.not_called} numbers were not called."
+            f":octagonal_sign: Broadcast {job} cancelled: {outcome.not_called} {plural(outcome.not_called, 'number was', 'numbers were')} not called."
             if outcome.changed
             else f"Broadcast {job} is {state}; there was nothing to cancel."
         )
@@ -456,7 +464,7 @@ def status_message(ident: str, rows: list[ObdCall], *, show_numbers: bool = True
     ]
     blocks = [
         header(f"OBD {ident}"),
-        section(f"*{len(rows)} calls*: {summary}"),
+        section(f"*{len(rows)} {plural(len(rows), 'call')}*: {summary}"),
         section("\n".join(lines) or "No calls."),
     ]
     if len(rows) > 20:
@@ -497,7 +505,7 @@ def list_message(listings: list[CampaignListing]) -> dict[str, Any]:
         if c.of("cancelled"):
             counts += f" · cancelled {c.of('cancelled')}"
         lines.append(
-            f"`#{item.id}` {_noun(item.kind)}{name} · *{escape(item.state)}* · {item.total} numbers: "
+            f"`#{item.id}` {_noun(item.kind)}{name} · *{escape(item.state)}* · {item.total} {plural(item.total, 'number')}: "
             f"{counts} · <@{item.user_id}> · {_when(item.created_at)}"
         )
     return message(

@@ -7,7 +7,16 @@ from typing import Any
 
 from bot.kaleyra.models import HealthReport, Incident
 from bot.models import AccountNote, HealthChange, SentEntry
-from bot.views.common import context, escape, header, message, section, sections
+from bot.views.common import (
+    context,
+    escape,
+    header,
+    message,
+    plural,
+    section,
+    sections,
+    slack_date,
+)
 
 ICONS = {
     "operational": ":large_green_circle:",
@@ -64,7 +73,10 @@ def health_message(report: HealthReport, note: AccountNote | None = None) -> dic
     worst = min((SEVERITY.get(i.type, 3) for i in report.incidents), default=2)
     summary = {0: "critical incidents", 1: "warnings", 2: "all operational"}.get(worst, "unknown")
     blocks.append(
-        context(f"{len(report.incidents)} entries across {len(by_region)} regions: {summary}.")
+        context(
+            f"{len(report.incidents)} {plural(len(report.incidents), 'entry', 'entries')} across"
+            f" {len(by_region)} {plural(len(by_region), 'region')}: {summary}."
+        )
     )
     if note:
         blocks.append(account_context(note))
@@ -153,7 +165,7 @@ def digest_message(
         blocks.append(section("*Since the last digest*: no changes."))
     if missed:
         lines = [
-            f"• {escape(m.kind)} due {escape(m.due_at[:16].replace('T', ' '))} UTC: {escape(m.detail or '')}"
+            f"• {escape(m.kind)} due {slack_date(m.due_at)}: {escape(m.detail or '')}"
             for m in missed[:MISSED_SHOWN]
         ]
         if len(missed) > MISSED_SHOWN:

@@ -312,7 +312,7 @@ def test_a_link_whose_label_shows_the_number_is_offered(bot) -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("Call 1860 500 1234 now", "premium-rate"),
+        ("Call 1860 500 1234 now", "shared-cost"),
         ("Office +44 20 7946 0958", "United Kingdom number"),
     ],
 )

@@ -230,7 +230,7 @@ async def test_non_admin_cannot_start_an_admins_job(bot) -> None:
 
 def test_granted_admin_can_then_act_and_revoked_cannot(bot) -> None:
     bot.command("/c2c", f"admin grant <@{AGENT}|agent>", user_id=ADMIN)
-    assert "call *1* numbers" in said(
+    assert "call *1* number" in said(
         bot.command("/obd", "9876543210 play 123.sound", user_id=AGENT)
     )
     bot.command("/c2c", f"admin revoke <@{AGENT}>", user_id=ADMIN)

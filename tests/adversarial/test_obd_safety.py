@@ -132,7 +132,7 @@ async def test_numbers_blacklisted_after_the_confirmation_are_not_called(bot) ->
     value = start_value(confirmation(bot, "9876543210, 9123456789 play 123.sound"))
     bot.command("/blacklist", "add 9123456789", user_id=AGENT)
     reply = click(bot, views.OBD_CONFIRM, value)
-    assert "1 numbers blacklisted since the confirmation were left out" in reply
+    assert "1 number blacklisted since the confirmation was left out" in reply
     assert calls(bot) == ["9876543210"]
     audit = (await bot.deps.store.audit_entries(action="obd.start"))[0]
     assert audit.numbers == "98******10"
@@ -164,8 +164,7 @@ def test_a_foreign_number_is_refused_by_name_not_cut_to_an_indian_one(bot) -> No
     message = confirmation(bot, "+44 20 7946 0958, 9876543210 play 123.sound")
     shown = text_of(message)
     assert (
-        "call *1* numbers" in shown
-        and "1 invalid: #1 +44 20 7946 0958 is a United Kingdom" in shown
+        "call *1* number" in shown and "1 invalid: #1 +44 20 7946 0958 is a United Kingdom" in shown
     )
     click(bot, views.OBD_CONFIRM, start_value(message))
     assert calls(bot) == ["9876543210"]  # never 2079460958, a Pune landline
@@ -173,7 +172,7 @@ def test_a_foreign_number_is_refused_by_name_not_cut_to_an_indian_one(bot) -> No
 
 def test_a_foreign_row_of_a_csv_is_refused_by_its_row(bot) -> None:
     text = submit_csv(bot, b"number\n+44 20 7946 0958\n9876543210\n")
-    assert "call *1* numbers" in text and "row 2: +44 20 7946 0958 is a United Kingdom" in text
+    assert "call *1* number" in text and "row 2: +44 20 7946 0958 is a United Kingdom" in text
     text = submit_csv(bot, b"number\n+44 20 7946 0958\n")
     assert "No number is left to call" in text and "Nothing was sent" in text
     assert bot.sandbox.state.recorded("voice.call") == []

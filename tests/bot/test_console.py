@@ -134,3 +134,107 @@ def test_team_line_incoming_call_and_call_back(tmp_path: Path) -> None:
     assert 'Not a call the sandbox can take: "12" is too short' in text
     assert text.index("is calling back") < text.index("@U0CONSOLE called back: connected")
     assert "Traceback" not in text
+
+
+def console_says(tmp_path: Path, typed: str, **settings: object) -> str:
+    out = io.StringIO()
+    base = Settings(_env_file=None, database_path=str(tmp_path / "v.db"), **settings)  # type: ignore[arg-type]
+    assert run_console(base, io.StringIO(typed), out) == 0
+    return out.getvalue()
+
+
+def test_input_that_ends_inside_a_form_closes_the_form(tmp_path: Path) -> None:
+    text = console_says(tmp_path, "/c2c\n")
+    assert "[form: Click-to-call]" in text
+    assert text.count("Agent number (first leg)") == 1
+    assert "[form closed: the input ended before it was submitted]" in text
+
+
+def test_mentions_and_channels_are_escaped_as_slack_does(tmp_path: Path) -> None:
+    text = console_says(
+        tmp_path, "/c2c register @asha 9000012399\n/voicehealth digest #ops 08:30\n"
+    )
+    assert "@U0ASHA now calls from +91 90000 12399" in text
+    assert "posted in #C0OPS at 08:30" in text
+
+
+def test_typos_get_a_did_you_mean(tmp_path: Path) -> None:
+    text = console_says(tmp_path, "/c2 9876543210\nhome1\n")
+    assert "/c2 is not a valid command. Did you mean /c2c?" in text
+    assert "Did you mean `home`?" in text
+    assert "Unhandled request" not in text
+
+
+def test_a_button_opens_its_form(tmp_path: Path) -> None:
+    text = console_says(tmp_path, "home\npress 1\n9876543211\n")
+    assert "> pressed [1] Set my number" in text
+    assert "[form: My agent number]" in text
+    assert "the verification call would read out" in text
+
+
+def test_a_csv_given_as_a_path_fills_the_broadcast_form(tmp_path: Path) -> None:
+    csv = tmp_path / "numbers.csv"
+    csv.write_text("number\n9876500021\n9876500022\n9876500023\n")
+    fields = ["", str(csv), "123.sound", "", "", "renewals", "", ""]
+    text = console_says(tmp_path, "/obd\n" + "\n".join(fields) + "\n", obd_calling_hours="")
+    assert "[form: Voice broadcast]" in text
+    assert "…or upload a CSV (optional) (a file's path): " in text
+    assert "Confirm broadcast #1" in text and "*3* numbers" in text
+
+
+def test_the_call_this_number_shortcut(tmp_path: Path) -> None:
+    text = console_says(
+        tmp_path, "/c2c register @me 9876543210\ncall Please ring Ravi on 9123456789 today\n"
+    )
+    assert '"Call this number" on a message saying' in text
+    assert "+91 91234 56789" in text.split("Call this number", 1)[1]
+
+
+def test_each_run_starts_fresh(tmp_path: Path) -> None:
+    first = console_says(tmp_path, "/c2c register @me 9876543210\n/c2c 9123456789\n")
+    second = console_says(tmp_path, "/c2c whoami\n")
+    assert "now calls from +91 98765 43210" in first
+    assert "+91 98765 43210" not in second  # the earlier run's mapping is gone with its calls
+
+
+def test_a_button_of_a_replaced_message_dials_nothing(tmp_path: Path) -> None:
+    out = io.StringIO()
+    typed = Typist(
+        out,
+        [
+            "/c2c register @me 9876543210",
+            "/c2c 9123456789",
+            "/c2c 9123456789",
+            lambda said: "press " + re.findall(r"\[(\d+)\] Cancel", said)[-1],
+            lambda said: "press " + re.findall(r"\[(\d+)\] Dial again", said)[-1],
+        ],
+    )
+    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    assert run_console(settings, typed, out) == 0  # type: ignore[arg-type]
+    text = out.getvalue()
+    assert "Not dialled." in text
+    assert "is gone: its message was replaced." in text
+    assert text.count("Dialling +91 91234 56789") == 1
+
+
+def test_a_paced_broadcast_does_not_end_the_console(tmp_path: Path) -> None:
+    numbers = " ".join(f"98765000{n}" for n in range(21, 27))
+    text = console_says(
+        tmp_path,
+        f"/obd {numbers} play 123.sound\npress 1\n/c2c whoami\n",
+        obd_calling_hours="",
+        obd_calls_per_minute=2,
+    )
+    assert "Job #1 started" in text
+    assert "0 of 6 numbers sent" in text or "2 of 6 numbers sent" in text
+    assert "@U0CONSOLE: no agent number yet" in text  # the console went on
+    assert "Traceback" not in text and "TimeoutError" not in text
+
+
+def test_voicebot_help_lists_its_commands_cleanly() -> None:
+    from bot.cli import build_parser
+
+    shown = build_parser().format_help()
+    assert "==SUPPRESS==" not in shown and "configured" not in shown
+    for command in ("serve", "local", "console", "sandbox"):
+        assert f"    {command} " in shown

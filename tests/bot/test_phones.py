@@ -113,3 +113,18 @@ def test_long_input_is_not_echoed_in_full() -> None:
     with pytest.raises(InvalidNumber) as refused:
         parse_phone("- " * 5000, "IN")
     assert len(str(refused.value)) < 100
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("1800 123 4567", '"1800 123 4567" is a toll-free number, which Kaleyra cannot call'),
+        ("1860 123 4567", '"1860 123 4567" is a shared-cost number, which Kaleyra cannot call'),
+        ("112", '"112" is a short code (a service or emergency number), which Kaleyra cannot call'),
+        ("139", '"139" is a short code (a service or emergency number), which Kaleyra cannot call'),
+    ],
+)
+def test_numbers_kaleyra_cannot_call_are_refused_with_the_reason(typed: str, why: str) -> None:
+    with pytest.raises(InvalidNumber) as refused:
+        parse_phone(typed, "IN")
+    assert str(refused.value) == why

@@ -149,7 +149,8 @@ class TestReminders:
         [dm] = self.dms(bot)
         text = text_of(dm)
         assert (
-            "Call *John Doe* on +91 87123 45678 at 12:00 Asia/Kolkata" in text
+            "Call *John Doe* on +91 87123 45678 at <!date^1795415400^{time} ({date_short_pretty})|"
+            in text
             and "late" not in text
         )
         assert [e["action_id"] for e in dm["blocks"][1]["elements"]] == [
@@ -185,7 +186,7 @@ class TestReminders:
         bot.run(bot.deps.reminders.run_due())
         bot.slack.block_action("followup_snooze", "2351")
         bot.settle()
-        assert "remind you again at 12:00" in text_of(bot.replies()[-1])
+        assert "remind you again at <!date^1795415400^{time}|" in text_of(bot.replies()[-1])
         clock.advance(minutes=9)
         assert bot.run(bot.deps.reminders.run_due()) == 0
         clock.advance(minutes=1)

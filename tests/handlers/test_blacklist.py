@@ -83,3 +83,20 @@ async def test_modal_with_reason(bot) -> None:
     assert len(await bot.deps.store.blacklist_entries()) == 2
     [dm] = bot.fake.of("chat.postMessage")
     assert dm["channel"] == AGENT and "Blacklisted 2 numbers" in text_of(dm)
+
+
+def test_removing_a_number_that_is_not_listed_says_so(bot) -> None:
+    bot.command("/blacklist", "add 9876543210")
+    bot.command("/blacklist", "remove 9876543210 9876543299", user_id=ADMIN)
+    said = text_of(bot.replies()[-1])
+    assert "Removed from the blacklist 1 number: +91 98765 43210." in said
+    assert "+91 98765 43299 is not on the blacklist, so nothing was removed." in said
+    assert [r.form["number"] for r in bot.sandbox.state.recorded("block")][-1] == "9876543210"
+    bot.command("/blacklist", "remove 9876543299", user_id=ADMIN)
+    assert "nothing was removed" in text_of(bot.replies()[-1])
+    assert len(bot.sandbox.state.recorded("block")) == 2  # nothing sent for an unlisted number
+
+
+def test_a_misspelt_verb_gets_did_you_mean(bot) -> None:
+    said = text_of(bot.command("/blacklist", "remvoe 9876543210", user_id=ADMIN).json())
+    assert "`/blacklist` has no `remvoe`. Did you mean `/blacklist remove`?" in said

@@ -114,7 +114,8 @@ async def test_explicit_first_leg_is_for_admins(bot) -> None:
     assert bot.sandbox.state.recorded() == []
     assert (await bot.deps.store.audit_entries())[0]["action"] == "c2c.refused"
 
-    bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
+    chosen = bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
+    assert "the agent phone +91 90000 12345 (not yours) rings first" in text_of(chosen.json())
     [sent] = bot.sandbox.state.recorded("dial.click2call")
     assert (sent.form["caller"], sent.form["receiver"]) == ("9000012345", "9123456789")
 
@@ -277,9 +278,10 @@ def test_calls_forwarded_to_agents(bot) -> None:
         }
     )
     bot.command("/c2c", "calls 2026-11-23", user_id=ADMIN)  # admins see every number in full
-    assert "`in1` 2026-11-23 10:00:00 9512345678 → 9912345678: answered, 30 s" in text_of(
-        bot.replies()[-1]
-    )
+    assert (
+        "`in1` <!date^1795408200^{date_short_pretty} {time}|2026-11-23 04:30 UTC>"
+        " 9512345678 → 9912345678: answered, 30 s"
+    ) in text_of(bot.replies()[-1])
     assert bot.sandbox.state.recorded("dial")[-1].form["fromdate"] == "2026/11/23"
 
 
@@ -500,3 +502,16 @@ async def test_history_pages_my_own_calls_with_their_outcomes(bot) -> None:
     page2 = text_of(bot.replies()[-1])
     assert "+91 91234 00004" in page2 and "+91 91234 00000" in page2
     assert "+91 91234 00005" not in page2 and "Older calls" not in page2
+
+
+def test_a_toll_free_customer_is_refused_before_dialling(bot) -> None:
+    bot.command("/c2c", f"register <@{ADMIN}> 9876543210", user_id=ADMIN)
+    said = text_of(bot.command("/c2c", "1800 123 4567", user_id=ADMIN).json())
+    assert "is a toll-free number, which Kaleyra cannot call" in said
+    assert bot.sandbox.state.recorded("dial.click2call") == []
+
+
+def test_a_misspelt_verb_gets_did_you_mean(bot) -> None:
+    said = text_of(bot.command("/c2c", "regster 9876543210").json())
+    assert "`/c2c` has no `regster`. Did you mean `/c2c register`?" in said
+    assert bot.sandbox.state.recorded() == []

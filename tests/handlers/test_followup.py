@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.views import followup as views
 from tests.support.harness import ADMIN, AGENT, OTHER, text_of
 
@@ -27,7 +29,8 @@ async def test_add_sends_kaleyra_followup_in_account_time_and_stores_owner(bot) 
         "autocall": "0",
     }
     assert (
-        "Saved follow-up `#2351`: *John Doe* +91 87123 45678 on Tue 24 Nov 2026 at 19:30 Asia/Kolkata"
+        "Saved follow-up `#2351`: *John Doe* +91 87123 45678 on"
+        " <!date^1795528800^{date_long_pretty} at {time}|2026-11-24 14:00 UTC>"
         in text_of(bot.replies()[-1])
     )
     row = await bot.deps.store.get_followup("2351")
@@ -45,7 +48,7 @@ def test_past_dates_and_unregistered_users_are_refused(bot) -> None:
     response = bot.command("/followup", "add 8712345678 2026-11-24 10:00 John", user_id=OTHER)
     assert "/c2c register" in text_of(response.json())
     response = bot.command("/followup", "add 8712345678 tomorrow 10:00 John")
-    assert "Use `/followup add 9876543210 2026-11-24 16:30 Asha Rao`" in text_of(response.json())
+    assert "`tomorrow` is not a date: write the date as YYYY-MM-DD" in text_of(response.json())
     assert bot.sandbox.state.recorded("followup") == []
 
 
@@ -173,3 +176,17 @@ def test_call_now_button_dials_the_customer(bot) -> None:
     bot.settle()
     [sent] = bot.sandbox.state.recorded("dial.click2call")
     assert (sent.form["caller"], sent.form["receiver"]) == ("9876543210", "8712345678")
+
+
+@pytest.mark.parametrize(
+    ("typed", "named"),
+    [
+        ("add 9876543210 tomorrow 10:00 Asha", "`tomorrow` is not a date"),
+        ("add 9876543210 2030-01-02 10:00", "The name is missing after the time"),
+        ("add 9876543210 2030-01-02", "The time is missing after the date"),
+        ("add 2030-01-02 10:00 Asha", "The phone number is missing"),
+        ("lsit", "Did you mean `/followup list`?"),
+    ],
+)
+def test_followup_add_errors_name_the_wrong_part(bot, typed: str, named: str) -> None:
+    assert named in text_of(bot.command("/followup", typed).json())

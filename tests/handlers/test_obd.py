@@ -304,3 +304,9 @@ def test_job_starts_even_when_the_reply_to_the_click_fails(bot) -> None:
     bot.settle()
     assert len(bot.sandbox.state.recorded("voice.call")) == 1
     assert "accepted 1" in progress(bot)
+
+
+def test_a_misspelt_verb_gets_did_you_mean(bot) -> None:
+    said = text_of(bot.command("/obd", "lsit", user_id=ADMIN).json())
+    assert "`/obd` has no `lsit`. Did you mean `/obd list`?" in said
+    assert bot.sandbox.state.recorded() == []

@@ -77,7 +77,7 @@ async def test_sent_once_to_the_verified_follower(followups, reminders, notify, 
     assert await reminders.run_due() == 0
     [call] = notify.open_dm.await_args_list
     user_id, payload = call.args
-    assert user_id == AGENT and "Call *John Doe* on +91 87123 45678 at 12:00" in str(payload)
+    assert user_id == AGENT and "Call *John Doe* on +91 87123 45678 at <!date^" in str(payload)
     assert (await reminders.store.get_followup(item.id)).reminder == "sent"
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from types import ModuleType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -414,6 +415,12 @@ CASES: dict[str, Case] = {
         for verb in ("Blacklisted", "Removed")
         for phones in (PHONES, PHONES[:1])
     ],
+    "blacklist.removed_message": lambda: [
+        blacklist.removed_message(removed, unlisted)
+        for removed in (PHONES, PHONES[:1], [])
+        for unlisted in (PHONES, PHONES[:1], [])
+        if removed or unlisted
+    ],
     "blacklist.list_message": lambda: (
         [blacklist.list_message(BlacklistPage(BLACKLIST, 100_000, show)) for show in (True, False)]
         + [blacklist.list_message(BlacklistPage([], 0, False))]
@@ -570,6 +577,12 @@ CASES: dict[str, Case] = {
     # common
     "common.status_words": lambda: [common.status_words(s) for s in (None, "ANSWER", HOSTILE)],
     "common.escape": lambda: [common.escape(KALEYRA_TEXT)],
+    "common.plural": lambda: [common.plural(n, "number") for n in (0, 1, 2)],
+    "common.slack_date": lambda: [common.slack_date("2026-11-23T05:26:00+00:00")],
+    "common.local_time": lambda: [
+        common.local_time(text, ZoneInfo("Asia/Kolkata"))
+        for text in ("2026-11-23 10:56:00", HOSTILE)
+    ],
     "common.clip": lambda: [common.clip(common.escape(KALEYRA_TEXT)), common.clip(NAME, 75)],
     "common.section": lambda: [common.section(common.escape(KALEYRA_TEXT))],
     "common.sections": lambda: [
