@@ -234,6 +234,10 @@ async def _missed_calls(d: Deps) -> Sequence[FeedCall] | None:
     return await d.callfeed.missed_waiting(5) if await d.callfeed.channel() else None
 
 
+async def _missed_calls(d: Deps) -> Sequence[FeedCall] | None:
+    return await d.callfeed.missed_waiting(5) if await d.callfeed.channel() else None
+
+
 def _callfeed(d: Deps) -> CallFeed:
     settings = d.settings
     return CallFeed(

@@ -75,9 +75,9 @@ class C2CHandlers:
         match parsed:
             case Dial():
                 outcome = await self.c2c.request_dial(user_id, parsed.customer, agent=parsed.agent)
-                return self._shown(outcome, user_id) or {}
+                return await self._shown(outcome, user_id) or {}
             case Register():
-                done = self.c2c.register(user_id, parsed.number, parsed.user_id)
+                done = await self.c2c.register(user_id, parsed.number, parsed.user_id)
                 return self.replies.show(views.registration_message(done, show_code=sandbox))
             case Verify():
                 return self.replies.show(
@@ -113,8 +113,8 @@ class C2CHandlers:
             return await self.agents.grant(user_id, change.user_id or "")
         return await self.agents.revoke(user_id, change.user_id or "")
 
-    def _shown(self, outcome: DialOutcome, user_id: str) -> dict[str, Any] | None:
-        mine = self.agents.number(user_id) if isinstance(outcome, Dialling) else None
+    async def _shown(self, outcome: DialOutcome, user_id: str) -> dict[str, Any] | None:
+        mine = await self.agents.number(user_id) if isinstance(outcome, Dialling) else None
         own = not isinstance(outcome, Dialling) or mine == outcome.agent
         payload = views.outcome_message(outcome, own=own)
         return self.replies.show(payload) if payload else None
@@ -207,7 +207,7 @@ class C2CHandlers:
         except (Refused, NotRegistered) as exc:
             later(self.deps, respond, **self.replies.error(exc))
             return
-        if shown := self._shown(outcome, body["user"]["id"]):
+        if shown := await self._shown(outcome, body["user"]["id"]):
             later(self.deps, respond, replace_original=True, **shown)
 
     async def cancel_redial(self, ack: AsyncAck, respond: AsyncRespond) -> None:

@@ -38,7 +38,9 @@ class HomeHandlers:
         user_id = body["user"]["id"]
         text = Form(view).text(views.REGISTER_BLOCK, views.REGISTER_INPUT)
         try:
-            done = self.c2c.register(user_id, parse_phone(text, self.deps.settings.default_region))
+            done = await self.c2c.register(
+                user_id, parse_phone(text, self.deps.settings.default_region)
+            )
         except (InvalidNumber, Refused) as exc:
             await ack(**field_errors({views.REGISTER_BLOCK: str(exc)}))
             return

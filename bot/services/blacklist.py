@@ -41,14 +41,14 @@ class Blacklist:
 
     async def remove(self, user_id: str, phones: Sequence[Phone]) -> list[Phone]:
         """Removes the numbers on the blacklist; returns those that were not (nothing sent)."""
-        self.check_remove(user_id)
-        listed = self.store.blacklisted([p.e164 for p in phones])
+        await self.check_remove(user_id)
+        listed = await self.store.blacklisted([p.e164 for p in phones])
         unlisted = [p for p in phones if p.e164 not in listed]
         national = [p.national for p in phones if p.e164 in listed]
         if national:
             await self._send(user_id, "blacklist.remove", national, adding=False)
-            self.store.blacklist_remove(sorted(listed))
-            self.store.audit(
+            await self.store.blacklist_remove(sorted(listed))
+            await self.store.audit(
                 user_id=user_id, action="blacklist.remove", outcome="ok", numbers=national
             )
         return unlisted

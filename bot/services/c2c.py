@@ -376,9 +376,9 @@ class ClickToCall:
 
     # ------------------------------------------------------------------ registration
 
-    def register(self, actor: str, number: Phone, target: str | None = None) -> Registration:
+    async def register(self, actor: str, number: Phone, target: str | None = None) -> Registration:
         """Agents decides; a self-registered number then gets its verification call."""
-        registration = self.agents.register(actor, number, target)
+        registration = await self.agents.register(actor, number, target)
         if registration.code:
             self.background.spawn(self._ring_code(registration), name="c2c-verify-call")
         self.home.refresh_later(registration.user_id)
@@ -493,6 +493,7 @@ class ClickToCall:
     async def _record(self) -> None:
         orders, self._unrecorded = self._unrecorded, []
         try:
+            await self._load_secret()
             await self._load_secret()
             rows = await self.store.create_calls(
                 "c2c",

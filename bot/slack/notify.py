@@ -215,6 +215,7 @@ class Notifier:
 
     async def publish(self, user_id: str, view: dict[str, Any]) -> bool:
         """views.publish of a Home tab now (it was opened; Home views carry their own notice)."""
+
         async def ready() -> dict[str, Any]:
             return view
 

@@ -33,7 +33,7 @@ class Burst:
 
 
 @pytest.fixture
-def burst(sandbox, tmp_path, clock):
+async def burst(sandbox, tmp_path, clock):
     sandbox.state.step_seconds = 1.0  # ringing; 1 s: the agent answers; 2 s: the call ends
     slack_time = lambda: clock.now.timestamp()  # noqa: E731
     tuning = Tuning(
@@ -48,8 +48,8 @@ def burst(sandbox, tmp_path, clock):
     users = [f"U0AG{n:04d}" for n in range(AGENTS)]
     for n, user in enumerate(users):
         number = f"+9198765{n + 10:05d}"
-        store.register_agent(user, number)
-        store.set_verified(user, number, by=ADMIN)
+        await store.register_agent(user, number)
+        await store.set_verified(user, number, by=ADMIN)
     limits = RateLimits(clock=slack_time)
     bot.fake.rate_limits = limits
     bot.fake.clear()
@@ -72,17 +72,17 @@ def shown_card(bot: Harness, call: CallRow) -> str:
     return text_of(posted)
 
 
-def final_cards(run: Burst) -> int:
+async def final_cards(run: Burst) -> int:
     bot = run.bot
     shown = 0
     for user in run.users:
-        [call] = bot.deps.store.recent_calls(user, limit=1)
+        [call] = await bot.deps.store.recent_calls(user, limit=1)
         if call.state == "final" and shown_card(bot, call) == text_of(bot.deps.c2c.card(call)):
             shown += 1
     return shown
 
 
-def test_100_agents_dial_within_2_s_and_every_card_reaches_its_final_status(burst, clock):
+async def test_100_agents_dial_within_2_s_and_every_card_reaches_its_final_status(burst, clock):
     bot, budget = burst.bot, burst.bot.deps.notify.budget
     started = clock.now.timestamp()
     for n, user in enumerate(burst.users):
@@ -101,9 +101,9 @@ def test_100_agents_dial_within_2_s_and_every_card_reaches_its_final_status(burs
         bot.run(pump())
         bot.settle()
         now = clock.now.timestamp()
-        if burst.calls_ended_at is None and not bot.deps.store.open_calls():
+        if burst.calls_ended_at is None and not await bot.deps.store.open_calls():
             burst.calls_ended_at = now
-        if burst.calls_ended_at is not None and final_cards(burst) == AGENTS:
+        if burst.calls_ended_at is not None and await final_cards(burst) == AGENTS:
             burst.cards_final_at = now
             break
     while budget.next_due() is not None:  # what is still queued (Home tabs) goes too
@@ -120,7 +120,7 @@ def test_100_agents_dial_within_2_s_and_every_card_reaches_its_final_status(burs
         f" states replaced by newer ones: {dict(budget.replaced)};"
         f" connections to Slack: {len(bot.fake.peers)}"
     )
-    assert burst.cards_final_at is not None, f"{final_cards(burst)} of {AGENTS} cards final"
+    assert burst.cards_final_at is not None, f"{await final_cards(burst)} of {AGENTS} cards final"
     assert burst.cards_final_at - burst.calls_ended_at <= 90
     assert sum(burst.limits.refused.values()) == 0 and sum(budget.limited.values()) == 0
     assert calls["chat.postMessage"] == AGENTS  # one card each
@@ -128,4 +128,6 @@ def test_100_agents_dial_within_2_s_and_every_card_reaches_its_final_status(burs
     assert len(bot.fake.peers) <= SLACK_CONNECTIONS  # one keep-alive pool, not a connection a call
     for user in burst.users:  # every Home tab shows the latest state
         published = [p for p in bot.fake.of("views.publish") if p["user_id"] == user]
-        assert published and text_of(published[-1]["view"]) == text_of(bot.deps.home.view(user))
+        assert published and text_of(published[-1]["view"]) == text_of(
+            await bot.deps.home.view(user)
+        )

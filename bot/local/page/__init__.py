@@ -180,7 +180,7 @@ class LocalSlack:
         snapshot = self.workspace.snapshot(user)
         snapshot.update(
             me=user,
-            admins=[p.id for p in PEOPLE if self.deps.agents.is_admin(p.id)],
+            admins=[p.id for p in PEOPLE if await self.deps.agents.is_admin(p.id)],
             commands=[asdict(c) for c in manifest_commands()],
             sandbox=self.deps.sandbox is not None,
             notices=self.sandbox_notices[-20:],

@@ -36,7 +36,7 @@ async def outcomes(store: Store, action: str) -> list[str]:
 
 
 async def test_a_self_registered_number_is_unproven_until_its_code_is_typed(agents, store) -> None:
-    registration = agents.register(AGENT, MINE)
+    registration = await agents.register(AGENT, MINE)
     assert not registration.verified and registration.code and len(registration.code) == 6
     assert (await store.get_agent(AGENT)).number == MINE.e164  # the mapping is kept…
     assert await agents.number(AGENT) is None  # …but rings nobody first
@@ -54,7 +54,7 @@ async def test_a_self_registered_number_is_unproven_until_its_code_is_typed(agen
 
 
 async def test_wrong_codes_are_counted_and_the_sixth_try_is_refused(agents, store) -> None:
-    registration = agents.register(AGENT, MINE)
+    registration = await agents.register(AGENT, MINE)
     wrong = "000000" if registration.code != "000000" else "111111"
     for left in range(MAX_TRIES - 1, 0, -1):
         with pytest.raises(Refused, match=f"{left} tr"):
@@ -68,7 +68,7 @@ async def test_wrong_codes_are_counted_and_the_sixth_try_is_refused(agents, stor
 
 
 async def test_a_code_expires_after_ten_minutes(agents, store, clock) -> None:
-    registration = agents.register(AGENT, MINE)
+    registration = await agents.register(AGENT, MINE)
     clock.advance(minutes=10, seconds=1)
     with pytest.raises(Refused, match="expired"):
         await agents.verify(AGENT, registration.code)
@@ -83,7 +83,7 @@ async def test_verify_with_nothing_pending_is_refused_and_audited(agents, store)
 
 
 async def test_an_admin_assigning_a_number_needs_no_proof(agents, store) -> None:
-    registration = agents.register(ADMIN, THEIRS, target=OTHER)
+    registration = await agents.register(ADMIN, THEIRS, target=OTHER)
     assert registration.verified and registration.code is None
     assert await agents.number(OTHER) == THEIRS
     assert (await store.verification(OTHER)).verified_by == ADMIN
@@ -91,26 +91,26 @@ async def test_an_admin_assigning_a_number_needs_no_proof(agents, store) -> None
 
 async def test_registering_someone_else_is_for_admins(agents, store) -> None:
     with pytest.raises(Refused, match="Only admins can register or unregister someone else"):
-        agents.register(AGENT, THEIRS, target=OTHER)
+        await agents.register(AGENT, THEIRS, target=OTHER)
     assert await store.get_agent(OTHER) is None
     assert await outcomes(store, "c2c.refused") == ["not admin"]
 
 
 async def test_re_registering_needs_proof_again(agents, store) -> None:
-    first = agents.register(AGENT, MINE)
+    first = await agents.register(AGENT, MINE)
     await agents.verify(AGENT, first.code)
-    again = agents.register(AGENT, MINE)
+    again = await agents.register(AGENT, MINE)
     assert again.unchanged and await agents.number(AGENT) == MINE  # the same proven number: nothing
-    moved = agents.register(AGENT, THEIRS)
+    moved = await agents.register(AGENT, THEIRS)
     assert not moved.verified and await agents.number(AGENT) is None  # a new number: prove it
     await agents.unregister(AGENT)
-    back = agents.register(AGENT, MINE)
+    back = await agents.register(AGENT, MINE)
     assert not back.verified and await agents.number(AGENT) is None  # after unregistering: prove it
 
 
 async def test_a_live_unproven_claim_does_not_block_the_holder(agents, store) -> None:
-    squat = agents.register(OTHER, MINE)  # a claim on someone else's number, code still live
-    mine = agents.register(AGENT, MINE)  # the holder starts their own verification beside it
+    squat = await agents.register(OTHER, MINE)  # a claim on someone else's number, code still live
+    mine = await agents.register(AGENT, MINE)  # the holder starts their own verification beside it
     assert (await agents.status(AGENT)).number == MINE.e164 and not (
         await agents.status(AGENT)
     ).verified
@@ -121,9 +121,9 @@ async def test_a_live_unproven_claim_does_not_block_the_holder(agents, store) ->
 
 
 async def test_a_stale_unproven_claim_does_not_keep_a_number(agents, store, clock) -> None:
-    agents.register(OTHER, MINE)  # a claim on someone else's number, never proven
+    await agents.register(OTHER, MINE)  # a claim on someone else's number, never proven
     clock.advance(minutes=11)
-    registration = agents.register(AGENT, MINE)
+    registration = await agents.register(AGENT, MINE)
     assert (
         await store.get_agent(OTHER) is None and (await store.get_agent(AGENT)).number == MINE.e164
     )
@@ -132,21 +132,21 @@ async def test_a_stale_unproven_claim_does_not_keep_a_number(agents, store, cloc
 
 
 async def test_a_proven_number_cannot_be_claimed_by_someone_else(agents, store, clock) -> None:
-    registration = agents.register(AGENT, MINE)
+    registration = await agents.register(AGENT, MINE)
     await agents.verify(AGENT, registration.code)
     clock.advance(days=2)
     with pytest.raises(Refused, match="already registered to another Slack user"):
-        agents.register(OTHER, MINE)
+        await agents.register(OTHER, MINE)
     assert await agents.number(AGENT) == MINE
 
 
-def test_verification_calls_are_limited_per_day(agents, store, clock) -> None:
+async def test_verification_calls_are_limited_per_day(agents, store, clock) -> None:
     for _ in range(CALLS_PER_DAY):
-        agents.register(AGENT, MINE)
+        await agents.register(AGENT, MINE)
     with pytest.raises(Refused, match="verification calls in the last 24 hours"):
-        agents.register(AGENT, MINE)
+        await agents.register(AGENT, MINE)
     clock.advance(hours=24, seconds=1)
-    assert agents.register(AGENT, MINE).code
+    assert (await agents.register(AGENT, MINE)).code
 
 
 async def test_first_leg_rules(agents, store) -> None:

@@ -103,7 +103,7 @@ async def test_request_dial_applies_first_leg_repeat_check_and_double_click_guar
 
 
 async def test_an_unverified_number_never_rings(c2c, store, agents, sandbox) -> None:
-    agents.register(AGENT, MINE)
+    await agents.register(AGENT, MINE)
     with pytest.raises(NotVerified):
         await c2c.request_dial(AGENT, CUSTOMER)
     with pytest.raises(Refused, match="Only admins can choose the first leg"):
@@ -113,7 +113,7 @@ async def test_an_unverified_number_never_rings(c2c, store, agents, sandbox) -> 
 
 
 async def test_registration_rings_the_code_and_verify_proves_it(c2c, store, sandbox) -> None:
-    registration = c2c.register(AGENT, MINE)
+    registration = await c2c.register(AGENT, MINE)
     await c2c.background.drain()
     [call] = sandbox.state.recorded("voice.call")
     assert call.form["numbers"] == "9876543210"
@@ -129,7 +129,7 @@ async def test_with_kaleyra_io_the_code_is_a_text_target(
     store, kaleyra, notify, agents, clock, mocker, sandbox
 ) -> None:
     c2c = make(store, kaleyra, notify, agents, clock, mocker, io_bridge="+918047000000")
-    registration = c2c.register(AGENT, MINE)
+    registration = await c2c.register(AGENT, MINE)
     await c2c.background.drain()
     [sent] = sandbox.state.recorded("outbound")
     assert sent.form["to"] == "+919876543210" and sent.form["bridge"] == "+918047000000"
@@ -142,7 +142,7 @@ async def test_a_verification_call_kaleyra_refuses_is_reported(c2c, store, sandb
     from bot.sandbox import Fault
 
     sandbox.state.set_fault("voice.call", Fault(error_rate=1.0, api_error=("E999", "No credit")))
-    c2c.register(AGENT, MINE)
+    await c2c.register(AGENT, MINE)
     await c2c.background.drain()
     [(user, payload)] = [c.args for c in notify.dm.call_args_list]
     assert user == AGENT and "I could not ring +91 98765 43210" in text_of(payload)

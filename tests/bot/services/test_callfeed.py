@@ -105,8 +105,8 @@ class Rig:
         self.dialled.append((user_id, agent.e164, customer.e164))
         return Dialling(agent, customer)
 
-    def assign(self, user_id: str, number: str) -> None:
-        self.agents.register(ADMIN, Phone.known("+91" + number), target=user_id)
+    async def assign(self, user_id: str, number: str) -> None:
+        await self.agents.register(ADMIN, Phone.known("+91" + number), target=user_id)
 
     def posted_text(self) -> list[str]:
         return [text_of(payload) for _, payload in self.posts]

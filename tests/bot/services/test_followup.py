@@ -27,10 +27,10 @@ def store(tmp_path, clock):
 
 
 @pytest.fixture
-def agents(store, clock) -> Agents:
+async def agents(store, clock) -> Agents:
     agents = Agents(store, env_admins=frozenset({ADMIN}), clock=clock)
-    agents.register(ADMIN, MINE, target=AGENT)  # assigned by an admin: proven
-    agents.register(ADMIN, THEIRS, target=OTHER)
+    await agents.register(ADMIN, MINE, target=AGENT)  # assigned by an admin: proven
+    await agents.register(ADMIN, THEIRS, target=OTHER)
     return agents
 
 
@@ -85,7 +85,7 @@ async def test_save_sends_kaleyra_and_stores_a_typed_followup(
 
 
 async def test_an_unproven_number_grants_nothing(followups, agents, store, sandbox) -> None:
-    agents.register(CLAIMER, parse_phone("9000012345"))  # self-registered, not verified
+    await agents.register(CLAIMER, parse_phone("9000012345"))  # self-registered, not verified
     with pytest.raises(NotRegistered, match="not verified"):
         followups.draft_add(CLAIMER, CUSTOMER, "John", datetime(2026, 11, 24, 10, 0))
     with pytest.raises(NotRegistered):
@@ -93,7 +93,7 @@ async def test_an_unproven_number_grants_nothing(followups, agents, store, sandb
     mine = await followups.save(draft())
     # Claiming the follower's number (unproven) does not hand over its follow-ups.
     await store.unregister_agent(AGENT)
-    agents.register(CLAIMER, MINE)
+    await agents.register(CLAIMER, MINE)
     assert not followups.may_change(CLAIMER, mine)
     assert followups.holder(MINE.e164) is None  # nobody to remind: the number is unproven
 

@@ -118,7 +118,7 @@ async def test_refreshes_are_coalesced_per_user_and_publish_the_latest_state(
     for _ in range(5):
         home.refresh_later(AGENT)
     assert slack.views_publish.await_count == 0 and budget.next_due() == 3.0
-    store.register_agent(AGENT, "+919876543210")  # a change after the refreshes were asked
+    await store.register_agent(AGENT, "+919876543210")  # a change after the refreshes were asked
     now[0] = 3.0
     budget.pump()
     await asyncio.sleep(0)

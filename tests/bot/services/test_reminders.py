@@ -28,10 +28,10 @@ def store(tmp_path, clock):
 
 
 @pytest.fixture
-def agents(store, clock) -> Agents:
+async def agents(store, clock) -> Agents:
     agents = Agents(store, env_admins=frozenset({ADMIN}), clock=clock)
-    agents.register(ADMIN, MINE, target=AGENT)
-    agents.register(ADMIN, parse_phone("9123456789"), target=OTHER)
+    await agents.register(ADMIN, MINE, target=AGENT)
+    await agents.register(ADMIN, parse_phone("9123456789"), target=OTHER)
     return agents
 
 
@@ -162,7 +162,7 @@ async def test_sync_keeps_past_ones_quiet_and_reminds_new_ones(
 
 
 async def test_sync_ignores_numbers_nobody_proved(reminders, sandbox, store, agents) -> None:
-    agents.register("U0CLAIM", parse_phone("9000000001"))  # claimed, not verified
+    await agents.register("U0CLAIM", parse_phone("9000000001"))  # claimed, not verified
     sandbox.state.followups["7001"] = FollowupState(
         "7001", "8712340001", "Unmapped", "9000000001", datetime(2026, 11, 23, 18, 0)
     )
