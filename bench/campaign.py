@@ -387,7 +387,7 @@ async def one_run(
             if proc.poll() is not None:
                 result.problems.append(f"the bot exited ({proc.returncode})")
         finally:
-            await store.close()
+            await store.aclose()
             driver.close()
     return result
 

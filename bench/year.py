@@ -443,7 +443,7 @@ async def measure(size: int, runs: int, tmp: Path) -> dict[str, Any]:
             "max": max(samples),
         }
     await deps.kaleyra.aclose()
-    await deps.store.close()
+    await deps.store.aclose()
     results["mb"] = (
         sum(os.path.getsize(p) for p in tmp.glob(f"year-{size}.db*") if p.is_file()) / 1e6
     )

@@ -62,7 +62,7 @@ class CallFeedHandlers:
         await ack()
         answer = self._responder(body, respond, client)
         try:
-            call, existing = self.feed.outcome_form(body["user"]["id"], int(action["value"]))
+            call, existing = await self.feed.outcome_form(body["user"]["id"], int(action["value"]))
         except (Refused, UsageError, ValueError) as exc:
             await reply(answer, **PRIVATE, **self.replies.error(exc))
             return
@@ -84,7 +84,7 @@ class CallFeedHandlers:
             ),
         )
         try:
-            self.feed.log_outcome(draft)
+            await self.feed.log_outcome(draft)
         except OutcomeProblems as exc:
             await ack(**field_errors(views.outcome_errors(exc.problems)))
             return

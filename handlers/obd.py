@@ -3,8 +3,6 @@ progress messages' Pause / Resume / Cancel, the restart DM, and "Call the unreac
 
 from __future__ import annotations
 
-import asyncio
-
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -85,7 +83,7 @@ class ObdHandlers:
         self, respond: AsyncRespond, user_id: str, parsed: ObdStart | DialerUpload
     ) -> None:
         try:
-            confirmation = await asyncio.to_thread(self._confirmation, user_id, parsed)
+            confirmation = await self._confirmation(user_id, parsed)
         except (UsageError, Refused) as exc:
             confirmation = self.replies.error(exc)
         await reply(respond, **confirmation)
@@ -163,7 +161,7 @@ class ObdHandlers:
 
     async def _again(self, respond: AsyncRespond, user_id: str, job_id: int) -> None:
         try:
-            campaign = await asyncio.to_thread(self.obd.again, job_id, user_id)
+            campaign = await self.obd.again(job_id, user_id)
         except (UsageError, Refused) as exc:
             await reply(respond, **self.replies.error(exc))
             return

@@ -83,7 +83,7 @@ async def _channels(settings: Settings, database_ok: bool) -> list[slack.Channel
         }
     finally:
         if store is not None:
-            await store.close()
+            await store.aclose()
 
     def chosen(key: str, default: str | None) -> str | None:
         return None if stored[key] == "off" else (stored[key] or default)
@@ -122,7 +122,7 @@ async def _keep(
             await store.set_kaleyra_account(account)
     finally:
         if store is not None:
-            await store.close()
+            await store.aclose()
     what = f"key in the {account.key_style.value}, call groups with {method}"
     if store is None:
         return account, Check.warn(

@@ -426,7 +426,7 @@ class Console:
         self.settle(timeout=5)
         self._opened(before, lines)
 
-    async def run(self, stdin: TextIO) -> int:
+    def run(self, stdin: TextIO) -> int:
         mode = (
             "the Kaleyra sandbox (no real calls)"
             if self.deps.uses_sandbox
@@ -450,17 +450,17 @@ class Console:
             if not self.handle(line, lines):
                 break
         if not interactive:
-            await self._finish_calls()
+            self._finish_calls()
         return 0
 
     def _on_loop(self, coro: Any) -> Any:
         """Run one of the store's coroutines on the app's loop (the console reads from its own thread)."""
         return asyncio.run_coroutine_threadsafe(coro, self.stack.app_host.loop).result(timeout=10)
 
-    async def _finish_calls(self, limit: float = 90.0) -> None:
+    def _finish_calls(self, limit: float = 90.0) -> None:
         """Piped input: wait for calls to reach a final status before leaving."""
         deadline = time.monotonic() + limit
-        while self._on_loop(await self.deps.store.open_calls()) and time.monotonic() < deadline:
+        while self._on_loop(self.deps.store.open_calls()) and time.monotonic() < deadline:
             time.sleep(0.2)
         # The calls channel shows how the call backs ended, as its next poll would.
         asyncio.run_coroutine_threadsafe(

@@ -70,7 +70,7 @@ class Reminders:
         key = f"reminder:{item.id}:{due.isoformat()}"
         if now - due > REMINDER_GRACE or now > item.ontime + REMINDER_GRACE:
             return await self._missed(item, key, due, _missed_detail(item))
-        user_id = self.followups.holder(item.follower)
+        user_id = await self.followups.holder(item.follower)
         if user_id is None:
             detail = f"follow-up #{item.id}: no Slack user has its follower number"
             return await self._missed(item, key, due, detail)
@@ -94,13 +94,13 @@ class Reminders:
 
     async def snooze(self, user_id: str, followup_id: str) -> datetime:
         """Remind again in ten minutes; only who may change the follow-up can snooze it."""
-        self.followups.stored_for_change(user_id, followup_id, "followup.snooze")
+        await self.followups.stored_for_change(user_id, followup_id, "followup.snooze")
         until = self.clock() + SNOOZE
         await self.store.snooze_followup(followup_id, until)
         return until
 
     async def done(self, user_id: str, followup_id: str) -> None:
-        self.followups.stored_for_change(user_id, followup_id, "followup.done")
+        await self.followups.stored_for_change(user_id, followup_id, "followup.done")
         await self.store.set_followup_state(followup_id, "done")
 
     async def sync(self) -> int:
@@ -117,7 +117,7 @@ class Reminders:
             return 0
         now, added = self.clock(), 0
         for item in fresh:
-            owner = self.followups.holder(item.follower)
+            owner = await self.followups.holder(item.follower)
             if owner is None:
                 continue
             past = item.ontime <= now

@@ -58,51 +58,62 @@ class PgTx(Tx):
 
 
 class PostgresPool:
+    """A psycopg async pool per event loop (one in production; tests reach the app's store from
+    their own loop too), opened on first use; migrations run once, before the first."""
+
     def __init__(self, url: str, *, migrate: bool = True, max_size: int = 10) -> None:
         self.url = conninfo(url)
         self.migrate = migrate
-        self.pool: AsyncConnectionPool[psycopg.AsyncConnection[dict[str, Any]]] = (
-            AsyncConnectionPool(
-                self.url,
-                open=False,
-                min_size=1,
-                max_size=max_size,
-                kwargs={"autocommit": True, "row_factory": dict_row},
-                timeout=10,
-            )
-        )
-        self._opened = False
+        self.max_size = max_size
+        self._pools: dict[asyncio.AbstractEventLoop, AsyncConnectionPool[Any]] = {}
+        self._migrated = not migrate
 
     async def open(self) -> None:
-        if self._opened:
-            return
-        if self.migrate:
+        await self._pool()
+
+    async def _pool(self) -> AsyncConnectionPool[Any]:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is not None:
+            return pool
+        if not self._migrated:
             from bot.store.migrations import upgrade_postgres
 
             # Alembic is synchronous: it runs in a thread, under an advisory lock, so replicas
             # starting together migrate one at a time.
             await asyncio.to_thread(upgrade_postgres, self.url)
-        await self.pool.open(wait=True, timeout=30)
-        self._opened = True
+            self._migrated = True
+        pool = AsyncConnectionPool(
+            self.url,
+            open=False,
+            min_size=1,
+            max_size=self.max_size,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            timeout=10,
+        )
+        with _translated():
+            await pool.open(wait=True, timeout=30)
+        self._pools[loop] = pool
+        return pool
 
     async def close(self) -> None:
-        if self._opened:
-            await self.pool.close()
-            self._opened = False
+        pool = self._pools.pop(asyncio.get_running_loop(), None)
+        if pool is not None:
+            await pool.close()
 
     async def one(self, sql: str, params: Iterable[Any]) -> dict[str, Any] | None:
-        async with self.pool.connection() as connection:
+        async with (await self._pool()).connection() as connection:
             return await PgTx(connection).one(sql, params)
 
     async def all(self, sql: str, params: Iterable[Any]) -> list[dict[str, Any]]:
-        async with self.pool.connection() as connection:
+        async with (await self._pool()).connection() as connection:
             return await PgTx(connection).all(sql, params)
 
     async def write(self, sql: str, params: Iterable[Any]) -> Written:
-        async with self.pool.connection() as connection:
+        async with (await self._pool()).connection() as connection:
             return await PgTx(connection).write(sql, params)
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
-        async with self.pool.connection() as connection, connection.transaction():
+        async with (await self._pool()).connection() as connection, connection.transaction():
             yield PgTx(connection)

@@ -97,7 +97,7 @@ def test_2_call_the_unreached_again_refuses_foreign_numbers_instead_of_cutting_t
     assert again["text"]["text"] == "Call the unreached again (3)"
 
     reply = text_of(click(bot, views.OBD_AGAIN, again["value"]))
-    assert "call *1* numbers" in reply
+    assert "call *1* number" in reply
     assert "+44 7911 123400 is a Guernsey number" in reply
     assert "+1 202-555-0100 is a United States number" in reply
     rerun = int(buttons(click(bot, views.OBD_AGAIN, again["value"]))[views.OBD_CONFIRM]["value"])

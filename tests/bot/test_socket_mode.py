@@ -79,4 +79,4 @@ async def test_slash_command_over_socket_mode(sandbox, tmp_path) -> None:
             assert (await deps.store.get_agent("U0AGENT")).number == "+919876543210"
             assert counted() == before + 1  # /metrics counts Socket Mode requests too
             run(handler.close_async())
-        await deps.store.close()
+        await deps.store.aclose()

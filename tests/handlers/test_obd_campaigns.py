@@ -116,7 +116,7 @@ async def restart(bot, clock) -> None:
     old = bot.deps
     bot.stack.app_host.unmount()  # its lifecycle cancels every task: nothing settles its work
     bot.run(old.kaleyra.aclose())
-    await old.store.close()
+    await old.store.aclose()
     bot.deps = build_deps(
         bot.settings,
         kaleyra=KaleyraClient(

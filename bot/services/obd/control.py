@@ -54,7 +54,7 @@ class Controls(BroadcastsBase):
             job_id, "paused", since=("paused",), reason="user", by=user_id, only_reason="window"
         )
         if changed:
-            self._audit(campaign, "pause", "paused", actor=user_id)
+            await self._audit(campaign, "pause", "paused", actor=user_id)
         return ControlOutcome(
             job_id, "pause", changed, await self.store.campaign_state(job_id) or ""
         )
@@ -76,7 +76,7 @@ class Controls(BroadcastsBase):
             # Shown running with nobody sending it (its sender failed): start one.
             changed = job_id in await self.store.senderless_campaigns()
         if changed:
-            self._audit(campaign, "resume", "resumed", actor=user_id)
+            await self._audit(campaign, "resume", "resumed", actor=user_id)
             # A sender winding down (paused a moment ago) starts the next itself when it ends.
             self._spawn_run(job_id)
         return ControlOutcome(
@@ -88,7 +88,7 @@ class Controls(BroadcastsBase):
         not_called = await self.store.cancel_campaign(job_id)
         if not_called is None:
             return ControlOutcome(job_id, "cancel", False, campaign.state)
-        self._audit(campaign, "cancel", f"cancelled, {not_called} not called", actor=user_id)
+        await self._audit(campaign, "cancel", f"cancelled, {not_called} not called", actor=user_id)
         if job_id not in self._runners:  # nothing running will record the end: do it here
             await self._end_of_run(job_id)
         return ControlOutcome(job_id, "cancel", True, "cancelled", not_called=not_called)

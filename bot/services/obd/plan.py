@@ -4,7 +4,6 @@ its Start click."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,29 +34,27 @@ class Planning(BroadcastsBase):
 
     async def propose(self, user_id: str, command: ObdStart | DialerUpload) -> Campaign:
         """Check a typed command and store it as a pending campaign awaiting its Start click."""
-        self.require_admin(user_id)
+        await self.require_admin(user_id)
         if isinstance(command, DialerUpload):
             return await self._create(user_id, await self.plan_dialer(command))
         return await self._create(user_id, await self.plan(command))
 
     async def propose_form(self, user_id: str, form: ObdForm) -> Campaign:
         """The form's job, planned off the event loop (a 100 000-row file takes seconds)."""
-        self.require_admin(user_id)
+        await self.require_admin(user_id)
         if form.files:
             data = await self._download(form.files[0])
-            plan = await asyncio.to_thread(self._plan_upload, data, form)
+            plan = await self._plan_upload(data, form)
         elif form.dialer:
-            plan = await asyncio.to_thread(
-                self.plan_dialer, DialerUpload(form.dialer, form.numbers_text)
-            )
+            plan = await self.plan_dialer(DialerUpload(form.dialer, form.numbers_text))
         else:
-            plan = await asyncio.to_thread(self.plan, form.start())
+            plan = await self.plan(form.start())
         return await self._create(user_id, plan)
 
     async def again(self, job_id: int, user_id: str) -> Campaign:
         """A new campaign, to confirm like any other, of the numbers a finished one did not reach
         (busy, no answer, failed, congestion, unavailable; the blacklist is checked again)."""
-        self.require_admin(user_id)
+        await self.require_admin(user_id)
         campaign = await self.store.get_job(job_id)
         unreached = campaign.result.unreached if campaign and campaign.result else []
         if campaign is None or not unreached:

@@ -55,7 +55,7 @@ class Progress(BroadcastsBase):
         self, job_id: int, campaign: Campaign | None = None, *, reader: str | None = None
     ) -> CampaignProgress:
         """What `reader` (by default its owner, whose DM holds the progress message) sees."""
-        campaign = campaign or self._campaign(job_id)
+        campaign = campaign or await self._campaign(job_id)
         admin = await self.agents.is_admin(reader or campaign.user_id)
         withheld = bool(campaign.result and campaign.result.file_withheld)
         # Read once a second while sending: counts, errors and group ids, no model per chunk.
@@ -93,7 +93,7 @@ class Progress(BroadcastsBase):
         # One update at a time per message, each reading the store when its turn comes, so the
         # last one Slack gets is the newest state.
         async with self._update_locks.setdefault(job_id, asyncio.Lock()):
-            campaign = self._campaign(job_id)
+            campaign = await self._campaign(job_id)
             if campaign.channel and campaign.message_ts:
                 await self.notify.update(
                     campaign.channel,

@@ -156,7 +156,7 @@ class Results(BroadcastsBase):
             results_at=iso(self.clock()),
         )
         if withheld:
-            self._audit(campaign, "results", "file withheld: the owner is no longer an admin")
+            await self._audit(campaign, "results", "file withheld: the owner is no longer an admin")
             return True
         await self._upload_results(posted.channel, campaign, content)
         return True
@@ -179,13 +179,13 @@ class Results(BroadcastsBase):
         posted = await self.notify.post(user_id, views.results_message(summary, again=False))
         if posted is None:
             raise UsageError("Slack did not take the message; try again in a minute.")
-        self._audit(campaign, "results", "file sent to an admin", actor=user_id)
+        await self._audit(campaign, "results", "file sent to an admin", actor=user_id)
         await self._upload_results(posted.channel, campaign, content)
 
     async def _results(
         self, campaign: Campaign, calls: list[tuple[ChunkRow, _Call]], *, withheld: bool
     ) -> tuple[CampaignResults, str]:
-        chunks = await asyncio.to_thread(self.store.chunks, campaign.id)
+        chunks = await self.store.chunks(campaign.id)
         # One pass, row by row: the CSV and the counts, with no list of 100 000 rows.
         outcomes: Counter[str] = Counter()
         rows = self._outcome_rows(campaign, chunks, calls)

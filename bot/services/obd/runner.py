@@ -49,18 +49,18 @@ class Running(BroadcastsBase):
 
         None when there is nothing to do: another user's job, a double click, a job that is gone.
         """
-        self.require_admin(user_id)
+        await self.require_admin(user_id)
         # Off the loop: reading a 100 000-number plan back takes a fifth of a second.
-        campaign = await asyncio.to_thread(self.store.get_job, job_id)
+        campaign = await self.store.get_job(job_id)
         if campaign is None or campaign.user_id != user_id or campaign.state != "pending":
             return None
         created = datetime.fromisoformat(campaign.created_at)
         if self.clock() - created > timedelta(minutes=CONFIRMATION_MINUTES):
             if not await self.store.expire_job(job_id):
                 return None
-            self._audit(campaign, "expired", "confirmation expired")
+            await self._audit(campaign, "expired", "confirmation expired")
             return StartOutcome(job_id, campaign.kind, started=False)
-        plan = await asyncio.to_thread(self._recheck, campaign.plan)
+        plan = await self._recheck(campaign.plan)
         chunks = await asyncio.to_thread(self.chunks_of, plan)
         # One transaction: the claim and every chunk row; the plan is written again only when
         # the re-check changed it (a 100 000-number plan is megabytes).
@@ -68,13 +68,13 @@ class Running(BroadcastsBase):
         async with self._starting:  # the overlap check and the claim, one Start at a time
             if plan.kind == "obd" and not anyway:
                 since = iso(self.clock() - OVERLAP_WINDOW)
-                others = await asyncio.to_thread(
-                    self.store.overlapping_campaigns, job_id, plan.numbers, plan.group, since
+                others = await self.store.overlapping_campaigns(
+                    job_id, plan.numbers, plan.group, since
                 )
                 if others:
                     return StartOutcome(job_id, plan.kind, started=False, overlaps=tuple(others))
             claim = self.store.start_campaign
-            if not await asyncio.to_thread(claim, job_id, user_id, changed, chunks):
+            if not await claim(job_id, user_id, changed, chunks):
                 return None
         self._keep_plan(job_id, plan)
         self._spawn_run(job_id)
@@ -151,7 +151,7 @@ class Running(BroadcastsBase):
 
     async def _send_all(self, job_id: int) -> None:
         posting: asyncio.Task[Any] | None = None
-        campaign = self._campaign(job_id)
+        campaign = await self._campaign(job_id)
         if campaign.message_ts is None:
             # Posted while the first chunks go: Slack's round trip does not hold them up.
             posting = self.background.spawn(
@@ -257,7 +257,7 @@ class Running(BroadcastsBase):
             job_id, "paused", since=("running",), reason="window"
         ):
             return
-        self._audit_job(job_id, "paused", "outside the calling window")
+        await self._audit_job(job_id, "paused", "outside the calling window")
         await self._refresh(job_id, force=True)
         if self.config.follow_calls:  # no scheduler to call tick(): wake ourselves
             wait = (self._next_opening(now) - now).total_seconds()
@@ -270,7 +270,7 @@ class Running(BroadcastsBase):
     async def _end_of_run(self, job_id: int) -> None:
         """Sending stopped: finished, paused, interrupted or cancelled. Record it and say so."""
         await self.store.settle_stray_chunks(job_id)
-        campaign = self._campaign(job_id)
+        campaign = await self._campaign(job_id)
         if campaign.state in ("running", "interrupted") and not await self.store.has_pending_chunks(
             job_id
         ):
@@ -290,7 +290,7 @@ class Running(BroadcastsBase):
         await self.store.move_campaign(job_id, state, since=("running", "interrupted"))
         # The record first: the Slack update below may wait for the channel's pacing slot.
         await self.store.update_job(job_id, result=result)
-        self._audit_start(campaign, result)
+        await self._audit_start(campaign, result)
         self._forget_plan(job_id)
         await self._refresh(job_id, force=True)
         if tracking and self.config.follow_calls:
@@ -334,9 +334,9 @@ class Running(BroadcastsBase):
             if job_id in self._runners or not await self.store.interrupt_campaign(job_id):
                 continue
             interrupted += 1
-            campaign = self._campaign(job_id)
+            campaign = await self._campaign(job_id)
             counts = await self.store.chunk_counts(job_id)
-            self._audit(
+            await self._audit(
                 campaign,
                 "interrupted",
                 f"accepted {counts.of('accepted')}, unknown {counts.of('unknown')},"
@@ -347,7 +347,7 @@ class Running(BroadcastsBase):
             else:
                 await self._refresh(job_id, force=True)
             await self.notify.post(
-                campaign.user_id, views.interrupted_message(self._progress(job_id))
+                campaign.user_id, views.interrupted_message(await self._progress(job_id))
             )
         if self.config.follow_calls:  # no scheduler: follow calls and the window ourselves
             for job_id in await self.store.tracked_campaigns():
@@ -369,7 +369,7 @@ class Running(BroadcastsBase):
         for job_id in await self.store.senderless_campaigns():
             if job_id not in self._runners:
                 log.warning("campaign %s was running with no sender: sending again", job_id)
-                self._audit_job(job_id, "restarted", "it was running with no sender")
+                await self._audit_job(job_id, "restarted", "it was running with no sender")
                 self._spawn_run(job_id)
         if not self._in_window(self.clock()):
             return 0
@@ -379,7 +379,7 @@ class Running(BroadcastsBase):
                 job_id, "running", since=("paused",), only_reason="window"
             ):
                 resumed += 1
-                self._audit_job(job_id, "resumed", "the calling window opened")
+                await self._audit_job(job_id, "resumed", "the calling window opened")
                 self._spawn_run(job_id)
                 await self._refresh(job_id, force=True)
         return resumed

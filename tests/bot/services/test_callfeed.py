@@ -86,7 +86,7 @@ class Rig:
         )
 
     async def restart(self) -> None:
-        await self.store.close()
+        await self.store.aclose()
         self.build()
 
     async def _post(self, channel: str, payload: dict[str, Any]) -> Posted:
@@ -115,11 +115,11 @@ class Rig:
 @pytest.fixture
 async def rig(kaleyra, sandbox, clock, tmp_path, mocker):
     rig = Rig(kaleyra, clock, tmp_path, mocker)
-    rig.assign(AGENT_A, A_NUMBER)
-    rig.assign(AGENT_B, B_NUMBER)
+    await rig.assign(AGENT_A, A_NUMBER)
+    await rig.assign(AGENT_B, B_NUMBER)
     yield rig
     await rig.background.drain()
-    await rig.store.close()
+    await rig.store.aclose()
 
 
 def seed_two(sandbox) -> tuple[dict, dict]:
@@ -148,7 +148,7 @@ async def test_each_call_is_posted_once_across_polls_and_restarts(rig, sandbox) 
     assert "9812345678" not in everything and "9812345699" not in everything
     for _ in range(3):
         assert await rig.feed.poll() == 0
-    rig.restart()
+    await rig.restart()
     assert await rig.feed.poll() == 0
     assert len(rig.posts) == 2
     sandbox.state.add_incoming("9812345600", A_NUMBER, answered=False)
@@ -170,7 +170,7 @@ async def test_calls_older_than_a_day_are_remembered_not_posted(rig, sandbox, cl
         "9812345678", A_NUMBER, answered=False, at=clock.now - timedelta(hours=25)
     )
     assert await rig.feed.poll() == 0
-    assert rig.posts == [] and rig.feed.missed_waiting() == []
+    assert rig.posts == [] and await rig.feed.missed_waiting() == []
 
 
 async def test_a_kaleyra_outage_is_posted_once_and_its_end_once(rig, sandbox) -> None:
@@ -211,7 +211,7 @@ async def test_first_click_claims_and_dials_from_the_clickers_number(rig, sandbo
     assert (channel, ts) == (CHANNEL, (await rig.feed.store.feed_call(missed["id"])).message_ts)
     assert ":telephone_receiver: <@U0AGENTA> is calling back" in text_of(payload)
     assert "Call back" not in json.dumps(payload["blocks"])
-    rig.restart()  # the claim is in the store
+    await rig.restart()  # the claim is in the store
     assert isinstance(await rig.feed.call_back(AGENT_B, missed["id"]), AlreadyClaimed)
     assert len(rig.dialled) == 1
 
@@ -280,24 +280,24 @@ async def test_a_failed_call_back_waits_for_someone_else(rig, sandbox) -> None:
     await rig.store.update_call(call.id, state="failed", error="Kaleyra refused it")
     await rig.feed.poll()
     assert (await rig.store.feed_call(missed["id"])).claimed_by is None
-    assert [m.key for m in rig.feed.missed_waiting()] == [missed["id"]]
+    assert [m.key for m in await rig.feed.missed_waiting()] == [missed["id"]]
 
 
 async def test_only_admins_choose_the_channel(rig, sandbox) -> None:
     with pytest.raises(Refused, match="Only admins"):
-        rig.feed.set_channel(AGENT_A, "C0OTHER")
+        await rig.feed.set_channel(AGENT_A, "C0OTHER")
     assert (await rig.store.audit_entries(1))[0].action == "callfeed.channel.refused"
-    assert rig.feed.set_channel(ADMIN, "C0OTHER") == "C0OTHER"
+    assert await rig.feed.set_channel(ADMIN, "C0OTHER") == "C0OTHER"
     seed_two(sandbox)
     await rig.feed.poll()
     assert {channel for channel, _ in rig.posts} == {"C0OTHER"}
-    rig.feed.set_channel(ADMIN, None)
+    await rig.feed.set_channel(ADMIN, None)
     sandbox.state.clear_requests()
     sandbox.state.add_incoming("9812345600", A_NUMBER, answered=False)
     assert await rig.feed.poll() == 0
     assert sandbox.state.recorded("dial") == []  # off: Kaleyra is not even asked
-    rig.restart()
-    assert rig.feed.channel() is None
+    await rig.restart()
+    assert await rig.feed.channel() is None
 
 
 # ------------------------------------------------------------------ outcomes
@@ -314,7 +314,7 @@ async def placed_call(rig, user_id: str = AGENT_A) -> int:
 async def test_call_back_outcome_books_exactly_one_followup(rig, sandbox, clock) -> None:
     call_id = await placed_call(rig)
     when = clock.now.replace(hour=15, minute=30) + timedelta(days=1)
-    saved = rig.feed.log_outcome(
+    saved = await rig.feed.log_outcome(
         OutcomeDraft(AGENT_A, call_id, "call_back", "Wants the <!channel> price", when)
     )
     assert (saved.outcome, saved.note) == ("call_back", "Wants the <!channel> price")
@@ -327,10 +327,10 @@ async def test_call_back_outcome_books_exactly_one_followup(rig, sandbox, clock)
     assert (await rig.store.get_followup("2351")).user_id == AGENT_A
     assert "Follow-up `2351` set" in text_of(rig.dms[-1][1])
     # Saving it again unchanged books nothing more; a new time moves the same follow-up.
-    rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "again", when))
+    await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "again", when))
     await rig.background.drain()
     assert len(sandbox.state.recorded("followup")) == 1
-    rig.feed.log_outcome(
+    await rig.feed.log_outcome(
         OutcomeDraft(AGENT_A, call_id, "call_back", "later", when + timedelta(hours=1))
     )
     await rig.background.drain()
@@ -342,15 +342,15 @@ async def test_call_back_outcome_books_exactly_one_followup(rig, sandbox, clock)
 async def test_outcome_problems_are_named_by_field(rig, clock) -> None:
     call_id = await placed_call(rig)
     with pytest.raises(OutcomeProblems) as missing:
-        rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", ""))
+        await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", ""))
     assert missing.value.problems == {"followup_at": "Pick when to call back."}
     with pytest.raises(OutcomeProblems) as past:
-        rig.feed.log_outcome(
+        await rig.feed.log_outcome(
             OutcomeDraft(AGENT_A, call_id, "call_back", "", clock.now - timedelta(hours=1))
         )
     assert "is in the past" in past.value.problems["followup_at"]
     with pytest.raises(OutcomeProblems) as bad:
-        rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "", "x" * 1001))
+        await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "", "x" * 1001))
     assert set(bad.value.problems) == {"outcome", "note"}
     assert await rig.store.get_outcome(call_id) is None
 
@@ -358,13 +358,13 @@ async def test_outcome_problems_are_named_by_field(rig, clock) -> None:
 async def test_only_the_caller_logs_an_outcome(rig, sandbox) -> None:
     call_id = await placed_call(rig)
     with pytest.raises(Refused):
-        rig.feed.outcome_form(AGENT_B, call_id)
+        await rig.feed.outcome_form(AGENT_B, call_id)
     with pytest.raises(Refused):
-        rig.feed.log_outcome(OutcomeDraft(AGENT_B, call_id, "voicemail"))
-    rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "voicemail", "left a message"))
-    call, existing = rig.feed.outcome_form(AGENT_A, call_id)
+        await rig.feed.log_outcome(OutcomeDraft(AGENT_B, call_id, "voicemail"))
+    await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "voicemail", "left a message"))
+    call, existing = await rig.feed.outcome_form(AGENT_A, call_id)
     assert call.id == call_id and existing.outcome == "voicemail"
-    assert rig.feed.outcomes_for([call_id, 999])[call_id].note == "left a message"
+    assert (await rig.feed.outcomes_for([call_id, 999]))[call_id].note == "left a message"
     await rig.background.drain()
     assert sandbox.state.recorded("followup") == []
 
@@ -378,7 +378,7 @@ async def test_an_outcome_of_a_call_back_shows_in_the_channel(rig, sandbox) -> N
         call.id, state="final", status1="ANSWER", status2="ANSWER", billsec=60
     )
     await rig.feed.poll()
-    rig.feed.log_outcome(OutcomeDraft(AGENT_A, call.id, "interested"))
+    await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call.id, "interested"))
     await rig.background.drain()
     assert "connected, 1 min · outcome: *interested*" in text_of(rig.updates[-1][2])
 
@@ -414,7 +414,7 @@ async def test_the_activity_digest_counts_what_happened(rig, sandbox, clock) -> 
         await rig.followups.save(
             FollowupDraft(AGENT_A, Phone.known("+919123456789"), "Ravi", A_PHONE, when)
         )
-    digest = rig.feed.activity()
+    digest = await rig.feed.activity()
     by_user = {a.user_id: a for a in digest.agents}
     a, b = by_user[AGENT_A], by_user[AGENT_B]
     assert (a.placed, a.answered, a.talk_seconds, a.followups_due) == (3, 2, 150, 1)
@@ -424,7 +424,7 @@ async def test_the_activity_digest_counts_what_happened(rig, sandbox, clock) -> 
     assert (digest.broadcasts, digest.broadcast_numbers) == (1, 3)
     assert digest.broadcast_outcomes == {"COMPLETED": 2, "BUSY": 1}
     assert digest.followups_due_today == 1
-    text = text_of(rig.feed.activity_digest())
+    text = text_of(await rig.feed.activity_digest())
     assert (
         "<@U0AGENTA>: 3 placed, 67% answered, talk time 2 min 30 s, 1 follow-up due today" in text
     )
@@ -443,7 +443,7 @@ async def test_missed_calls_waiting_for_app_home(rig, sandbox) -> None:
     other = sandbox.state.add_incoming("9812345611", A_NUMBER, answered=False)
     await rig.feed.poll()
     await rig.feed.call_back(AGENT_A, other["id"])
-    waiting = rig.feed.missed_waiting(limit=5)
+    waiting = await rig.feed.missed_waiting(limit=5)
     assert [w.key for w in waiting] == [missed["id"]]
     blocks = missed_calls_section(waiting, IST)
     assert blocks[0]["text"]["text"] == "Missed calls waiting"
@@ -454,11 +454,11 @@ async def test_missed_calls_waiting_for_app_home(rig, sandbox) -> None:
 
 
 async def test_the_digest_goes_with_the_health_digest_unless_timed(rig, clock) -> None:
-    assert rig.feed.digest_time() == "09:00"
+    assert await rig.feed.digest_time() == "09:00"
     rig.feed.activity_time = "18:30"
-    assert rig.feed.digest_time() == "18:30"
+    assert await rig.feed.digest_time() == "18:30"
     rig.feed.activity_time = "6pm"  # not HH:MM: the health digest's time
-    assert rig.feed.digest_time() == "09:00"
+    assert await rig.feed.digest_time() == "09:00"
     rig.feed.activity_time = "10:00"  # an hour ago (11:00 now): sent late, once
     assert await rig.feed.catch_up() is True
     assert await rig.feed.catch_up() is False
@@ -484,14 +484,14 @@ async def test_a_refused_followup_is_said_and_tried_again_on_the_next_save(
     call_id = await placed_call(rig)
     when = clock.now + timedelta(days=1)
     sandbox.state.set_fault("followup", Fault(error_rate=1.0, api_error=("E106", "bad ontime")))
-    rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "", when))
+    await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "", when))
     await rig.background.drain()
     assert "the follow-up was not created: Kaleyra refused it: bad ontime" in text_of(
         rig.dms[-1][1]
     )
     assert (await rig.store.get_outcome(call_id)).followup_id is None
     sandbox.state.set_fault("followup", None)
-    rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "", when))
+    await rig.feed.log_outcome(OutcomeDraft(AGENT_A, call_id, "call_back", "", when))
     await rig.background.drain()
     assert (await rig.store.get_outcome(call_id)).followup_id is not None
     assert len(sandbox.state.followups) == 1

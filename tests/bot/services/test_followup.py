@@ -87,26 +87,26 @@ async def test_save_sends_kaleyra_and_stores_a_typed_followup(
 async def test_an_unproven_number_grants_nothing(followups, agents, store, sandbox) -> None:
     await agents.register(CLAIMER, parse_phone("9000012345"))  # self-registered, not verified
     with pytest.raises(NotRegistered, match="not verified"):
-        followups.draft_add(CLAIMER, CUSTOMER, "John", datetime(2026, 11, 24, 10, 0))
+        await followups.draft_add(CLAIMER, CUSTOMER, "John", datetime(2026, 11, 24, 10, 0))
     with pytest.raises(NotRegistered):
-        followups.list_scope(CLAIMER, "mine")
+        await followups.list_scope(CLAIMER, "mine")
     mine = await followups.save(draft())
     # Claiming the follower's number (unproven) does not hand over its follow-ups.
     await store.unregister_agent(AGENT)
     await agents.register(CLAIMER, MINE)
-    assert not followups.may_change(CLAIMER, mine)
-    assert followups.holder(MINE.e164) is None  # nobody to remind: the number is unproven
+    assert not await followups.may_change(CLAIMER, mine)
+    assert await followups.holder(MINE.e164) is None  # nobody to remind: the number is unproven
 
 
 async def test_who_may_change(followups, store, agents) -> None:
     item = await followups.save(draft())
-    assert followups.may_change(AGENT, item)  # made it
-    assert followups.may_change(ADMIN, item)
-    assert not followups.may_change(OTHER, item)
+    assert await followups.may_change(AGENT, item)  # made it
+    assert await followups.may_change(ADMIN, item)
+    assert not await followups.may_change(OTHER, item)
     handed = item.model_copy(update={"follower": THEIRS.e164})
-    assert followups.may_change(OTHER, handed)  # follows it, verified
+    assert await followups.may_change(OTHER, handed)  # follows it, verified
     with pytest.raises(Refused, match="belongs to someone else"):
-        followups.require_change(OTHER, item, "followup.edit")
+        await followups.require_change(OTHER, item, "followup.edit")
     [refusal] = await store.audit_entries(action="followup.edit.refused")
     assert (refusal.user_id, refusal.outcome, refusal.kaleyra_ids) == (OTHER, "not owner", item.id)
 
@@ -129,19 +129,19 @@ async def test_only_admins_set_another_follower(followups, sandbox, store) -> No
 
 async def test_list_all_is_refused_to_non_admins_and_audited(followups, store) -> None:
     with pytest.raises(Refused, match="Only admins can list everyone's follow-ups"):
-        followups.list_scope(AGENT, "all")
+        await followups.list_scope(AGENT, "all")
     [entry] = await store.audit_entries(action="followup.list.refused")
     assert (entry.user_id, entry.outcome) == (AGENT, "not admin")
-    assert followups.list_scope(ADMIN, "all") is None
-    assert followups.list_scope(AGENT, "mine") == MINE
+    assert await followups.list_scope(ADMIN, "all") is None
+    assert await followups.list_scope(AGENT, "mine") == MINE
 
 
-def test_form_problems_by_field(followups) -> None:
+async def test_form_problems_by_field(followups) -> None:
     past = datetime(2026, 11, 22, 10, 0, tzinfo=IST)
-    problems = followups.form_problems(AGENT, follower=THEIRS, when=past, name="")
+    problems = await followups.form_problems(AGENT, follower=THEIRS, when=past, name="")
     assert set(problems) == {"follower", "when", "name"}
     assert "is in the past" in problems["when"] and "Only admins" in problems["follower"]
-    ok = followups.form_problems(
+    ok = await followups.form_problems(
         AGENT, follower=MINE, when=datetime(2026, 11, 24, 10, 0, tzinfo=IST), name="Asha"
     )
     assert ok == {}

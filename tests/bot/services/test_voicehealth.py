@@ -65,18 +65,18 @@ def watch(store, kaleyra, notify, clock, hooks) -> HealthWatch:
 
 async def test_digest_settings_have_one_owner(watch, store, hooks) -> None:
     on_change, reschedule = hooks
-    assert watch.digest_settings() == DigestSettings(None, "09:00")
+    assert await watch.digest_settings() == DigestSettings(None, "09:00")
     with pytest.raises(Refused, match="Only admins can change the health digest"):
-        watch.set_digest(AGENT, "C0OPS", time(8, 30))
+        await watch.set_digest(AGENT, "C0OPS", time(8, 30))
     assert (await store.audit_entries(action="voicehealth.digest.refused"))[0].user_id == AGENT
-    assert watch.set_digest(ADMIN, "C0OPS", time(8, 30)) == ("C0OPS", "08:30")
+    assert await watch.set_digest(ADMIN, "C0OPS", time(8, 30)) == ("C0OPS", "08:30")
     reschedule.assert_called_once_with("08:30")
     on_change.assert_called_once_with(ADMIN)
-    assert watch.set_digest(ADMIN, "C0OTHER").at == "08:30"  # the time already set is kept
-    watch.digest_off(ADMIN)
-    assert watch.digest_settings() == DigestSettings(None, "08:30")
+    assert (await watch.set_digest(ADMIN, "C0OTHER")).at == "08:30"  # the time already set is kept
+    await watch.digest_off(ADMIN)
+    assert await watch.digest_settings() == DigestSettings(None, "08:30")
     with pytest.raises(Refused):
-        watch.digest_off(AGENT)
+        await watch.digest_off(AGENT)
 
 
 def test_snapshot_and_diff_use_the_incident_identity() -> None:
@@ -92,7 +92,7 @@ def test_snapshot_and_diff_use_the_incident_identity() -> None:
 async def test_an_alert_that_could_not_be_posted_is_alerted_again(
     watch, store, sandbox, notify
 ) -> None:
-    watch.set_digest(ADMIN, "C0OPS")
+    await watch.set_digest(ADMIN, "C0OPS")
     sandbox.state.incidents = [KA]
     assert await watch.poll() == []  # baseline
     sandbox.state.incidents = [{**KA, "type": "critical"}]
@@ -109,7 +109,7 @@ async def test_an_alert_that_could_not_be_posted_is_alerted_again(
 async def test_an_outage_is_marked_only_once_its_message_is_posted(
     watch, store, sandbox, notify
 ) -> None:
-    watch.set_digest(ADMIN, "C0OPS")
+    await watch.set_digest(ADMIN, "C0OPS")
     sandbox.state.set_fault("monitor", Fault(error_rate=1.0, http_status=503))
     notify.post.return_value = None
     await watch.poll()
@@ -130,7 +130,7 @@ async def test_the_old_stored_state_shape_still_reads(watch, store, sandbox) -> 
 async def test_a_failed_digest_releases_its_claim_and_keeps_missed_items(
     watch, store, notify, clock
 ) -> None:
-    watch.set_digest(ADMIN, "C0OPS")
+    await watch.set_digest(ADMIN, "C0OPS")
     await store.mark_missed("reminder:1:x", "reminder", clock.now, "reminder for follow-up #1 (A)")
     notify.post.return_value = None
     assert await watch.digest() is False
@@ -144,12 +144,12 @@ async def test_a_failed_digest_releases_its_claim_and_keeps_missed_items(
 
 
 async def test_a_digest_that_raises_releases_its_claim(watch, store, notify) -> None:
-    watch.set_digest(ADMIN, "C0OPS")
+    await watch.set_digest(ADMIN, "C0OPS")
     notify.post.side_effect = RuntimeError("boom")
     with pytest.raises(RuntimeError):
         await watch.digest()
     assert await store.sent_entries("digest") == []
 
 
-def test_last_due_is_in_the_account_zone(watch, clock) -> None:
-    assert watch.last_due(clock.now) == datetime(2026, 11, 23, 9, 0, tzinfo=IST)
+async def test_last_due_is_in_the_account_zone(watch, clock) -> None:
+    assert await watch.last_due(clock.now) == datetime(2026, 11, 23, 9, 0, tzinfo=IST)

@@ -28,9 +28,9 @@ def audit_count(store: Store) -> int:
     return store.db.execute("SELECT COUNT(*) FROM audit").fetchone()[0]
 
 
-def seed_calls(store: Store, clock: list, user: str, count: int, *, days_ago: float = 0):
+async def seed_calls(store: Store, clock: list, user: str, count: int, *, days_ago: float = 0):
     clock[0] = NOW - timedelta(days=days_ago)
-    rows = store.create_calls(
+    rows = await store.create_calls(
         "c2c", [(user, "+919876543210", f"+9191{n:08d}") for n in range(count)]
     )
     clock[0] = NOW
@@ -53,18 +53,18 @@ def test_the_scale_indexes_exist(store: Store) -> None:
 
 
 @pytest.fixture
-def year(store: Store, clock: list) -> Store:
+async def year(store: Store, clock: list) -> Store:
     """Mostly finished calls, a few open, statistics gathered: the planner's real choices."""
     for day in range(30):
-        rows = seed_calls(store, clock, f"U{day % 3}", 60, days_ago=30 - day)
+        rows = await seed_calls(store, clock, f"U{day % 3}", 60, days_ago=30 - day)
         with store.db.conn:
             store.db.conn.executemany(
                 "UPDATE calls SET state = 'final' WHERE id = ?", [[r.id] for r in rows]
             )
-    open_ = seed_calls(store, clock, "U1", 4)
-    store.update_call(open_[0].id, state="placed")
-    store.update_call(open_[1].id, state="unknown")
-    store.blacklist_add([f"+9190{n:08d}" for n in range(300)], "U1")
+    open_ = await seed_calls(store, clock, "U1", 4)
+    await store.update_call(open_[0].id, state="placed")
+    await store.update_call(open_[1].id, state="unknown")
+    await store.blacklist_add([f"+9190{n:08d}" for n in range(300)], "U1")
     with store.db.conn:
         store.db.conn.executemany(
             "INSERT INTO audit (at, user_id, action, outcome) VALUES (?, 'U1', 'c2c.dial', 'ok')",
@@ -104,13 +104,13 @@ PAGES = {"latest calls", "history page 1", "history page n", "blacklist page 1",
 
 
 @pytest.mark.parametrize("name", sorted(READS))
-def test_hot_reads_walk_an_index_never_the_table(year: Store, name: str) -> None:
+async def test_hot_reads_walk_an_index_never_the_table(year: Store, name: str) -> None:
     """The SQL each store method really runs, explained: its cost follows its answer, not the
     history behind it (with statistics, as a file gets them from ANALYZE)."""
     statements: list[str] = []
     year.db.conn.set_trace_callback(statements.append)
     try:
-        READS[name](year)
+        await READS[name](year)
     finally:
         year.db.conn.set_trace_callback(None)
     reads = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "DELETE"))]
@@ -126,75 +126,77 @@ def test_hot_reads_walk_an_index_never_the_table(year: Store, name: str) -> None
 # ----------------------------------------------------------------------------- call history
 
 
-def test_call_history_pages_newest_first_only_mine(store: Store, clock: list) -> None:
-    mine = seed_calls(store, clock, "U1", 45)
-    seed_calls(store, clock, "U2", 5)
-    first = store.call_history("U1", limit=20)
-    second = store.call_history("U1", before_id=first[-1].id, limit=20)
-    third = store.call_history("U1", before_id=second[-1].id, limit=20)
+async def test_call_history_pages_newest_first_only_mine(store: Store, clock: list) -> None:
+    mine = await seed_calls(store, clock, "U1", 45)
+    await seed_calls(store, clock, "U2", 5)
+    first = await store.call_history("U1", limit=20)
+    second = await store.call_history("U1", before_id=first[-1].id, limit=20)
+    third = await store.call_history("U1", before_id=second[-1].id, limit=20)
     ids = [c.id for c in first + second + third]
     assert ids == sorted((c.id for c in mine), reverse=True)
     assert [len(first), len(second), len(third)] == [20, 20, 5]
     assert {c.user_id for c in first + second + third} == {"U1"}
-    assert store.call_history("U1", before_id=third[-1].id) == []
-    assert store.call_history("U9") == []
+    assert await store.call_history("U1", before_id=third[-1].id) == []
+    assert await store.call_history("U9") == []
 
 
 # ----------------------------------------------------------------------------- blacklist page
 
 
-def test_blacklist_pages_newest_first_without_gaps_or_repeats(store: Store, clock: list) -> None:
+async def test_blacklist_pages_newest_first_without_gaps_or_repeats(
+    store: Store, clock: list
+) -> None:
     for day in range(5):
         clock[0] = NOW - timedelta(days=5 - day)
-        store.blacklist_add([f"+9190{day}{n:07d}" for n in range(30)], "U1", reason="spam")
+        await store.blacklist_add([f"+9190{day}{n:07d}" for n in range(30)], "U1", reason="spam")
     clock[0] = NOW
     seen: list[str] = []
     after = None
-    while page := store.blacklist_page(after=after, limit=40):
+    while page := await store.blacklist_page(after=after, limit=40):
         seen += [e.number for e in page]
         after = (page[-1].added_at, page[-1].number)
     assert len(seen) == 150 and len(set(seen)) == 150
     assert all(n.startswith("+91904") for n in seen[:30])  # the newest day first
     assert all(n.startswith("+91900") for n in seen[-30:])
-    assert store.blacklist_page(limit=1)[0].reason == "spam"
+    assert (await store.blacklist_page(limit=1))[0].reason == "spam"
 
 
 # ----------------------------------------------------------------------------- retention
 
 
-def test_prune_history_deletes_old_rows_in_batches_and_keeps_the_rest(
+async def test_prune_history_deletes_old_rows_in_batches_and_keeps_the_rest(
     store: Store, clock: list
 ) -> None:
-    old = seed_calls(store, clock, "U1", 7, days_ago=500)
+    old = await seed_calls(store, clock, "U1", 7, days_ago=500)
     for call in old[:5]:
-        store.update_call(call.id, state="final")
-    store.update_call(old[5].id, state="failed")  # old[6] is still 'placing': kept
-    recent = seed_calls(store, clock, "U1", 3, days_ago=10)
+        await store.update_call(call.id, state="final")
+    await store.update_call(old[5].id, state="failed")  # old[6] is still 'placing': kept
+    recent = await seed_calls(store, clock, "U1", 3, days_ago=10)
     for n in range(9):
         clock[0] = NOW - timedelta(days=500 if n < 6 else 1)
-        store.audit(user_id="U1", action="c2c.dial", outcome="placed")
+        await store.audit(user_id="U1", action="c2c.dial", outcome="placed")
     clock[0] = NOW
 
     deleted = []
-    while count := store.prune_history(NOW, audit_days=400, call_days=400, batch=4):
+    while count := await store.prune_history(NOW, audit_days=400, call_days=400, batch=4):
         deleted.append(count)
     assert deleted == [8, 4] and sum(deleted) == 6 + 6
-    left = [c.id for c in store.call_history("U1", limit=100)]
+    left = [c.id for c in await store.call_history("U1", limit=100)]
     assert left == sorted([old[6].id, *(c.id for c in recent)], reverse=True)
     assert audit_count(store) == 3
-    assert store.prune_history(NOW, audit_days=400, call_days=400) == 0
+    assert await store.prune_history(NOW, audit_days=400, call_days=400) == 0
 
 
-def test_prune_history_follows_each_retention_setting(store: Store, clock: list) -> None:
-    calls = seed_calls(store, clock, "U1", 2, days_ago=40)
+async def test_prune_history_follows_each_retention_setting(store: Store, clock: list) -> None:
+    calls = await seed_calls(store, clock, "U1", 2, days_ago=40)
     for call in calls:
-        store.update_call(call.id, state="final")
+        await store.update_call(call.id, state="final")
     clock[0] = NOW - timedelta(days=40)
-    store.audit(user_id="U1", action="c2c.dial", outcome="placed")
+    await store.audit(user_id="U1", action="c2c.dial", outcome="placed")
     clock[0] = NOW
-    assert store.prune_history(NOW, audit_days=400, call_days=30) == 2
+    assert await store.prune_history(NOW, audit_days=400, call_days=30) == 2
     assert audit_count(store) == 1
-    assert store.prune_history(NOW, audit_days=30, call_days=30) == 1
+    assert await store.prune_history(NOW, audit_days=30, call_days=30) == 1
     assert audit_count(store) == 0
 
 
