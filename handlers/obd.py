@@ -125,7 +125,7 @@ class ObdHandlers:
     async def cancel(self, ack: AsyncAck, body: dict, action: dict, respond: AsyncRespond) -> None:
         await ack()
         job_id = _job_id(str(action.get("value", "")))
-        if job_id is not None and self.obd.discard(job_id, body["user"]["id"]):
+        if job_id is not None and await self.obd.discard(job_id, body["user"]["id"]):
             message = self.replies.show(views.cancelled_message(job_id))
             self._spawn(reply(respond, replace_original=True, **message), "reply")
 

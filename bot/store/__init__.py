@@ -5,21 +5,12 @@ from __future__ import annotations
 from bot.models import Agent, CallRow
 from bot.store.agents import AgentsTable
 from bot.store.audit import AuditTable
+from bot.store.base import StoreBusy, StoreDown, StoreError, StoreFull, StoreUnavailable
 from bot.store.blacklist import BlacklistTable
 from bot.store.callfeed import CallFeedTable
 from bot.store.calls import CallsTable
 from bot.store.campaigns import CampaignsTable
-from bot.store.db import (
-    Clock,
-    Db,
-    StoreBusy,
-    StoreDown,
-    StoreError,
-    StoreFull,
-    StoreUnavailable,
-    iso,
-    utc_now,
-)
+from bot.store.db import Clock, Db, iso, utc_now
 from bot.store.followups import FollowupsTable
 from bot.store.history import HistoryTable
 from bot.store.jobs import JobsTable

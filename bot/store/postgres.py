@@ -12,7 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from bot.store.db import StoreDown, Tx, Written
+from bot.store.base import StoreDown, Tx, Written
 from bot.store.dialect import postgres
 from bot.store.urls import conninfo
 

@@ -221,7 +221,7 @@ async def test_9_the_minute_job_restarts_a_running_campaign_nobody_sends(paced_b
     async def next_chunk(job_id: int):
         if (await store.chunk_counts(job_id)).sent and next(failing) < 6:
             raise StoreError("database is locked")  # the sender gives up after 5 retries
-        return real_next(job_id)
+        return await real_next(job_id)
 
     mocker.patch.object(store, "next_chunk", side_effect=next_chunk)
     job = start(bot, " ".join(batch) + " play 123.sound")
@@ -246,7 +246,7 @@ def test_9_resume_on_a_campaign_shown_running_with_no_sender_starts_one(paced_bo
     async def next_chunk(job_id: int):
         if (await store.chunk_counts(job_id)).sent and next(failing) < 6:
             raise StoreError("database is locked")
-        return real_next(job_id)
+        return await real_next(job_id)
 
     mocker.patch.object(store, "next_chunk", side_effect=next_chunk)
     job = start(bot, " ".join(batch) + " play 123.sound")

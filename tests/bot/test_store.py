@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import asyncio
 import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.store import SCHEMA_VERSION, Store, StoreError
+from bot.store import SCHEMA_REVISION, SCHEMA_VERSION, Store, StoreError
 
 
 @pytest.fixture
@@ -17,7 +18,9 @@ def store(tmp_path):
 
 def test_schema_is_created_with_wal_and_versioned(store: Store) -> None:
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store.db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == (
+        SCHEMA_REVISION
+    )
     assert {"agents", "calls", "audit", "settings", "seen_requests"} <= set(store.db.table_names())
 
 
@@ -72,7 +75,7 @@ def test_concurrent_writes_from_threads(store: Store) -> None:
         for i in range(50):
             await store.audit(user_id=f"U{n}", action="x", outcome="ok", detail={"i": i})
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=asyncio.run, args=(work(n),)) for n in range(8)]
     for t in threads:
         t.start()
     for t in threads:
@@ -95,19 +98,29 @@ async def test_first_time_honours_its_window(tmp_path) -> None:
 async def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, monkeypatch) -> None:
     """A version-11 file whose newest call was pruned while its outcome stayed (the bug of
     issue 18 item 6): after the upgrade, new calls start above every id still named."""
-    from bot.store import schema
+    import sqlite3
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 11)
-    monkeypatch.setattr(schema, "LATER", tuple(s for s in schema.LATER if s[0] <= 11))
-    old = Store(tmp_path / "v.db")
-    await old.create_calls("c2c", [("U1", "+919876543210", "+919123456789")] * 3)
-    await old.save_outcome(3, "U1", "interested", "a note", None)
-    old.db.execute("DELETE FROM calls WHERE id = 3")
-    old.db.conn.commit()
+    import sqlite_utils
+
+    from bot.store.migrations import legacy
+
+    monkeypatch.setattr(legacy, "SCHEMA_VERSION", 11)
+    monkeypatch.setattr(legacy, "LATER", tuple(s for s in legacy.LATER if s[0] <= 11))
+    old = sqlite3.connect(tmp_path / "v.db")  # a file the sqlite-utils history left at 11
+    legacy.migrate(sqlite_utils.Database(old))
+    for _ in range(3):
+        old.execute(
+            "INSERT INTO calls (kind, user_id, agent_number, customer_number, state, created_at)"
+            " VALUES ('c2c', 'U1', '+919876543210', '+919123456789', 'placing', '2026-11-23')"
+        )
+    old.execute("INSERT INTO call_outcomes (call_id, user_id, outcome) VALUES (3, 'U1', 'x')")
+    old.execute("DELETE FROM calls WHERE id = 3")
+    old.commit()
     old.close()
     monkeypatch.undo()
     upgraded = Store(tmp_path / "v.db")
     assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
+    assert upgraded.db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
     assert [c.id for c in await upgraded.recent_calls("U1", limit=5)] == [2, 1]
     (new,) = await upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000001")])
     assert new.id == 4 and await upgraded.get_outcome(new.id) is None

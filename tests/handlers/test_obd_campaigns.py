@@ -111,12 +111,12 @@ def click(bot, action_id: str, value: str, user_id: str = ADMIN, block_id: str =
     return got[0]
 
 
-async def restart(bot, clock) -> None:
+def restart(bot, clock) -> None:
     """Kill the app where it stands and start a second one on the same database."""
     old = bot.deps
     bot.stack.app_host.unmount()  # its lifecycle cancels every task: nothing settles its work
     bot.run(old.kaleyra.aclose())
-    await old.store.aclose()
+    old.store.close()
     bot.deps = build_deps(
         bot.settings,
         kaleyra=KaleyraClient(
@@ -203,7 +203,7 @@ async def test_crash_between_chunks_then_resume_sends_exactly_the_never_sent_res
     assert sleeps.held.wait(10)
     assert called(bot) == batch[:200]
 
-    await restart(bot, clock)
+    restart(bot, clock)
     assert (await bot.deps.store.get_job(job)).state == "interrupted"
     [dm] = [m for m in dms(bot) if "was interrupted" in text_of(m)]
     assert "accepted 200 · outcome unknown 0 · never sent 250" in text_of(dm)
@@ -243,7 +243,7 @@ async def test_crash_while_a_request_waits_for_its_answer_never_sends_it_again(
     job = start(bot, " ".join(batch) + " play 123.sound")
     assert reached.wait(10)
 
-    await restart(bot, clock)
+    restart(bot, clock)
     chunks = await bot.deps.store.chunks(job)
     assert [c.state for c in chunks] == ["accepted", "unknown", "pending"]
     [dm] = [m for m in dms(bot) if "was interrupted" in text_of(m)]
@@ -270,7 +270,7 @@ async def test_a_restart_after_every_request_went_out_finishes_without_resume(bo
     mocker.patch.object(bot.deps.kaleyra, "obd_call", side_effect=answer_lost)
     job = start(bot, "9876543210 play 123.sound")
     assert reached.wait(10)
-    await restart(bot, clock)
+    restart(bot, clock)
     [dm] = [m for m in dms(bot) if "was interrupted" in text_of(m)]
     assert "nothing to resume" in text_of(dm) and buttons(dm) == {}
     assert (await bot.deps.store.get_job(job)).state == "done"  # no group id came back to follow

@@ -172,11 +172,11 @@ async def test_a_failure_after_kaleyra_placed_the_call_still_gets_a_card(
     real_update = store.update_call
     calls = {"n": 0}
 
-    def flaky(call_id, **fields):
+    async def flaky(call_id, **fields):
         calls["n"] += 1
         if fields.get("state") == "placed":
             raise OSError("disk I/O error")
-        return real_update(call_id, **fields)
+        return await real_update(call_id, **fields)
 
     mocker.patch.object(store, "update_call", side_effect=flaky)
     await c2c.request_dial(AGENT, CUSTOMER)

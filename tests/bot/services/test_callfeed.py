@@ -101,7 +101,7 @@ class Rig:
         self.dms.append((user_id, payload))
         return Posted("D" + user_id[1:], "1.1")
 
-    def _dial(self, user_id: str, agent: Phone, customer: Phone, _claim: str) -> Dialling:
+    async def _dial(self, user_id: str, agent: Phone, customer: Phone, _claim: str) -> Dialling:
         self.dialled.append((user_id, agent.e164, customer.e164))
         return Dialling(agent, customer)
 

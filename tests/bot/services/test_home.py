@@ -19,6 +19,10 @@ from tests.support.harness import text_of
 ADMIN, AGENT = "U0ADMIN", "U0AGENT"
 
 
+async def _digest() -> DigestSettings:
+    return DigestSettings("C0OPS", "08:30")
+
+
 @pytest.fixture
 def store(tmp_path, clock):
     s = Store(tmp_path / "h.db", clock=clock)
@@ -44,7 +48,7 @@ def home(store, notify, clock) -> Home:
         tz=clock.now.tzinfo,
         tz_name="Asia/Kolkata",
         sandbox=True,
-        digest=lambda: DigestSettings("C0OPS", "08:30"),
+        digest=_digest,
     )
 
 
@@ -111,7 +115,7 @@ async def test_refreshes_are_coalesced_per_user_and_publish_the_latest_state(
         tz=clock.now.tzinfo,
         tz_name="Asia/Kolkata",
         sandbox=False,
-        digest=lambda: DigestSettings("C0OPS", "08:30"),
+        digest=_digest,
         quiet=3.0,
         spacing=5.0,
     )

@@ -42,7 +42,7 @@ def notify(mocker):
 
 @pytest.fixture
 def hooks(mocker):
-    return mocker.Mock(), mocker.Mock()
+    return mocker.Mock(), mocker.AsyncMock()
 
 
 @pytest.fixture
