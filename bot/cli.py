@@ -82,6 +82,42 @@ def cmd_local(args: argparse.Namespace) -> int:
     return serve_local(settings)
 
 
+def cmd_db_upgrade(_args: argparse.Namespace) -> int:
+    """Migrate DATABASE_URL (serve also does it at start, one replica at a time)."""
+    import asyncio
+
+    from bot.store import Store
+    from bot.store.migrations import current_revision
+    from bot.store.urls import redacted
+
+    url = _settings_or_exit().database
+
+    async def upgrade() -> None:
+        store = Store(url)
+        await store.open()
+        await store.aclose()
+
+    asyncio.run(upgrade())
+    print(f"{redacted(url)}: at revision {current_revision(url)}")
+    return 0
+
+
+def cmd_db_copy(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.store import StoreError
+    from bot.store.copy import copy_database
+    from bot.store.urls import redacted
+
+    try:
+        copied = asyncio.run(copy_database(args.source, args.target))
+    except StoreError as exc:
+        print(f"voicebot: {exc}", file=sys.stderr)
+        return 1
+    print(f"copied {sum(copied.values())} rows to {redacted(args.target)}")
+    return 0
+
+
 def cmd_configured(_args: argparse.Namespace) -> int:
     """Exit 0 when Slack credentials are configured (used by `make run`)."""
     return 0 if _settings_or_exit().slack_configured else 1
@@ -113,6 +149,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="know only this spelling of voice.groupstatus (default: any case)",
     )
     sandbox.set_defaults(func=cmd_sandbox)
+    db = sub.add_parser("db", help="the database: migrate it, or copy a deployment's data")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="apply the migrations to DATABASE_URL")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    copy = db_sub.add_parser("copy", help="copy every row into a new, empty database")
+    copy.add_argument("--from", dest="source", required=True, help="sqlite:///… or postgresql://…")
+    copy.add_argument("--to", dest="target", required=True, help="sqlite:///… or postgresql://…")
+    copy.set_defaults(func=cmd_db_copy)
     doctor = sub.add_parser(
         "doctor", help="read-only checks of this installation (never places a call)"
     )

@@ -157,6 +157,7 @@ def _c2c(d: Deps) -> ClickToCall:
         track_for_seconds=tuning.track_for_seconds,
         dial_concurrency=settings.dial_concurrency,
         auto_track=tuning.auto_track,
+        shared_database=d.store.dialect == "postgresql",
     )
 
 
@@ -205,6 +206,7 @@ def _obd(d: Deps) -> Broadcasts:
             concurrency=d.kaleyra.chunk_concurrency,
             progress_interval=tuning.progress_interval,
             follow_calls=tuning.auto_track,
+            shared_database=d.store.dialect == "postgresql",
         ),
         # CSV files from the form, read with the bot token.
         fetch=lambda file, limit: download(d.slack, file, limit),
@@ -265,7 +267,7 @@ HEALTH_POLL, HEALTH_DIGEST = "health-poll", "health-digest"
 REMINDERS, FOLLOWUP_SYNC = "followup-reminders", "followup-sync"
 TRACK_CALLS, TRACK_BROADCASTS = "track-calls", "track-broadcasts"
 CALL_FEED, ACTIVITY_DIGEST = "call-feed", "activity-digest"
-BROADCAST_WINDOW = "broadcast-window"
+BROADCAST_WINDOW, CAMPAIGN_LEASES = "broadcast-window", "campaign-leases"
 HISTORY_PRUNE = "history-prune"
 JOB_IDS = (
     HEALTH_POLL,
@@ -275,6 +277,7 @@ JOB_IDS = (
     TRACK_CALLS,
     TRACK_BROADCASTS,
     BROADCAST_WINDOW,
+    CAMPAIGN_LEASES,
     CALL_FEED,
     ACTIVITY_DIGEST,
     HISTORY_PRUNE,
@@ -299,6 +302,8 @@ async def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
         ScheduledJob(TRACK_BROADCASTS, d.obd.poll_tracking, IntervalTrigger(seconds=30)),
         # Paused by the calling window closing: resumed when it opens again.
         ScheduledJob(BROADCAST_WINDOW, d.obd.tick, IntervalTrigger(minutes=1)),
+        # A dead replica's campaign is reported within its lease (20 s) and this period.
+        ScheduledJob(CAMPAIGN_LEASES, d.obd.reclaim, IntervalTrigger(seconds=15)),
         ScheduledJob(
             CALL_FEED, d.callfeed.poll, IntervalTrigger(seconds=settings.calls_poll_seconds)
         ),

@@ -8,9 +8,13 @@ import logging
 import aiohttp
 
 from bot.deps import Deps
+from bot.runtime.leader import LeaderElector
 from bot.slack.client import slack_session
+from bot.store.urls import conninfo
 
 log = logging.getLogger("voicebot.lifecycle")
+
+LEADER_POLL = 5.0  # seconds between a standby's tries for the scheduler's lock
 
 
 class Lifecycle:
@@ -18,6 +22,7 @@ class Lifecycle:
         self.deps = deps
         self.ready = False
         self._own_session: aiohttp.ClientSession | None = None
+        self.elector: LeaderElector | None = None
 
     async def start(self) -> None:
         deps = self.deps
@@ -25,10 +30,22 @@ class Lifecycle:
             # One pooled session for every Web API call; without it slack_sdk opens one per call.
             self._own_session = slack_session()
             deps.slack.session = self._own_session
+        await deps.store.open()  # PostgreSQL: connect, and migrate (one replica at a time)
         if not deps.uses_sandbox:
             deps.kaleyra.adapt(await deps.store.kaleyra_account())
         if deps.settings.scheduler_enabled:
-            await deps.scheduler.start()
+            if deps.store.dialect == "postgresql":
+                # Replicas: the one holding the advisory lock runs the jobs; the others stand
+                # by and take over within LEADER_POLL seconds of its death.
+                self.elector = LeaderElector(
+                    conninfo(deps.settings.database),
+                    on_elected=deps.scheduler.start,
+                    on_deposed=self._stand_by,
+                    interval=LEADER_POLL,
+                )
+                await self.elector.start()
+            else:
+                await deps.scheduler.start()
         resumed = await deps.c2c.resume_tracking()
         if resumed:
             log.info("resumed tracking %d calls", resumed)
@@ -42,8 +59,22 @@ class Lifecycle:
             gc.freeze()
         self.ready = True
 
+    @property
+    def scheduler_role(self) -> str:
+        """`leader` (runs the scheduled jobs), `standby` (another replica does) or `off`."""
+        if not self.deps.settings.scheduler_enabled:
+            return "off"
+        if self.elector is None:
+            return "leader"
+        return "leader" if self.elector.is_leader else "standby"
+
+    async def _stand_by(self) -> None:
+        self.deps.scheduler.shutdown()
+
     async def stop(self) -> None:
         self.ready = False
+        if self.elector is not None:
+            await self.elector.aclose()
         self.deps.scheduler.shutdown()
         await self.deps.background.cancel_all()
         await self.deps.notify.budget.aclose()

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -26,9 +27,11 @@ from starlette.routing import Route
 
 from bot.deps import Deps, build_deps
 from bot.lifecycle import Lifecycle
+from bot.runtime.leader import DatabaseInUse, SingleProcessLock
 from bot.runtime.logs import REQUEST_ID, configure_logging
 from bot.runtime.metrics import COMMANDS, CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from bot.runtime.recent import RecentKeys
+from bot.runtime.replica import REPLICA_ID
 from bot.settings import Settings
 from bot.slack.app import build_app
 
@@ -186,12 +189,17 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     async def healthz(_request: Request) -> Response:
         if not lifecycle.ready:
             return JSONResponse({"status": "starting"}, status_code=503)
+        database = await deps.store.ping()
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "ok" if database else "degraded",
                 "kaleyra": "sandbox" if deps.uses_sandbox else "live",
                 "mode": "socket" if deps.settings.socket_mode else "http",
-            }
+                "database": "ok" if database else "not answering",
+                "scheduler": lifecycle.scheduler_role,
+                "replica": REPLICA_ID,
+            },
+            status_code=200 if database else 503,
         )
 
     async def kaleyra_callback(request: Request) -> Response:
@@ -235,6 +243,14 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
 def serve(settings: Settings) -> int:
     configure_logging(settings)
     deps = build_deps(settings)
+    if deps.store.dialect == "sqlite" and deps.store.path != ":memory:":
+        # With SQLite one process is the whole deployment: a second one on the same file would
+        # ring customers twice. Several replicas need PostgreSQL (DATABASE_URL).
+        try:
+            SingleProcessLock(deps.store.path).acquire()
+        except DatabaseInUse as exc:
+            print(f"voicebot: {exc}", file=sys.stderr)
+            return 2
     if deps.uses_sandbox:
         log.warning(
             "KALEYRA_API_KEY is not set: using the embedded sandbox, no real calls are placed"

@@ -57,6 +57,7 @@ class Scheduler:
         self._jobs = jobs
         self._catch_up = catch_up
         self._spawn = spawn
+        self._listening = False
         self.aps = AsyncIOScheduler(
             timezone=timezone,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
@@ -76,9 +77,11 @@ class Scheduler:
     async def start(self) -> None:
         await self.add_jobs()
         if not self.aps.running:
-            self.aps.add_listener(
-                self._count, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
-            )
+            if not self._listening:  # once, however often leadership comes and goes
+                self._listening = True
+                self.aps.add_listener(
+                    self._count, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+                )
             self.aps.start()
         # What fell due while we were down: reminders within their grace window, the digest.
         if self._spawn is not None:

@@ -54,7 +54,7 @@ from bot.services.agents import Agents, Refused
 from bot.services.home import Home
 from bot.slack.budget import Priority
 from bot.slack.notify import Notifier
-from bot.store import Store
+from bot.store import Store, iso
 from bot.views.c2c import (
     LOG_PAGE_SIZE,
     SAFE_LINK,
@@ -162,6 +162,7 @@ class ClickToCall:
         track_for_seconds: float = 30 * 60,
         dial_concurrency: int = 200,
         auto_track: bool = True,
+        shared_database: bool = False,
     ) -> None:
         self.store = store
         self.kaleyra = kaleyra
@@ -188,6 +189,9 @@ class ClickToCall:
         # runs on every dial, so it is answered from memory.
         self._recent: RecentKeys | None = None
         self._clicks = RecentKeys(CLICK_WINDOW, clock)  # the double-click guard
+        # Replicas share the database: the guards read it too (one process on SQLite keeps
+        # them in memory, where they cost nothing).
+        self.shared_database = shared_database
         self._recording: asyncio.Task | None = None
         self._queue: deque[tuple[CallRow, _Order]] = deque()  # recorded, waiting for a slot
         self._workers = 0
@@ -216,7 +220,7 @@ class ClickToCall:
         and a *Dial again* of a claimed caller re-checks the claim. Refusals raise `Refused` /
         `NotRegistered`; nothing is sent to Kaleyra then.
         """
-        if click is not None and not self._first_press(click):
+        if click is not None and not await self._first_press(click):
             return AlreadyHandled()
         if not (retry is None or 0 <= retry <= 2) or not (delay is None or 0 <= delay <= 900):
             raise Refused("Retries go from 0 to 2 and the delay from 0 to 900 seconds.")
@@ -348,7 +352,7 @@ class ClickToCall:
 
         None when the follow-up no longer exists.
         """
-        if not self._first_press(click):
+        if not await self._first_press(click):
             return AlreadyHandled()  # a double click: not even looked up twice
         item = await self.find_followup(click.value) if self.find_followup else None
         if item is None:
@@ -359,13 +363,24 @@ class ClickToCall:
             raise Refused(f"That follow-up's number cannot be dialled: {exc}.") from None
         return await self.request_dial(click.user_id, customer)
 
-    def _first_press(self, click: Click) -> bool:
-        """The double-click guard: (user, message or view, button, value), a few seconds."""
-        return self._clicks.first_time((click.user_id, click.where, click.action_id, click.value))
+    async def _first_press(self, click: Click) -> bool:
+        """The double-click guard: (user, message or view, button, value), a few seconds; in
+        the shared database too with replicas, where the two clicks may reach two of them."""
+        key = (click.user_id, click.where, click.action_id, click.value)
+        if not self._clicks.first_time(key):
+            return False
+        if self.shared_database:
+            return await self.store.first_time("click:" + "|".join(key), within=CLICK_WINDOW)
+        return True
 
     async def recent_repeat(self, user_id: str, agent: Phone, customer: Phone) -> bool:
         """The same call placed (or about to be) in the last minute: ask before ringing again."""
-        return (user_id, agent.e164, customer.e164) in await self._recent_calls()
+        if (user_id, agent.e164, customer.e164) in await self._recent_calls():
+            return True
+        if self.shared_database:  # placed through another replica
+            since = iso(self.clock() - REPEAT_WINDOW)
+            return await self.store.placed_since(user_id, agent.e164, customer.e164, since)
+        return False
 
     async def _recent_calls(self) -> RecentKeys:
         if self._recent is None:  # after a start: the calls the store holds from the last minute
@@ -493,7 +508,6 @@ class ClickToCall:
     async def _record(self) -> None:
         orders, self._unrecorded = self._unrecorded, []
         try:
-            await self._load_secret()
             await self._load_secret()
             rows = await self.store.create_calls(
                 "c2c",

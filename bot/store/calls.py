@@ -90,6 +90,15 @@ class CallsTable(Db):
             (r["user_id"], r["agent_number"], r["customer_number"], r["created_at"]) for r in rows
         ]
 
+    async def placed_since(self, user_id: str, agent: str, customer: str, since: str) -> bool:
+        """The same call (user, both numbers) placed at or after `since` and not failed."""
+        row = await self._one(
+            "SELECT 1 AS yes FROM calls WHERE user_id = ? AND created_at >= ?"
+            " AND agent_number = ? AND customer_number = ? AND state != 'failed' LIMIT 1",
+            [user_id, since, agent, customer],
+        )
+        return row is not None
+
     async def open_calls(self) -> list[CallRow]:
         # Only calls Kaleyra gave an id can be followed; the terms match idx_calls_open's.
         rows = await self._all(

@@ -148,29 +148,38 @@ class CampaignsTable(JobsTable):
 
     # ------------------------------------------------------------------ its sender's lease
 
-    async def claim_sender(self, job_id: int, until: str) -> bool:
+    async def claim_sender(self, job_id: int, until: str, by: str) -> bool:
         """Become the one sender of a running campaign, unless another's lease still holds."""
         cursor = await self._write(
-            "UPDATE jobs SET sender_until = ? WHERE id = ? AND state = 'running'"
+            "UPDATE jobs SET sender_until = ?, sender_by = ? WHERE id = ? AND state = 'running'"
             " AND (sender_until IS NULL OR sender_until < ?)",
-            [until, job_id, self._now()],
+            [until, by, job_id, self._now()],
         )
         return cursor.rowcount == 1
 
-    async def renew_sender(self, job_id: int, until: str) -> None:
-        await self._write("UPDATE jobs SET sender_until = ? WHERE id = ?", [until, job_id])
+    async def renew_senders(self, job_ids: Sequence[int], until: str, by: str) -> None:
+        """The heartbeat: every lease this replica holds runs on to `until`."""
+        if job_ids:
+            await self._write(
+                f"UPDATE jobs SET sender_until = ? WHERE id IN ({_marks(job_ids)})"
+                " AND sender_by = ?",
+                [until, *job_ids, by],
+            )
 
     async def release_sender(self, job_id: int) -> None:
-        await self._write("UPDATE jobs SET sender_until = NULL WHERE id = ?", [job_id])
+        await self._write(
+            "UPDATE jobs SET sender_until = NULL, sender_by = NULL WHERE id = ?", [job_id]
+        )
 
-    async def senderless_campaigns(self) -> list[int]:
-        """Running campaigns nobody is sending: no lease, or one that ran out."""
+    async def senderless_campaigns(self) -> list[tuple[int, str | None]]:
+        """(id, last sender) of the running campaigns nobody is sending: no lease, or one that
+        ran out (its sender failed, or its replica died)."""
         rows = await self._all(
-            "SELECT id FROM jobs WHERE state = 'running'"
+            "SELECT id, sender_by FROM jobs WHERE state = 'running'"
             " AND (sender_until IS NULL OR sender_until < ?) ORDER BY id",
             [self._now()],
         )
-        return [r["id"] for r in rows]
+        return [(r["id"], r["sender_by"]) for r in rows]
 
     async def campaign_ids(self, *states: str, reason: str | None = None) -> list[int]:
         sql = f"SELECT id FROM jobs WHERE state IN ({_marks(states)})"

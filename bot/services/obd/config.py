@@ -21,7 +21,11 @@ STORE_RETRIES, STORE_RETRY_SECONDS = 5, 2.0
 OVERLAP_WINDOW = timedelta(
     hours=1
 )  # a Start asks first if another broadcast of this long calls its numbers
-SENDER_LEASE = timedelta(minutes=2)  # a sender's claim on a campaign, renewed while it sends
+# A sender's claim on a campaign: renewed by each step of the sender and by a heartbeat every
+# HEARTBEAT seconds, so a dead replica's campaign is found within SENDER_LEASE plus the check's
+# period (15 s) and reported to its owner by another replica.
+SENDER_LEASE = timedelta(seconds=20)
+HEARTBEAT = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class BroadcastConfig:
     follow_calls: bool = True  # no scheduler: the service follows calls and the window itself
     track_every: float = 15.0
     track_for: float = 3 * 3600
+    # Several replicas share the database: at start, only campaigns whose sender's lease ran
+    # out are interrupted (a live replica may be sending the others). One SQLite process: all.
+    shared_database: bool = False
 
     @property
     def tz(self) -> ZoneInfo:

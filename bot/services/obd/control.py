@@ -74,7 +74,7 @@ class Controls(BroadcastsBase):
         changed = await self.store.move_campaign(job_id, "running", since=("paused", "interrupted"))
         if not changed and campaign.state == "running" and job_id not in self._runners:
             # Shown running with nobody sending it (its sender failed): start one.
-            changed = job_id in await self.store.senderless_campaigns()
+            changed = job_id in [j for j, _ in await self.store.senderless_campaigns()]
         if changed:
             await self._audit(campaign, "resume", "resumed", actor=user_id)
             # A sender winding down (paused a moment ago) starts the next itself when it ends.

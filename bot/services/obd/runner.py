@@ -22,8 +22,10 @@ from bot.models import (
     StartOutcome,
 )
 from bot.phones import Phone
+from bot.runtime.replica import REPLICA_ID
 from bot.services.obd.base import BroadcastsBase
 from bot.services.obd.config import (
+    HEARTBEAT,
     OVERLAP_WINDOW,
     SENDER_LEASE,
     SETTLED,
@@ -114,14 +116,28 @@ class Running(BroadcastsBase):
             self._runners[job_id] = self.background.spawn(self._run(job_id), name=f"obd-{job_id}")
 
     async def _renew(self, job_id: int, wait: float = 0.0) -> None:
-        """Hold the sender's lease past the coming wait and one more request."""
-        until = self.clock() + timedelta(seconds=wait) + SENDER_LEASE
-        await self.store.renew_sender(job_id, iso(until))
+        """Hold the sender's lease into the coming wait (the heartbeat holds it on from there)."""
+        until = self.clock() + timedelta(seconds=min(wait, 25.0)) + SENDER_LEASE
+        await self.store.renew_senders([job_id], iso(until), REPLICA_ID)
+
+    async def _heartbeat(self) -> None:
+        """While this replica sends campaigns, their leases are renewed every HEARTBEAT s."""
+        while self._runners:
+            await asyncio.sleep(HEARTBEAT)
+            try:
+                until = iso(self.clock() + SENDER_LEASE)
+                await self.store.renew_senders(list(self._runners), until, REPLICA_ID)
+            except StoreError:
+                log.warning("could not renew the campaign leases; retrying")
+        self._beating = None
 
     async def _run(self, job_id: int) -> None:
         """One campaign's sender: holds its lease in the job row while it sends, so the minute
         job (or another replica) can tell a campaign nobody sends from one being sent."""
-        if not await self.store.claim_sender(job_id, iso(self.clock() + SENDER_LEASE)):
+        if self._beating is None:
+            self._beating = self.background.spawn(self._heartbeat(), name="obd-heartbeat")
+        lease = iso(self.clock() + SENDER_LEASE)
+        if not await self.store.claim_sender(job_id, lease, REPLICA_ID):
             self._runners.pop(job_id, None)  # another sender holds it, or it stopped running
             return
         ended = False
@@ -323,6 +339,46 @@ class Running(BroadcastsBase):
 
     # ------------------------------------------------------------------ restarts and the window
 
+    async def _interrupt(self, job_id: int) -> bool:
+        """Running → interrupted (chunks caught sending become unknown, never sent again), and
+        its owner gets a DM with the counts and Resume / Cancel. False when it was not running."""
+        if not await self.store.interrupt_campaign(job_id):
+            return False
+        campaign = await self._campaign(job_id)
+        counts = await self.store.chunk_counts(job_id)
+        await self._audit(
+            campaign,
+            "interrupted",
+            f"accepted {counts.of('accepted')}, unknown {counts.of('unknown')},"
+            f" never sent {counts.never_sent}",
+        )
+        if counts.never_sent == 0:
+            await self._end_of_run(job_id)  # everything had gone out: nothing to resume
+        else:
+            await self._refresh(job_id, force=True)
+        await self.notify.post(
+            campaign.user_id, views.interrupted_message(await self._progress(job_id))
+        )
+        return True
+
+    async def reclaim(self) -> int:
+        """Every 15 s on the scheduler's leader (and in the minute job): a running campaign whose
+        sender's lease ran out is reported to its owner when another replica held it (that
+        replica died: nothing is sent blind), and gets a new sender when this one did (its sender
+        failed). Returns how many were reported."""
+        reported = 0
+        for job_id, by in await self.store.senderless_campaigns():
+            if job_id in self._runners:
+                continue
+            if by is not None and by != REPLICA_ID:
+                log.warning("campaign %s lost its sender %s: its owner is told", job_id, by)
+                reported += int(await self._interrupt(job_id))
+            else:
+                log.warning("campaign %s was running with no sender: sending again", job_id)
+                await self._audit_job(job_id, "restarted", "it was running with no sender")
+                self._spawn_run(job_id)
+        return reported
+
     async def recover_interrupted(self) -> int:
         """At start-up (the lifecycle calls this once): campaigns the last process left running
         become interrupted, and each owner gets a DM with the counts and Resume / Cancel.
@@ -330,25 +386,13 @@ class Running(BroadcastsBase):
         Chunks caught sending become unknown and are never sent again.
         """
         interrupted = 0
-        for job_id in await self.store.campaign_ids("running"):
-            if job_id in self._runners or not await self.store.interrupt_campaign(job_id):
-                continue
-            interrupted += 1
-            campaign = await self._campaign(job_id)
-            counts = await self.store.chunk_counts(job_id)
-            await self._audit(
-                campaign,
-                "interrupted",
-                f"accepted {counts.of('accepted')}, unknown {counts.of('unknown')},"
-                f" never sent {counts.never_sent}",
-            )
-            if counts.never_sent == 0:
-                await self._end_of_run(job_id)  # everything had gone out: nothing to resume
-            else:
-                await self._refresh(job_id, force=True)
-            await self.notify.post(
-                campaign.user_id, views.interrupted_message(await self._progress(job_id))
-            )
+        if self.config.shared_database:  # only those whose replica is gone
+            running = [j for j, by in await self.store.senderless_campaigns() if by != REPLICA_ID]
+        else:  # one process on the file: whatever was running was the last process's
+            running = await self.store.campaign_ids("running")
+        for job_id in running:
+            if job_id not in self._runners and await self._interrupt(job_id):
+                interrupted += 1
         if self.config.follow_calls:  # no scheduler: follow calls and the window ourselves
             for job_id in await self.store.tracked_campaigns():
                 self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
@@ -366,11 +410,7 @@ class Running(BroadcastsBase):
         """The scheduler's job (every minute): campaigns the calling window paused resume once
         it is open again (unless someone cancelled or paused them meanwhile); a running
         campaign nobody is sending (its sender failed, or its lease ran out) gets a sender."""
-        for job_id in await self.store.senderless_campaigns():
-            if job_id not in self._runners:
-                log.warning("campaign %s was running with no sender: sending again", job_id)
-                await self._audit_job(job_id, "restarted", "it was running with no sender")
-                self._spawn_run(job_id)
+        await self.reclaim()
         if not self._in_window(self.clock()):
             return 0
         resumed = 0
