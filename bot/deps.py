@@ -391,7 +391,7 @@ def build_deps(
     Tests and benches pass their own store, Kaleyra client, Slack client, clock and tuning.
     """
     clock = clock or utc_now
-    store = store or Store(settings.database_path, clock=clock)
+    store = store or Store(settings.database, clock=clock)
     sandbox = None
     if kaleyra is None:
         if settings.uses_sandbox:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bot.kaleyra import KaleyraClient
+from tests.support.databases import database_for
 from tests.support.sandbox import FrozenClock, RunningSandbox, default_clock, start_sandbox
 
 
@@ -38,11 +39,18 @@ async def kaleyra(sandbox: RunningSandbox):
 
 
 @pytest.fixture
-def bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock):
+def database(request, tmp_path):
+    """The DATABASE_URL of a fresh database: SQLite unless a module parametrizes it (indirect)
+    with "postgresql" too (tests/support/databases.py)."""
+    yield from database_for(getattr(request, "param", "sqlite"), tmp_path)
+
+
+@pytest.fixture
+def bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock, database: str):
     """The app over the wire; a test fails if the app sent anything Slack would refuse."""
     from tests.support.harness import Harness
 
-    harness = Harness(sandbox, tmp_path, clock)
+    harness = Harness(sandbox, tmp_path, clock, database_url=database)
     yield harness
     refused = list(harness.fake.invalid)
     harness.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -24,15 +23,12 @@ class SentLogTable(Db):
 
         `detail` says what it was, should the claim go stale (see `sweep_stale_claims`).
         """
-        try:
-            await self._write(
-                "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
-                " VALUES (?, ?, ?, 'claimed', ?, ?, ?)",
-                [key, kind, iso(due_at), int(late), self._now(), detail or None],
-            )
-        except sqlite3.IntegrityError:
-            return False
-        return True
+        written = await self._write(
+            "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
+            " VALUES (?, ?, ?, 'claimed', ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            [key, kind, iso(due_at), int(late), self._now(), detail or None],
+        )
+        return written.rowcount == 1
 
     async def mark_sent(self, key: str) -> None:
         row = await self._one("SELECT kind, late FROM sent_log WHERE key = ?", [key])
@@ -47,13 +43,12 @@ class SentLogTable(Db):
         await self._write("DELETE FROM sent_log WHERE key = ? AND state = 'claimed'", [key])
 
     async def mark_missed(self, key: str, kind: str, due_at: datetime, detail: str) -> bool:
-        try:
-            await self._write(
-                "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
-                " VALUES (?, ?, ?, 'missed', 1, ?, ?)",
-                [key, kind, iso(due_at), self._now(), detail],
-            )
-        except sqlite3.IntegrityError:
+        written = await self._write(
+            "INSERT INTO sent_log (key, kind, due_at, state, late, at, detail)"
+            " VALUES (?, ?, ?, 'missed', 1, ?, ?) ON CONFLICT (key) DO NOTHING",
+            [key, kind, iso(due_at), self._now(), detail],
+        )
+        if written.rowcount != 1:
             return False
         SENDS.labels(kind, "missed").inc()
         return True

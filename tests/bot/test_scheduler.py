@@ -31,7 +31,7 @@ def restarted(bot, clock) -> Deps:
         kaleyra=KaleyraClient(
             api_key="test-key", voice_url=bot.sandbox.voice_url, backoff_seconds=0
         ),
-        store=Store(bot.settings.database_path, clock=lambda: clock.now),
+        store=Store(bot.settings.database, clock=lambda: clock.now),
         slack=AsyncWebClient(token="xoxb-test-token", base_url=bot.settings.slack_api_url),
         clock=lambda: clock.now,
         tuning=Tuning(auto_track=False),

@@ -127,7 +127,7 @@ def restart(bot, clock) -> None:
             timeout=3.0,
             backoff_seconds=0,
         ),
-        store=Store(bot.settings.database_path, clock=lambda: clock.now),
+        store=Store(bot.settings.database, clock=lambda: clock.now),
         slack=PacedWebClient(
             token="xoxb-test-token", base_url=bot.settings.slack_api_url, pace_seconds=0
         ),

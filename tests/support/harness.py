@@ -47,6 +47,7 @@ class Harness:
         clock: Any,
         *,
         tuning: Tuning | None = None,
+        database_url: str | None = None,
         **settings: Any,
     ) -> None:
         self.sandbox = sandbox
@@ -62,6 +63,7 @@ class Harness:
             kaleyra_voice_url=sandbox.voice_url,
             kaleyra_io_url=sandbox.url + "/v1/",
             database_path=str(tmp_path / "voicebot.db"),
+            database_url=database_url,
             admin_user_ids=ADMIN,
             scheduler_enabled=False,
             **settings,
@@ -76,7 +78,7 @@ class Harness:
                 timeout=3.0,
                 backoff_seconds=0,
             ),
-            store=Store(self.settings.database_path, clock=lambda: clock.now),
+            store=Store(self.settings.database, clock=lambda: clock.now),
             slack=PacedWebClient(
                 token="xoxb-test-token", base_url=self.settings.slack_api_url, pace_seconds=0
             ),
