@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     kaleyra_timeout_seconds: float = Field(10.0, gt=0)
 
     database_path: str = "./data/voicebot.db"
+    # sqlite:///path or postgresql://user:password@host:port/db; unset = sqlite:/// + DATABASE_PATH
+    database_url: SecretStr | None = None
     timezone: str = "Asia/Kolkata"
     default_region: str = "IN"
     admin_user_ids: str = ""
@@ -77,6 +79,7 @@ class Settings(BaseSettings):
         "kaleyra_api_key",
         "kaleyra_sid",
         "kaleyra_bridge",
+        "database_url",
         "public_url",
         "health_digest_channel",
         "calls_channel",
@@ -115,6 +118,22 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith("xapp-"):
             raise ValueError("SLACK_APP_TOKEN must start with xapp-")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            from bot.store.urls import sqlite_path
+
+            sqlite_path(value.get_secret_value())  # raises with the reason when it is neither
+        return value
+
+    @property
+    def database(self) -> str:
+        """The database to use: DATABASE_URL, else the SQLite file at DATABASE_PATH."""
+        if self.database_url is not None:
+            return self.database_url.get_secret_value()
+        return "sqlite:///" + self.database_path
 
     @field_validator("timezone")
     @classmethod

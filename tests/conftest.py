@@ -59,3 +59,9 @@ def bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock, database: str):
             f"{method}: {'; '.join(problems[:5])}" for method, problems in refused[:10]
         )
         pytest.fail(f"payloads Slack would refuse (invalid_blocks):\n{shown}", pytrace=False)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A module that sets BOTH_DATABASES runs its tests of the app on PostgreSQL as well."""
+    if "database" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DATABASES", False):
+        metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)

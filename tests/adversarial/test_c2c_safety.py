@@ -19,6 +19,9 @@ from bot.views import shortcut as shortcut_views
 from bot.views.followup import FOLLOWUP_CALL
 from tests.support.harness import ADMIN, AGENT, OTHER, VERIFICATION_CODE, Harness, text_of
 
+# The same rules over the wire on both databases (PostgreSQL when TEST_DATABASE_URL is set).
+BOTH_DATABASES = True
+
 
 def said(response: httpx.Response) -> str:
     return text_of(response.json()) if response.content else ""

@@ -25,6 +25,9 @@ from tests.adversarial.test_c2c_safety import add_followup, code_call, dials, dm
 from tests.handlers.test_callfeed import outcome_values
 from tests.support.harness import ADMIN, AGENT, OTHER, Harness, text_of
 
+# The same rules over the wire on both databases (PostgreSQL when TEST_DATABASE_URL is set).
+BOTH_DATABASES = True
+
 AGENT_B = "U0AGENTB"
 A_NUMBER, B_NUMBER, ADMIN_NUMBER = "9876543210", "9876500011", "9000000001"
 CHANNEL = "C0CALLS"

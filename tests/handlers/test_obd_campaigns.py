@@ -28,6 +28,9 @@ from bot.store import Store
 from bot.views import obd as views
 from tests.support.harness import ADMIN, AGENT, Harness, text_of
 
+# The same rules over the wire on both databases (PostgreSQL when TEST_DATABASE_URL is set).
+BOTH_DATABASES = True
+
 BOSS = "U0BOSS"  # a second admin
 
 
