@@ -36,9 +36,9 @@ class JobsTable(Db):
         now = self._now()
         match = (
             " FROM jobs WHERE state = 'pending' AND user_id = ? AND created_at >= ?"
-            " AND json_extract(payload, '$.again_of') = ?"
+            " AND CAST(json_extract(payload, '$.again_of') AS TEXT) = ?"
         )
-        params = [user_id, since, plan.again_of]
+        params = [user_id, since, str(plan.again_of)]
         await self._write(
             "INSERT INTO jobs (kind, user_id, state, payload, created_at, updated_at)"
             f" SELECT ?, ?, 'pending', ?, ?, ? WHERE NOT EXISTS (SELECT 1{match})",
