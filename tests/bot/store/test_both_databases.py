@@ -51,7 +51,10 @@ async def test_calls_get_ids_that_are_never_reused_and_tokens(store: Store) -> N
     await store.update_call(2, state="final")
     await store.update_call(1, state="final")
     assert await store.prune_history(
-        store.test_clock[0], audit_days=1, call_days=1, batch=10  # type: ignore[attr-defined]
+        store.test_clock[0],
+        audit_days=1,
+        call_days=1,
+        batch=10,  # type: ignore[attr-defined]
     )
     (new,) = await store.create_calls("c2c", [(AGENT, "+919876543210", "+919000000001")])
     assert new.id == 3  # the pruned ids are not handed out again

@@ -1,0 +1,185 @@
+"""Two real `voicebot serve` replicas on one PostgreSQL database: what they share, and what one
+takes over when the other is killed with SIGKILL."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.sandbox import Fault
+from bot.views import c2c as c2c_views
+from bot.views import obd as obd_views
+from tests.support.databases import fresh_postgres
+from tests.support.harness import ADMIN, AGENT, shared_hosts, text_of
+from tests.support.replicas import Replicas
+from tests.support.sandbox import RunningSandbox
+
+
+@pytest.fixture
+def postgres() -> Iterator[str]:
+    yield from fresh_postgres()
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, sandbox: RunningSandbox, postgres: str) -> Iterator[Replicas]:
+    fake = shared_hosts()[0].fresh()
+    with Replicas(
+        tmp_path,
+        database_url=postgres,
+        slack=fake,
+        sandbox=sandbox,
+        env={"OBD_CALLING_HOURS": "", "ADMIN_USER_IDS": ADMIN},
+    ) as started:
+        yield started
+
+
+def until(check: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Wait for `check()` to be true (work done by another process), at most `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def press(replicas: Replicas, index: int, action_id: str, value: str, user_id: str = AGENT):
+    """A button press on one message, as Slack sends it, to replica `index`."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEAM"},
+        "user": {"id": user_id},
+        "api_app_id": "A0APP",
+        "trigger_id": f"{time.time_ns()}.{index}.trigger",
+        "container": {"type": "message", "message_ts": "1700000000.000500", "channel_id": "D0X"},
+        "message": {"ts": "1700000000.000500", "text": ""},
+        "response_url": f"{replicas[index].driver.slack_url}/response/press-{time.time_ns()}",
+        "actions": [{"action_id": action_id, "block_id": "b", "value": value, "type": "button"}],
+    }
+    return replicas[index].driver.interactive(payload)
+
+
+def leaders(replicas: Replicas) -> list[int]:
+    roles = []
+    for i, replica in enumerate(replicas):
+        if replica.alive and replica.healthz().json().get("scheduler") == "leader":
+            roles.append(i)
+    return roles
+
+
+def test_a_double_click_across_replicas_dials_once_and_a_repeat_through_the_other_asks(
+    replicas: Replicas, sandbox: RunningSandbox
+) -> None:
+    replicas.start(2)
+    replicas.register(AGENT, "9876543210", via=0)
+    first = replicas.command(0, "/c2c", "9123456789")
+    assert "Dialling +91 91234 56789" in text_of(first.json())
+    until(lambda: sandbox.state.recorded("dial.click2call"), 15, "the first call placed")
+
+    ask = replicas.command(1, "/c2c", "9123456789").json()  # the other replica, within 60 s
+    assert "less than a minute ago. Dial again?" in text_of(ask)
+    value = ask["blocks"][1]["elements"][0]["value"]
+    press(replicas, 0, c2c_views.REDIAL_CONFIRM, value)  # one double click, two replicas
+    press(replicas, 1, c2c_views.REDIAL_CONFIRM, value)
+    until(lambda: len(sandbox.state.recorded("dial.click2call")) >= 2, 15, "the redial placed")
+    time.sleep(2)  # a second redial would have been placed by now: the dial queue is immediate
+    assert len(sandbox.state.recorded("dial.click2call")) == 2
+
+
+def test_one_replica_leads_the_scheduler_and_the_survivor_takes_over_within_30_s(
+    replicas: Replicas,
+) -> None:
+    replicas.start(2)
+    [leader] = until(lambda: leaders(replicas) or None, 15, "a leader")
+    health = replicas[leader].healthz().json()
+    assert health["database"] == "ok"
+    other = 1 - leader
+    assert replicas[other].healthz().json()["scheduler"] == "standby"
+    killed = time.monotonic()
+    replicas.kill(leader)
+    until(lambda: leaders(replicas) == [other], 30, "the survivor leads")
+    assert time.monotonic() - killed < 30
+    assert "scheduler started" in replicas[other].log()
+
+
+def test_a_killed_sender_s_broadcast_is_reported_by_the_survivor_and_resumed_without_repeats(
+    replicas: Replicas, sandbox: RunningSandbox
+) -> None:
+    replicas.start(2)
+    [leader] = until(lambda: leaders(replicas) or None, 15, "a leader")
+    sender = 1 - leader  # the leader survives: its reclaim job finds the lost campaign
+    sandbox.state.faults["voice.call"] = Fault(latency=0.5)
+    numbers = [f"91000{n:05d}" for n in range(4000)]
+    confirm = replicas.command(sender, "/obd", " ".join(numbers) + " play 123.sound", user_id=ADMIN)
+    message = confirm.json()
+    if "Checking the numbers" in text_of(message):
+        message = replicas.wait_for_slack(
+            "response_url", lambda p: "Confirm broadcast" in text_of(p), timeout=30
+        )
+    job = next(
+        e["value"]
+        for b in message["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == obd_views.OBD_CONFIRM
+    )
+    press(replicas, sender, obd_views.OBD_CONFIRM, job, user_id=ADMIN)
+    until(lambda: len(sandbox.state.recorded("voice.call")) >= 4, 30, "some chunks sent")
+    replicas.kill(sender)
+    killed = time.monotonic()
+
+    told = replicas.wait_for_slack(
+        "chat.postMessage",
+        lambda p: p["channel"] == ADMIN and "was interrupted" in text_of(p),
+        timeout=60,
+    )
+    assert time.monotonic() - killed < 60 and f"#{job}" in text_of(told)
+    sandbox.state.faults.clear()
+    press(replicas, leader, obd_views.OBD_RESUME, job, user_id=ADMIN)
+
+    def sent() -> list[str]:
+        return [
+            n for r in sandbox.state.recorded("voice.call") for n in r.form["numbers"].split(",")
+        ]
+
+    until(lambda: len(sent()) >= 3000, 60, "the rest sent after Resume")
+    time.sleep(2)
+    assert len(sent()) == len(set(sent()))  # no number twice
+    assert set(sent()) <= set(numbers)
+
+
+def card_recorded(url: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT message_ts FROM calls ORDER BY id DESC LIMIT 1").fetchone()
+    return bool(row and row[0])
+
+
+def test_a_killed_replica_s_call_card_still_reaches_its_final_status(
+    replicas: Replicas, sandbox: RunningSandbox, clock, postgres: str
+) -> None:
+    replicas.start(2)
+    [leader] = until(lambda: leaders(replicas) or None, 15, "a leader")
+    replicas.register(AGENT, "9876543210", via=leader)
+    dialled = replicas.command(leader, "/c2c", "9123456789")  # followed by the leader
+    assert "Dialling +91 91234 56789" in text_of(dialled.json())
+    replicas.wait_for_slack("chat.postMessage", lambda p: p["channel"] == AGENT, timeout=15)
+    until(lambda: card_recorded(postgres), 15, "the card's message recorded with its call")
+    replicas.kill(leader)
+    clock.advance(seconds=60)  # the sandbox's call ends
+    final = replicas.wait_for_slack(
+        "chat.update", lambda p: "Call completed" in text_of(p), timeout=45
+    )
+    assert "Call completed" in text_of(final)
+
+
+def test_healthz_says_the_database_answers(replicas: Replicas) -> None:
+    [replica] = replicas.start(1)
+    health = httpx.get(f"{replica.url}/healthz").json()
+    assert health["database"] == "ok" and health["scheduler"] in {"leader", "standby"}
