@@ -162,6 +162,12 @@ def voicebot(
         "OBD_CALLING_HOURS": "",
         "SCHEDULER_ENABLED": "false",
         "LOG_LEVEL": "WARNING",
+        # BENCH_DATABASE_URL=postgresql://… runs the same benchmark on PostgreSQL.
+        **(
+            {"DATABASE_URL": os.environ["BENCH_DATABASE_URL"]}
+            if "BENCH_DATABASE_URL" in os.environ
+            else {}
+        ),
         **extra_env,
     }
     started = time.perf_counter()

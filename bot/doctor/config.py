@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from bot.doctor.checks import Check
 from bot.settings import Settings, describe_errors, serve_problem
-from bot.store import SCHEMA_VERSION, Store
+from bot.store import SCHEMA_REVISION, Store
 
 AREA = "configuration"
 
@@ -121,7 +121,39 @@ def check_database(settings: Settings) -> Check:
 
 def check_postgresql(url: str) -> Check:
     """The one place PostgreSQL is checked: reachable, migrated, which replica leads."""
-    return Check.skip(AREA, "database", "PostgreSQL: checked once replicas land")
+    import psycopg
+
+    from bot.runtime.leader import LEADER_LOCK_KEY
+    from bot.store.migrations import current_revision
+    from bot.store.urls import conninfo, redacted
+
+    shown = redacted(url)
+    try:
+        revision = current_revision(url)
+        with psycopg.connect(conninfo(url), connect_timeout=5) as conn:
+            row = conn.execute(
+                "SELECT a.client_addr, a.pid FROM pg_locks l JOIN pg_stat_activity a"
+                " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                " AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
+                [LEADER_LOCK_KEY],
+            ).fetchone()
+    except psycopg.Error as exc:
+        return Check.fail(
+            AREA,
+            "database",
+            f"PostgreSQL {shown}: {type(exc).__name__}",
+            "check DATABASE_URL (host, port, user, password, database) and that this host may"
+            " connect to it",
+        )
+    state = (
+        "up to date" if revision == SCHEMA_REVISION else f"revision {revision}, migrated at start"
+    )
+    leader = (
+        f"the scheduler's leader is the replica on {row[0] or 'this host'} (backend {row[1]})"
+        if row
+        else "no replica leads the scheduler yet"
+    )
+    return Check.ok(AREA, "database", f"PostgreSQL {shown}: reachable; schema {state}; {leader}")
 
 
 def open_store(settings: Settings, *, create: bool) -> Store | None:
@@ -159,7 +191,11 @@ def check_sqlite(path: str) -> Check:
     try:
         connection = sqlite3.connect(path, timeout=2)
         try:
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            try:
+                row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+            except sqlite3.OperationalError:  # before its first start, or older than Alembic
+                row = None
+            version = row[0] if row else "none"
             connection.execute("BEGIN IMMEDIATE")  # the write lock, taken and given back
             connection.rollback()
         finally:
@@ -172,5 +208,5 @@ def check_sqlite(path: str) -> Check:
             "another program holds a lock on it (a backup, a second copy of the bot) or the"
             " disk is full; free it and run the doctor again",
         )
-    state = "up to date" if version == SCHEMA_VERSION else f"{version}, migrated at start"
+    state = "up to date" if version == SCHEMA_REVISION else f"revision {version}, migrated at start"
     return Check.ok(AREA, "database", f"SQLite {path}: writable; schema {state}")

@@ -91,7 +91,10 @@ EMPTY_ARGUMENTS = [
         " YYYY-MM-DD HH:MM`, `campaign &lt;name&gt;`, `retries &lt;0-2&gt;`. Type `/obd help`"
         " for more.",
     ),
-    ("/followup add", ":warning: Use `/followup add 9876543210 2026-11-24 16:30 Asha Rao`."),
+    (
+        "/followup add",
+        ":warning: Give the phone, the date, the time and a name: `/followup add 9876543210 2026-11-24 16:30 Asha Rao`.",
+    ),
     ("/obd dialer", ":warning: Use `/obd dialer &lt;campaign&gt; &lt;numbers&gt;`."),
 ]
 

@@ -363,7 +363,11 @@ OBD_USAGE = (
         ("status 1 2", STATUS_USAGE),
         ("status " + "9" * 40, STATUS_USAGE),
         ("status #-1", STATUS_USAGE),
-        ("list all", OBD_USAGE),
+        (
+            "list all",
+            ":warning: `/obd` has no `list`. Did you mean `/obd list`?"
+            " Type `/obd help` for everything it takes.",
+        ),
     ],
 )
 def test_odd_status_and_list_text_gets_a_usage_message(bot, text: str, usage: str) -> None:

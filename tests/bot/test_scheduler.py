@@ -244,8 +244,8 @@ def test_two_restarts_leave_the_job_count_unchanged(bot) -> None:
         seen = []
         for _ in range(2):
             scheduler = scheduler_for(bot.deps)
-            scheduler.start()
-            scheduler.start()  # starting again in one process does not add jobs either
+            await scheduler.start()
+            await scheduler.start()  # starting again in one process does not add jobs either
             seen.append(sorted(j.id for j in scheduler.aps.get_jobs()))
             scheduler.shutdown()
         await asyncio.sleep(0)
@@ -257,7 +257,7 @@ def test_two_restarts_leave_the_job_count_unchanged(bot) -> None:
 
 def test_digest_time_change_takes_effect_without_restart(bot) -> None:
     async def change() -> datetime:
-        bot.deps.scheduler.start()
+        await bot.deps.scheduler.start()
         await bot.deps.voicehealth.set_digest(ADMIN, "C0OPS", time(18, 45))  # reschedules the job
         job = bot.deps.scheduler.aps.get_job("health-digest")
         fire = job.trigger.get_next_fire_time(None, datetime(2026, 11, 23, 6, 0, tzinfo=UTC))

@@ -27,7 +27,7 @@ def server_url() -> str:
     return url
 
 
-def _admin(url: str):  # noqa: ANN202 - a psycopg connection
+def _admin(url: str):
     import psycopg
 
     return psycopg.connect(url, autocommit=True)

@@ -50,7 +50,6 @@ class BroadcastsBase:
         self.fetch = fetch
         self.sleep = sleep  # tests substitute one that moves their clock
         self._runners: dict[int, asyncio.Task[Any]] = {}
-        self._beating: asyncio.Task[Any] | None = None  # the leases' heartbeat, while sending
         self._plans: dict[int, BroadcastPlan] = {}
         self._last_update: dict[int, float] = {}
         self._update_locks: dict[int, asyncio.Lock] = {}

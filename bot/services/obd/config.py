@@ -21,11 +21,10 @@ STORE_RETRIES, STORE_RETRY_SECONDS = 5, 2.0
 OVERLAP_WINDOW = timedelta(
     hours=1
 )  # a Start asks first if another broadcast of this long calls its numbers
-# A sender's claim on a campaign: renewed by each step of the sender and by a heartbeat every
-# HEARTBEAT seconds, so a dead replica's campaign is found within SENDER_LEASE plus the check's
-# period (15 s) and reported to its owner by another replica.
-SENDER_LEASE = timedelta(seconds=20)
-HEARTBEAT = 5.0
+# A sender's claim on a campaign, renewed before each request (past any pacing wait), so a dead
+# replica's campaign is found within SENDER_LEASE plus the check's period (15 s) and reported to
+# its owner by another replica. Longer than a Kaleyra request may take (KALEYRA_TIMEOUT_SECONDS).
+SENDER_LEASE = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)

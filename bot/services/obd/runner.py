@@ -25,7 +25,6 @@ from bot.phones import Phone
 from bot.runtime.replica import REPLICA_ID
 from bot.services.obd.base import BroadcastsBase
 from bot.services.obd.config import (
-    HEARTBEAT,
     OVERLAP_WINDOW,
     SENDER_LEASE,
     SETTLED,
@@ -116,26 +115,14 @@ class Running(BroadcastsBase):
             self._runners[job_id] = self.background.spawn(self._run(job_id), name=f"obd-{job_id}")
 
     async def _renew(self, job_id: int, wait: float = 0.0) -> None:
-        """Hold the sender's lease into the coming wait (the heartbeat holds it on from there)."""
-        until = self.clock() + timedelta(seconds=min(wait, 25.0)) + SENDER_LEASE
+        """Hold the sender's lease past the coming wait and one more request (a paced
+        campaign's replica that dies in a wait is found once the wait and the lease passed)."""
+        until = self.clock() + timedelta(seconds=wait) + SENDER_LEASE
         await self.store.renew_senders([job_id], iso(until), REPLICA_ID)
-
-    async def _heartbeat(self) -> None:
-        """While this replica sends campaigns, their leases are renewed every HEARTBEAT s."""
-        while self._runners:
-            await asyncio.sleep(HEARTBEAT)
-            try:
-                until = iso(self.clock() + SENDER_LEASE)
-                await self.store.renew_senders(list(self._runners), until, REPLICA_ID)
-            except StoreError:
-                log.warning("could not renew the campaign leases; retrying")
-        self._beating = None
 
     async def _run(self, job_id: int) -> None:
         """One campaign's sender: holds its lease in the job row while it sends, so the minute
         job (or another replica) can tell a campaign nobody sends from one being sent."""
-        if self._beating is None:
-            self._beating = self.background.spawn(self._heartbeat(), name="obd-heartbeat")
         lease = iso(self.clock() + SENDER_LEASE)
         if not await self.store.claim_sender(job_id, lease, REPLICA_ID):
             self._runners.pop(job_id, None)  # another sender holds it, or it stopped running

@@ -82,6 +82,7 @@ async def test_the_client_then_uses_what_the_doctor_found(account, fake_slack, t
     assert await stored.kaleyra_account() == report.learnt
     account.state.clear_requests()
     deps = build_deps(settings, store=stored)  # production wiring: the live client
+    deps.kaleyra.adapt(await stored.kaleyra_account())  # as the lifecycle does at start
     try:
         assert deps.kaleyra.key_style is KeyStyle.API_KEY_PARAMETER
         await deps.kaleyra.health()

@@ -30,7 +30,7 @@ async def test_the_one_key_style_the_account_takes_is_named_and_stored(
     assert f"takes the key in the {style.value} (" in checks["key style"].detail
     for other in set(KeyStyle) - {style}:
         assert f"{other.value}: refused (E100 API key is missing)" in checks["key style"].detail
-    assert Store(settings.database_path).kaleyra_account().key_style is style
+    assert (await Store(settings.database_path).kaleyra_account()).key_style is style
     # The reads that found it: monitor, then today's click-to-call log and incoming calls.
     tried = [r for r in sandbox.state.recorded() if r.key_place == style.value]
     assert [r.operation for r in tried][:3] == ["monitor", "dial.c2cstatus", "dial"]
@@ -49,7 +49,7 @@ async def test_a_wrong_key_is_refused_every_way_and_nothing_is_stored(
     assert "E101 Invalid API key" in key.detail
     assert key.fix is not None and "KALEYRA_API_KEY is wrong" in key.fix
     assert report.learnt is None
-    assert Store(settings.database_path).kaleyra_account() is None
+    assert await Store(settings.database_path).kaleyra_account() is None
     assert "group status" not in _by_name(report.checks)  # no spelling probe without a key
 
 

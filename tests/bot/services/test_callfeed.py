@@ -465,7 +465,11 @@ async def test_the_digest_goes_with_the_health_digest_unless_timed(rig, clock) -
     rig.feed.activity_time = "07:00"  # four hours ago: beyond the grace
     clock.advance(days=1)
     assert await rig.feed.catch_up() is False
-    rig.feed.channel = lambda: None  # type: ignore[method-assign]
+
+    async def no_channel() -> None:
+        return None
+
+    rig.feed.channel = no_channel  # type: ignore[method-assign]
     assert await rig.feed.post_digest() is False  # nowhere to post
 
 

@@ -89,21 +89,23 @@ def dms(slack) -> list[str]:
 # ---------------------------------------------------------------------- plans and chunks
 
 
-def test_chunks_fill_in_order_and_a_paced_request_holds_at_most_a_minutes_numbers(make) -> None:
+async def test_chunks_fill_in_order_and_a_paced_request_holds_at_most_a_minutes_numbers(
+    make,
+) -> None:
     text = " ".join(numbers(450))
-    plan = make().plan(ObdStart(numbers_text=text, play="123.sound"))
+    plan = await make().plan(ObdStart(numbers_text=text, play="123.sound"))
     assert [size for _, size in make().chunks_of(plan)] == [200, 200, 50]
     assert plan.requests == 3 and plan.estimated_minutes is None
-    paced = make(calls_per_minute=150).plan(ObdStart(numbers_text=text, play="123.sound"))
+    paced = await make(calls_per_minute=150).plan(ObdStart(numbers_text=text, play="123.sound"))
     assert [size for _, size in make().chunks_of(paced)] == [150, 150, 150]
     assert paced.requests == 3 and paced.estimated_minutes == 3
-    io_plan = make(via_io=True, bridge="+918047000000").plan(
+    io_plan = await make(via_io=True, bridge="+918047000000").plan(
         ObdStart(numbers_text=" ".join(numbers(250)), play="13.sound")
     )
     assert [size for _, size in make().chunks_of(io_plan)] == [100, 100, 50]
-    upload = make().plan_dialer(DialerUpload("renewals", " ".join(numbers(2500))))
+    upload = await make().plan_dialer(DialerUpload("renewals", " ".join(numbers(2500))))
     assert [size for _, size in make().chunks_of(upload)] == [1000, 1000, 500]
-    group = make().plan(ObdStart(group="4477", play="123.sound"))
+    group = await make().plan(ObdStart(group="4477", play="123.sound"))
     assert make().chunks_of(group) == [([], 1)] and group.total == 1
 
 
@@ -121,20 +123,20 @@ def test_voice_json_requests_pack_five_call_groups_and_keep_the_pace(make) -> No
     assert sum(size for _, size in make().chunks_of(paced)) == 1300
 
 
-def test_foreign_numbers_are_refused_by_name_on_the_legacy_api_and_kept_on_kaleyra_io(
+async def test_foreign_numbers_are_refused_by_name_on_the_legacy_api_and_kept_on_kaleyra_io(
     make,
 ) -> None:
     text = "+44 20 7946 0958, +1 201-555-0123, 9876543210"
-    plan = make().plan(ObdStart(numbers_text=text, play="123.sound"))
+    plan = await make().plan(ObdStart(numbers_text=text, play="123.sound"))
     assert plan.numbers == ["+919876543210"]
     assert "United Kingdom number" in plan.invalid[0] and "+91" in plan.invalid[0]
     with pytest.raises(UsageError, match="No number is left to call"):
-        make().plan(ObdStart(numbers_text="+1 201-555-0123", play="123.sound"))
-    io_plan = make(via_io=True, bridge="+918047000000").plan(
+        await make().plan(ObdStart(numbers_text="+1 201-555-0123", play="123.sound"))
+    io_plan = await make(via_io=True, bridge="+918047000000").plan(
         ObdStart(numbers_text=text, play="123.sound")
     )
     assert io_plan.numbers == ["+442079460958", "+12015550123", "+919876543210"]
-    dialer = make(via_io=True, bridge="+918047000000").plan_dialer(DialerUpload("camp", text))
+    dialer = await make(via_io=True, bridge="+918047000000").plan_dialer(DialerUpload("camp", text))
     assert dialer.numbers == ["+919876543210"]  # the dialer is legacy-only
 
 
@@ -151,15 +153,15 @@ async def test_a_plan_round_trips_through_the_store(make, store) -> None:
 
 async def test_only_admins_propose_and_the_refusal_is_audited(make, store) -> None:
     with pytest.raises(Refused, match="Only admins can start broadcasts"):
-        make().propose(AGENT, ObdStart(numbers_text="9876543210", play="123.sound"))
+        await make().propose(AGENT, ObdStart(numbers_text="9876543210", play="123.sound"))
     assert (await store.audit_entries())[0].action == "obd.refused"
 
 
-def test_a_scheduled_pace_that_would_ring_past_the_window_is_refused(make) -> None:
+async def test_a_scheduled_pace_that_would_ring_past_the_window_is_refused(make) -> None:
     text = " ".join(numbers(600))
     start = ObdStart(numbers_text=text, play="123.sound", at=datetime(2026, 11, 23, 20, 55))
     with pytest.raises(UsageError, match="ring past 21:00"):
-        make(calls_per_minute=100).plan(start)
+        await make(calls_per_minute=100).plan(start)
 
 
 # ---------------------------------------------------------------------- sending
@@ -260,7 +262,9 @@ async def test_a_restart_interrupts_tells_the_owner_and_resume_sends_only_the_ne
     make, store, sandbox, slack
 ) -> None:
     first = make()
-    campaign = first.propose(ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound"))
+    campaign = await first.propose(
+        ADMIN, ObdStart(numbers_text=" ".join(numbers(450)), play="123.sound")
+    )
     plan = (await store.get_job(campaign.id)).plan
     await store.start_campaign(campaign.id, ADMIN, plan, first.chunks_of(plan))
     await store.claim_chunk(campaign.id, 0)

@@ -17,7 +17,7 @@ def _store(tmp_path, at: datetime) -> Store:
 async def test_old_history_goes_in_batches_and_the_rest_stays(tmp_path) -> None:
     old = _store(tmp_path, NOW - timedelta(days=500))
     for n in range(7):
-        old.audit(user_id="U1", action="c2c.dial", outcome=f"old {n}")
+        await old.audit(user_id="U1", action="c2c.dial", outcome=f"old {n}")
     settled = await old.create_calls(
         "c2c", [("U1", "+919876543210", f"+9191234567{n:02d}") for n in range(5)]
     )
