@@ -11,6 +11,7 @@ own verified number through the normal click-to-call flow.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import re
 from collections import Counter, defaultdict
@@ -60,6 +61,7 @@ CLAIM_EXPIRES = timedelta(minutes=15)  # a claim with no call placed by then is 
 CALLBACK_UNKNOWN_RELEASE = timedelta(hours=1)
 CALLED_BACK_WITHIN = timedelta(hours=1)
 DIGEST_WINDOW = timedelta(hours=24)
+MAX_REBOOKINGS = 3  # a time changed while its booking was on its way, booked again
 DIGEST_GRACE = timedelta(hours=3)  # a digest missed while down is still sent this late
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 FEED_EVENT = "voicebot_feed_call"  # the metadata a channel post carries: its call's key
@@ -509,6 +511,30 @@ class CallFeed:
         return saved
 
     async def _followup(self, call: CallRow, outcome: CallOutcome, when: datetime) -> None:
+        """Book (or move) the outcome's follow-up with Kaleyra. A change of time saved while a
+        booking was on its way is booked right after it, so Kaleyra always keeps the time the
+        outcome shows (or the user is told it could not)."""
+        try:
+            for _ in range(MAX_REBOOKINGS):
+                made = await self._book(call, outcome, when)
+                if made is None:
+                    return
+                await self.store.set_outcome_followup(call.id, made.id)
+                latest = await self.store.get_outcome(call.id)
+                if latest is None or latest.outcome != "call_back" or not latest.followup_at:
+                    break
+                wanted = datetime.fromisoformat(latest.followup_at)
+                if wanted == made.ontime or wanted == when:
+                    break
+                outcome, when = dataclasses.replace(latest, followup_id=made.id), wanted
+        finally:
+            self._making_followup.discard(call.id)
+        local = made.ontime.astimezone(self.tz)
+        await self.notify.dm(
+            call.user_id, views.followup_made_message(made.id, local, self.tz_name)
+        )
+
+    async def _book(self, call: CallRow, outcome: CallOutcome, when: datetime) -> Any:
         draft = FollowupDraft(
             user_id=call.user_id,
             phone=Phone.known(call.customer_number),
@@ -519,18 +545,11 @@ class CallFeed:
             followup_id=outcome.followup_id,
         )
         try:
-            made = await self.followups.save(draft)
+            return await self.followups.save(draft)
         except (KaleyraError, UsageError, Refused, NotRegistered) as exc:
             problem = describe_kaleyra_error(exc) if isinstance(exc, KaleyraError) else str(exc)
             await self.notify.dm(call.user_id, views.followup_failed_message(problem))
-            return
-        finally:
-            self._making_followup.discard(call.id)
-        await self.store.set_outcome_followup(call.id, made.id)
-        local = made.ontime.astimezone(self.tz)
-        await self.notify.dm(
-            call.user_id, views.followup_made_message(made.id, local, self.tz_name)
-        )
+            return None
 
     async def outcomes_for(self, call_ids: list[int]) -> dict[int, CallOutcome]:
         """Outcomes by calls.id, for App Home's recent calls and the call history."""

@@ -439,11 +439,6 @@ def test_16_kaleyra_errors_of_a_group_status_are_masked_for_non_admins(bot) -> N
 # ----------------------------------------------------------------------------- item 11
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 18 item 11: the fix belongs in bot/services/callfeed.py (log_outcome skips a "
-    "booking while one is in flight), which the team-line helper owns in this round",
-)
 async def test_11_moving_a_call_back_while_its_booking_is_in_flight_books_the_new_time(bot, clock):
     from bot.views import callfeed as feed_views
     from tests.handlers.test_callfeed import outcome_values
