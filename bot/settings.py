@@ -122,10 +122,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None:
-            from bot.store.urls import sqlite_path
-
-            sqlite_path(value.get_secret_value())  # raises with the reason when it is neither
+        text = value.get_secret_value() if value is not None else ""
+        schemes = ("sqlite://", "postgresql://", "postgres://", "postgresql+psycopg://")
+        if value is not None and "://" in text and not text.startswith(schemes):
+            raise ValueError(
+                f"must start with sqlite:/// or postgresql://, not {text.split('://')[0]}://"
+            )
         return value
 
     @property

@@ -103,9 +103,8 @@ def _time_zone(settings: Settings, now: datetime) -> Check:
 
 
 def database_url(settings: Settings) -> str:
-    """DATABASE_URL, read here until the replicas work makes it a setting."""
-    url = getattr(settings, "database_url", None) or os.environ.get("DATABASE_URL")
-    return str(url) if url else f"sqlite:///{settings.database_path}"
+    """DATABASE_URL, else the SQLite file at DATABASE_PATH."""
+    return settings.database
 
 
 def is_postgresql(url: str) -> bool:
@@ -162,7 +161,7 @@ def open_store(settings: Settings, *, create: bool) -> Store | None:
     None: not one it can open yet, or (without `create`) none made so far.
     """
     if is_postgresql(database_url(settings)):
-        return None
+        return Store(database_url(settings))  # connects (and migrates) on first use
     if not create and not Path(settings.database_path).exists():
         return None
     return Store(settings.database_path)

@@ -120,7 +120,10 @@ async def test_migration_12_never_hands_out_an_id_still_referred_to(tmp_path, mo
     monkeypatch.undo()
     upgraded = Store(tmp_path / "v.db")
     assert upgraded.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 13
-    assert upgraded.db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0002"
+    assert upgraded.db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == (
+        SCHEMA_REVISION  # stamped where the old steps end, then Alembic's later revisions
+    )
+    assert "sender_by" in upgraded.db["jobs"].columns_dict
     assert [c.id for c in await upgraded.recent_calls("U1", limit=5)] == [2, 1]
     (new,) = await upgraded.create_calls("c2c", [("U2", "+919876543210", "+919000000001")])
     assert new.id == 4 and await upgraded.get_outcome(new.id) is None

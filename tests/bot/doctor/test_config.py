@@ -71,9 +71,25 @@ def test_a_working_database_says_its_schema(tmp_path) -> None:
     assert check.status is Status.OK and "writable; schema up to date" in check.detail
 
 
-def test_postgresql_waits_for_the_replicas_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    settings = Settings(_env_file=None)
-    check = check_database(settings)
-    assert (check.status, check.detail) == (Status.SKIP, "PostgreSQL: checked once replicas land")
-    assert open_store(settings, create=True) is None
+async def test_postgresql_is_reachable_migrated_and_says_who_leads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.support.databases import fresh_postgres
+
+    urls = fresh_postgres()
+    url = next(urls)
+    try:
+        monkeypatch.setenv("DATABASE_URL", url)
+        settings = Settings(_env_file=None)
+        check = check_database(settings)
+        assert check.status is Status.OK
+        assert "reachable; schema up to date; no replica leads the scheduler yet" in check.detail
+        assert "postgresql://postgres@" in check.detail
+        store = open_store(settings, create=True)
+        assert store is not None and store.dialect == "postgresql"
+        await store.aclose()
+        monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+        down = check_database(Settings(_env_file=None))
+        assert down.status is Status.FAIL and down.fix and "DATABASE_URL" in down.fix
+    finally:
+        urls.close()
