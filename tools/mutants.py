@@ -57,10 +57,10 @@ MUTATIONS = (
         (
             Edit(
                 OBD,
-                'in self.store.campaign_ids("paused", reason="window"):',
-                'in self.store.campaign_ids("paused"):',
+                'in await self.store.campaign_ids("paused", reason="window"):',
+                'in await self.store.campaign_ids("paused"):',
             ),
-            Edit(OBD, 'since=("paused",), only_reason="window")', 'since=("paused",))'),
+            Edit(OBD, 'since=("paused",), only_reason="window"\n', 'since=("paused",)\n'),
         ),
         (
             f"{OBD_SERVICE}::test_a_paused_campaign_sends_nothing_however_it_is_woken",
@@ -75,7 +75,7 @@ MUTATIONS = (
         (
             Edit(
                 OBD,
-                'if self.store.campaign_state(job_id) != "running":\n                return None',
+                'if await self.store.campaign_state(job_id) != "running":\n                return None',
                 "if False:\n                return None",
             ),
         ),
@@ -137,8 +137,8 @@ MUTATIONS = (
         (
             Edit(
                 "bot/services/reminders.py",
-                'if not self.store.claim(key, "reminder"',
-                'if False and not self.store.claim(key, "reminder"',
+                'if not await self.store.claim(key, "reminder"',
+                'if False and not await self.store.claim(key, "reminder"',
             ),
         ),
         (
@@ -152,8 +152,13 @@ MUTATIONS = (
         (
             Edit(
                 "bot/services/c2c.py",
-                "return self._clicks.first_time(",
-                "return True or self._clicks.first_time(",
+                "if not self._clicks.first_time(key):\n            return False",
+                "if False:\n            return False",
+            ),
+            Edit(
+                "bot/services/c2c.py",
+                'return await self.store.first_time("click:"',
+                'return True or await self.store.first_time("click:"',
             ),
         ),
         (
@@ -282,7 +287,7 @@ MUTATIONS = (
         (
             Edit(
                 "bot/services/agents.py",
-                "if agent is None or not self._proven(user_id, agent.number):",
+                "if agent is None or not await self._proven(user_id, agent.number):",
                 "if agent is None:",
             ),
         ),
