@@ -92,10 +92,12 @@ MUTATIONS = (
         (
             Edit(
                 "handlers/obd.py",
-                "self.obd.require_admin(user_id)\n            problems = form_problems",
+                "await self.obd.require_admin(user_id)\n            problems = form_problems",
                 "problems = form_problems",
             ),
-            Edit(OBD, "self.require_admin(user_id)\n        if form.files:", "if form.files:"),
+            Edit(
+                OBD, "await self.require_admin(user_id)\n        if form.files:", "if form.files:"
+            ),
         ),
         (
             f"{OBD_SAFETY}::test_a_non_admin_submitting_the_obd_form_is_refused_and_nothing_is_proposed",
@@ -107,14 +109,20 @@ MUTATIONS = (
     Mutation(
         "propose-form-without-admin-check",
         "only admins start broadcasts",
-        (Edit(OBD, "self.require_admin(user_id)\n        if form.files:", "if form.files:"),),
+        (Edit(OBD, "await self.require_admin(user_id)\n        if form.files:", "if form.files:"),),
         (f"{OBD_SERVICE}::test_only_admins_propose_from_the_form",),
     ),
     # Rule: only admins start broadcasts. The check is gone from the Start click.
     Mutation(
         "start-without-admin-check",
         "only admins start broadcasts",
-        (Edit(OBD, "self.require_admin(user_id)\n        # Off the loop", "# Off the loop"),),
+        (
+            Edit(
+                OBD,
+                "await self.require_admin(user_id)\n        # The plan is read",
+                "# The plan is read",
+            ),
+        ),
         (f"{OBD_SAFETY}::test_an_admin_who_lost_the_role_cannot_start_their_old_confirmation",),
     ),
     # Rule: a reminder is sent once across restarts. The follow-up is not marked as reminded.
@@ -124,7 +132,7 @@ MUTATIONS = (
         (
             Edit(
                 "bot/services/reminders.py",
-                'self.store.set_reminder_state(item.id, "sent")\n        return 1',
+                'await self.store.set_reminder_state(item.id, "sent")\n        return 1',
                 "return 1",
             ),
         ),
