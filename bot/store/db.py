@@ -146,8 +146,7 @@ class Db:
         self.clock = clock
         self.url = str(target)
         self._agents: dict[str, Agent | None] = {}
-        self._last_prune = 0.0
-        self._last_delivery_prune = 0.0
+        self._last_prune: dict[str, float] = {}  # table → when its old rows were last pruned
         self._lock = threading.RLock()
         self._pg: Any = None
         path = sqlite_path(self.url)

@@ -77,32 +77,30 @@ class SettingsTable(Db):
 
     async def first_time(self, key: str, within: timedelta = timedelta(hours=1)) -> bool:
         """True the first time `key` is seen within `within` (Slack retries, replays, double clicks)."""
-        now = self.clock()
-        async with self._tx() as tx:
-            if time.monotonic() - self._last_prune > 30:  # indexed, and not on every request
-                self._last_prune = time.monotonic()
-                await tx.write("DELETE FROM seen_requests WHERE at < ?", [iso(now - SEEN_KEEP)])
-            cursor = await tx.write(
-                "INSERT INTO seen_requests (key, at) VALUES (?, ?) ON CONFLICT(key) DO UPDATE"
-                " SET at = excluded.at WHERE seen_requests.at < ?",
-                [key, iso(now), iso(now - within)],
-            )
-            return cursor.rowcount == 1
+        return await self._seen_once("seen_requests", "key", key, within, SEEN_KEEP)
 
     async def first_delivery(self, identity: str) -> bool:
         """True the first time Slack delivers `identity` (an event_id, a command's or an
         interaction's own id) within DELIVERY_KEEP; shared by every replica on the database."""
+        return await self._seen_once(
+            "slack_deliveries", "id", identity, DELIVERY_KEEP, DELIVERY_KEEP
+        )
+
+    async def _seen_once(
+        self, table: str, column: str, key: str, within: timedelta, keep: timedelta
+    ) -> bool:
+        """One statement decides, for every replica: True when `key` is new in `table` (or was
+        last seen more than `within` ago). Rows older than `keep` are pruned every 30 s or so
+        (indexed, and not on every request)."""
         now = self.clock()
         async with self._tx() as tx:
-            if time.monotonic() - self._last_delivery_prune > 30:
-                self._last_delivery_prune = time.monotonic()
-                await tx.write(
-                    "DELETE FROM slack_deliveries WHERE at < ?", [iso(now - DELIVERY_KEEP)]
-                )
+            if time.monotonic() - self._last_prune.get(table, 0.0) > 30:
+                self._last_prune[table] = time.monotonic()
+                await tx.write(f"DELETE FROM {table} WHERE at < ?", [iso(now - keep)])
             cursor = await tx.write(
-                "INSERT INTO slack_deliveries (id, at) VALUES (?, ?) ON CONFLICT(id) DO UPDATE"
-                " SET at = excluded.at WHERE slack_deliveries.at < ?",
-                [identity, iso(now), iso(now - DELIVERY_KEEP)],
+                f"INSERT INTO {table} ({column}, at) VALUES (?, ?) ON CONFLICT({column}) DO UPDATE"
+                f" SET at = excluded.at WHERE {table}.at < ?",
+                [key, iso(now), iso(now - within)],
             )
             return cursor.rowcount == 1
 

@@ -593,7 +593,7 @@ def test_a_retried_command_dials_once(bot) -> None:
 async def test_delivery_memory_is_pruned(bot, clock) -> None:
     _deliver(bot, _event_body("Ev0OLD"), retry=None)
     clock.advance(hours=2)
-    bot.deps.store._last_delivery_prune = 0.0
+    bot.deps.store._last_prune.clear()  # the next request prunes
     _deliver(bot, _event_body("Ev0NEW"), retry=None)
     kept = {r["id"] for r in await bot.deps.store._all("SELECT id FROM slack_deliveries")}
     assert "event:Ev0OLD" not in kept and "event:Ev0NEW" in kept
