@@ -18,7 +18,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.kaleyra import KaleyraClient
-from bot.models import KaleyraAccount
 from bot.runtime.background import Background
 from bot.runtime.scheduler import ScheduledJob, Scheduler, daily_at
 from bot.services.agents import Agents
@@ -358,14 +357,10 @@ def _sandbox_kaleyra(settings: Settings) -> tuple[KaleyraClient, Sandbox]:
     return client, sandbox
 
 
-def _live_kaleyra(settings: Settings, account: KaleyraAccount | None) -> KaleyraClient:
-    """The account's dialect as `voicebot doctor` found it; the client's defaults before then."""
+def _live_kaleyra(settings: Settings) -> KaleyraClient:
+    """The client with its defaults; the lifecycle applies what `voicebot doctor` found about
+    the account (key style, method spellings) once the store is open."""
     assert settings.kaleyra_api_key is not None
-    dialect = (
-        {"key_style": account.key_style, "group_status_method": account.group_status_method}
-        if account
-        else {}
-    )
     return KaleyraClient(
         api_key=settings.kaleyra_api_key.get_secret_value(),
         voice_url=settings.kaleyra_voice_url,
@@ -373,7 +368,6 @@ def _live_kaleyra(settings: Settings, account: KaleyraAccount | None) -> Kaleyra
         sid=settings.kaleyra_sid,
         timeout=settings.kaleyra_timeout_seconds,
         calls_in_flight=settings.dial_concurrency,
-        **dialect,
     )
 
 
@@ -397,8 +391,7 @@ def build_deps(
         if settings.uses_sandbox:
             kaleyra, sandbox = _sandbox_kaleyra(settings)
         else:
-            # What `voicebot doctor` learnt of the account is applied at start (Lifecycle).
-            kaleyra = _live_kaleyra(settings, None)
+            kaleyra = _live_kaleyra(settings)
     if slack is None:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         slack = PacedWebClient(token=token, base_url=settings.slack_api_url)

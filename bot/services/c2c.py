@@ -296,22 +296,16 @@ class ClickToCall:
             return None
         admin = await self.agents.is_admin(user_id)
         detail = {"added_by": entry.added_by, "added_at": entry.added_at}
-        if admin and redial is not None and redial.override:
-            await self.store.audit(
-                user_id=user_id,
-                action="c2c.dial.blacklist_override",
-                outcome="ok",
-                numbers=[customer.e164],
-                detail=detail,
-            )
-            return None
+        overriding = admin and redial is not None and redial.override
         await self.store.audit(
             user_id=user_id,
-            action="c2c.dial.refused",
-            outcome="blacklisted",
+            action="c2c.dial.blacklist_override" if overriding else "c2c.dial.refused",
+            outcome="ok" if overriding else "blacklisted",
             numbers=[customer.e164],
             detail=detail,
         )
+        if overriding:
+            return None
         override = (
             self._redial(agent, customer, retry, delay, claim=claim, override=True)
             if admin
