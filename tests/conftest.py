@@ -61,6 +61,29 @@ def bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock, database: str):
         pytest.fail(f"payloads Slack would refuse (invalid_blocks):\n{shown}", pytrace=False)
 
 
+@pytest.fixture
+def slack_accepts_every_message(request):
+    """Everything the bot sent (posts, updates, replies) is within Block Kit's limits; a module
+    asks for it with `pytestmark = pytest.mark.usefixtures("slack_accepts_every_message")`."""
+    from bot.local.blockkit import check_message
+    from tests.support.harness import Harness
+
+    yield
+    for harness in (v for v in request.node.funcargs.values() if isinstance(v, Harness)):
+        replies = [check_message(r) for r in harness.replies()]
+        assert harness.fake.invalid == [] and not any(replies)
+
+
+@pytest.fixture
+def paced_bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock):
+    """The app over the wire with OBD_CALLS_PER_MINUTE=200."""
+    from tests.support.harness import Harness
+
+    harness = Harness(sandbox, tmp_path, clock, obd_calls_per_minute=200)
+    yield harness
+    harness.close()
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module that sets BOTH_DATABASES runs its tests of the app on PostgreSQL as well."""
     if "database" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DATABASES", False):

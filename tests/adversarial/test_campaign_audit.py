@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.local.blockkit import check_message
 from bot.sandbox.state import Fault
 from bot.store.db import StoreError
 from bot.views import obd as views
@@ -32,25 +31,12 @@ from tests.handlers.test_obd_campaigns import (
     progress,
     restart,
 )
-from tests.support.harness import ADMIN, AGENT, Harness, text_of
+from tests.support.harness import ADMIN, AGENT, text_of
+
+# Everything the bot sent here is within Block Kit's limits (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("slack_accepts_every_message")
 
 BOSS = "U0BOSS"  # an admin whose role is revoked in some cases
-
-
-@pytest.fixture(autouse=True)
-def slack_accepts_every_message(request):
-    """Everything the bot sent (posts, updates, replies) is within Block Kit's limits."""
-    yield
-    for harness in (v for v in request.node.funcargs.values() if isinstance(v, Harness)):
-        replies = [check_message(r) for r in harness.replies()]
-        assert harness.fake.invalid == [] and not any(replies)
-
-
-@pytest.fixture
-def paced_bot(sandbox, tmp_path, clock):
-    harness = Harness(sandbox, tmp_path, clock, obd_calls_per_minute=200)
-    yield harness
-    harness.close()
 
 
 def confirm(bot, text: str, user_id: str = ADMIN) -> int:

@@ -21,12 +21,14 @@ import pytest
 
 from bot.deps import Tuning, build_deps
 from bot.kaleyra import KaleyraClient
-from bot.local.blockkit import check_message
 from bot.server import create_asgi
 from bot.slack.client import PacedWebClient
 from bot.store import Store
 from bot.views import obd as views
 from tests.support.harness import ADMIN, AGENT, Harness, text_of
+
+# Everything the bot sent here is within Block Kit's limits (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("slack_accepts_every_message")
 
 # The same rules over the wire on both databases (PostgreSQL when TEST_DATABASE_URL is set).
 BOTH_DATABASES = True
@@ -174,22 +176,6 @@ def buttons(message: dict) -> dict[str, dict]:
         if b["type"] == "actions"
         for e in b["elements"]
     }
-
-
-@pytest.fixture(autouse=True)
-def slack_accepts_every_message(request):
-    """Everything the bot sent (posts, updates, replies) is within Block Kit's limits."""
-    yield
-    for harness in (v for v in request.node.funcargs.values() if isinstance(v, Harness)):
-        replies = [check_message(r) for r in harness.replies()]
-        assert harness.fake.invalid == [] and not any(replies)
-
-
-@pytest.fixture
-def paced_bot(sandbox, tmp_path, clock):
-    harness = Harness(sandbox, tmp_path, clock, obd_calls_per_minute=200)
-    yield harness
-    harness.close()
 
 
 # ---------------------------------------------------------------------- crashes

@@ -15,21 +15,12 @@ import psycopg
 import pytest
 
 from bot.runtime.leader import DatabaseInUse, LeaderElector, SingleProcessLock
-
-HOW_TO_RUN = (
-    "PostgreSQL tests skipped: set TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test"
-    " to run them"
-)
+from tests.support.databases import server_url
 
 
 @pytest.fixture
 def postgres_url() -> str:
-    url = os.environ.get("TEST_DATABASE_URL")
-    if not url:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true needs PostgreSQL: TEST_DATABASE_URL is not set", pytrace=False)
-        pytest.skip(HOW_TO_RUN)
-    return url
+    return server_url()
 
 
 class Replica:
