@@ -337,6 +337,7 @@ class Dialling:
     agent: Phone
     customer: Phone
     again: bool = False  # confirmed through *Dial again*
+    own: bool = True  # the first leg is the asker's own number (an admin may choose another's)
 
 
 @dataclass(frozen=True)

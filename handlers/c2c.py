@@ -24,7 +24,7 @@ from bot.grammar.c2c import (
     parse_c2c,
 )
 from bot.kaleyra import KaleyraError
-from bot.models import Click, Dialling, DialOutcome, Redial
+from bot.models import Click, DialOutcome, Redial
 from bot.phones import InvalidNumber, Phone, parse_phone
 from bot.services.agents import NotRegistered, Refused
 from bot.services.c2c import ClickToCall
@@ -75,7 +75,7 @@ class C2CHandlers:
         match parsed:
             case Dial():
                 outcome = await self.c2c.request_dial(user_id, parsed.customer, agent=parsed.agent)
-                return await self._shown(outcome, user_id) or {}
+                return self._shown(outcome) or {}
             case Register():
                 done = await self.c2c.register(user_id, parsed.number, parsed.user_id)
                 return self.replies.show(views.registration_message(done, show_code=sandbox))
@@ -113,10 +113,8 @@ class C2CHandlers:
             return await self.agents.grant(user_id, change.user_id or "")
         return await self.agents.revoke(user_id, change.user_id or "")
 
-    async def _shown(self, outcome: DialOutcome, user_id: str) -> dict[str, Any] | None:
-        mine = await self.agents.number(user_id) if isinstance(outcome, Dialling) else None
-        own = not isinstance(outcome, Dialling) or mine == outcome.agent
-        payload = views.outcome_message(outcome, own=own)
+    def _shown(self, outcome: DialOutcome) -> dict[str, Any] | None:
+        payload = views.outcome_message(outcome)
         return self.replies.show(payload) if payload else None
 
     def _spawn(self, work: Any, name: str) -> None:
@@ -207,7 +205,7 @@ class C2CHandlers:
         except (Refused, NotRegistered) as exc:
             later(self.deps, respond, **self.replies.error(exc))
             return
-        if shown := await self._shown(outcome, body["user"]["id"]):
+        if shown := self._shown(outcome):
             later(self.deps, respond, replace_original=True, **shown)
 
     async def cancel_redial(self, ack: AsyncAck, respond: AsyncRespond) -> None:

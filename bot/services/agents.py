@@ -74,10 +74,8 @@ class Agents:
 
     async def number(self, user_id: str) -> Phone | None:
         """The number this user calls from: registered AND proven (or assigned by an admin)."""
-        agent = await self.store.get_agent(user_id)
-        if agent is None or not await self._proven(user_id, agent.number):
-            return None
-        return Phone.known(agent.number)
+        number = await self.store.proven_number(user_id)
+        return Phone.known(number) if number else None
 
     async def status(self, user_id: str) -> AgentStatus:
         agent = await self.store.get_agent(user_id)
@@ -117,15 +115,21 @@ class Agents:
 
     async def first_leg(self, user_id: str, requested: Phone | None = None) -> Phone:
         """The number that rings first: the user's own proven one, or (admins only) any."""
+        return (await self.choose_first_leg(user_id, requested))[0]
+
+    async def choose_first_leg(
+        self, user_id: str, requested: Phone | None = None
+    ) -> tuple[Phone, bool]:
+        """`first_leg`, and whether it is the user's own number."""
         mine = await self.number(user_id)
         if requested is not None and (mine is None or requested.e164 != mine.e164):
             await self.require_admin(user_id, "choose the first leg of a call", action="c2c")
-            return requested
+            return requested, False
         if mine is None:
             agent = await self.store.get_agent(user_id)
             pending = agent.number if agent else await self._pending_number(user_id)
             raise NotVerified(Phone.known(pending)) if pending else NotRegistered()
-        return mine
+        return mine, True
 
     # ------------------------------------------------------------------ registration
 

@@ -225,7 +225,9 @@ class ClickToCall:
         if not (retry is None or 0 <= retry <= 2) or not (delay is None or 0 <= delay <= 900):
             raise Refused("Retries go from 0 to 2 and the delay from 0 to 900 seconds.")
         customer = self._dialable(customer, "customer")
-        first_leg = await self.agents.first_leg(user_id, agent and self._dialable(agent, "agent"))
+        first_leg, own = await self.agents.choose_first_leg(
+            user_id, agent and self._dialable(agent, "agent")
+        )
         if redial is not None:
             once = f"redial:{redial.nonce}"
             if redial.nonce and not await self.store.first_time(once, within=REDIAL_KEEP):
@@ -241,7 +243,7 @@ class ClickToCall:
             ask = self._redial(first_leg, customer, retry, delay, claim=claim)
             return AskFirst(first_leg, customer, ask)
         await self.dial(user_id, first_leg, customer, retry=retry, delay=delay, claim=claim)
-        return Dialling(first_leg, customer, again=redial is not None)
+        return Dialling(first_leg, customer, again=redial is not None, own=own)
 
     def _dialable(self, number: Phone, leg: str) -> Phone:
         """The rules a typed number meets, again: a number from a button, a stored row or

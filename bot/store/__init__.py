@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from bot.models import Agent, CallRow
-from bot.store.agents import AgentsTable
 from bot.store.audit import AuditTable
 from bot.store.base import StoreBusy, StoreDown, StoreError, StoreFull, StoreUnavailable
 from bot.store.blacklist import BlacklistTable
@@ -22,8 +21,7 @@ from bot.store.verification import VerificationTable
 
 
 class Store(
-    AgentsTable,
-    VerificationTable,
+    VerificationTable,  # and AgentsTable, which it builds on
     CallsTable,
     AuditTable,
     SettingsTable,

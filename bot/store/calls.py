@@ -74,10 +74,12 @@ class CallsTable(Db):
         if unknown:
             raise StoreError(f"calls has no column {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
-        await self._write(
-            f"UPDATE calls SET {assignments} WHERE id = ?", [*fields.values(), call_id]
+        row = await self._returning(  # the row as it is now comes back with the write
+            f"UPDATE calls SET {assignments} WHERE id = ? RETURNING *", [*fields.values(), call_id]
         )
-        return await self.get_call(call_id)
+        if row is None:
+            raise StoreError(f"No call {call_id}.")
+        return CallRow.from_row(row)
 
     async def recent_call_keys(self, within: timedelta) -> list[tuple[str, str, str, str]]:
         """(user_id, agent, customer, created_at) of the calls not failed in the last `within`."""

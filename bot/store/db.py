@@ -242,9 +242,18 @@ class Db:
         with self._lock, self.connection:
             return await self._sqlite.write(sql, params)
 
+    async def _returning(self, sql: str, params: Iterable[Any] = ()) -> dict[str, Any] | None:
+        """One write with RETURNING, committed: on PostgreSQL one round trip (autocommit), not
+        BEGIN, the statement and COMMIT."""
+        if self._pg is not None:
+            return await self._pg.one(sql, params)
+        with self._lock, self.connection:
+            return await self._sqlite.one(sql, params)
+
     async def _insert(self, sql: str, params: Iterable[Any] = ()) -> int:
-        async with self._tx() as tx:
-            return await tx.insert(sql, params)
+        row = await self._returning(sql + " RETURNING id", params)
+        assert row is not None
+        return int(row["id"])
 
     async def _many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         async with self._tx() as tx:

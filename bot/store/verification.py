@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.models import Verification
-from bot.store.db import Db, iso
+from bot.store.agents import AgentsTable
+from bot.store.db import iso
 
 CALL_BUDGET_WINDOW = timedelta(hours=24)
 
 
-class VerificationTable(Db):
+class VerificationTable(AgentsTable):
     def _verifications(self) -> dict[str, Verification | None]:
         # Read on every dial (is this number proven?); changed only through the methods below.
         # Replicas read through (the cache stays empty), so a proof is seen by all at once.
@@ -20,6 +21,26 @@ class VerificationTable(Db):
         if cache is None:
             cache = self.__dict__["_verification_cache"] = {}
         return cache
+
+    async def proven_number(self, user_id: str) -> str | None:
+        """The user's registered number when it is proven (or was assigned by an admin).
+
+        Read on every dial: from the caches in one process, in one statement with replicas.
+        """
+        if self.caches_agents:
+            agent = await self.get_agent(user_id)
+            if agent is None:
+                return None
+            proof = await self.verification(user_id)
+            if proof is None or proof.state != "verified" or proof.number != agent.number:
+                return None
+            return agent.number
+        row = await self._one(
+            "SELECT a.number FROM agents a JOIN verifications v ON v.user_id = a.user_id"
+            " AND v.number = a.number AND v.state = 'verified' WHERE a.user_id = ?",
+            [user_id],
+        )
+        return row["number"] if row else None
 
     async def verification(self, user_id: str) -> Verification | None:
         """The user's proof or pending code, or None when they never registered themselves."""

@@ -218,13 +218,12 @@ def redial_confirm(ask: AskFirst) -> dict[str, Any]:
     )
 
 
-def dialling_text(dialling: Dialling, *, own: bool = True) -> str:
-    """`own`: the first leg is the asker's own number (an admin may choose another agent's)."""
+def dialling_text(dialling: Dialling) -> str:
     if dialling.again:
         return ":telephone_receiver: Dialling again. I'll keep you posted in our DM."
     first = (
         f"your phone {escape(dialling.agent.pretty)} rings first"
-        if own
+        if dialling.own
         else f"the agent phone {escape(dialling.agent.pretty)} (not yours) rings first"
     )
     return (
@@ -267,13 +266,11 @@ def claim_taken_message(taken: ClaimTaken) -> dict[str, Any]:
     return message([section(text)], f"Nothing was dialled to {mask(taken.customer.national)}")
 
 
-def outcome_message(outcome: DialOutcome, *, own: bool = True) -> dict[str, Any] | None:
-    """What the person who asked for a call is shown; nothing for a repeated click.
-
-    `own`: the first leg is the asker's own number (not another agent's an admin chose)."""
+def outcome_message(outcome: DialOutcome) -> dict[str, Any] | None:
+    """What the person who asked for a call is shown; nothing for a repeated click."""
     match outcome:
         case Dialling():
-            text = dialling_text(outcome, own=own)
+            text = dialling_text(outcome)
             return message([section(text)], text)
         case AskFirst():
             return redial_confirm(outcome)

@@ -264,7 +264,8 @@ async def test_the_log_shows_full_numbers_to_admins_and_the_caller_only(
     c2c, store, sandbox
 ) -> None:
     await proven(c2c, store, ADMIN, parse_phone("9000012345"))
-    await proven(c2c, store, AGENT, MINE)
+    # A number no other test rings: a late call of an earlier test cannot pass for this agent's.
+    await proven(c2c, store, AGENT, parse_phone("9000054321"))
     await c2c.request_dial(ADMIN, parse_phone("9123456701"))
     await c2c.request_dial(AGENT, parse_phone("9123456702"))
     await c2c.background.drain()
