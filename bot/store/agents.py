@@ -9,13 +9,13 @@ from bot.store.db import Db, StoreError
 
 class AgentsTable(Db):
     async def get_agent(self, user_id: str) -> Agent | None:
-        # Read on every dial. One process on SQLite caches it (changed only through
-        # register/unregister below); replicas read through, so a change is seen by all at once.
+        # Read on every dial: cached while `caches_agents` (db.py says when).
         if self.caches_agents and user_id in self._agents:
             return self._agents[user_id]
+        generation = self._people_generation
         row = await self._one("SELECT * FROM agents WHERE user_id = ?", [user_id])
         agent = Agent(**row) if row else None
-        if self.caches_agents:
+        if self.caches_agents and generation == self._people_generation:
             self._agents[user_id] = agent
         return agent
 
@@ -71,14 +71,20 @@ class AgentsTable(Db):
             " ON CONFLICT(user_id) DO UPDATE SET role = 'admin', granted_by = excluded.granted_by, at = excluded.at",
             [user_id, granted_by, self._now()],
         )
+        self._admin_cache.pop(user_id, None)
 
     async def revoke_admin(self, user_id: str) -> bool:
-        return (await self._write("DELETE FROM roles WHERE user_id = ?", [user_id])).rowcount > 0
+        revoked = await self._write("DELETE FROM roles WHERE user_id = ?", [user_id])
+        self._admin_cache.pop(user_id, None)
+        return revoked.rowcount > 0
 
     async def is_admin(self, user_id: str) -> bool:
-        return (
-            await self._one(
-                "SELECT 1 AS yes FROM roles WHERE user_id = ? AND role = 'admin'", [user_id]
-            )
-            is not None
+        if self.caches_agents and user_id in self._admin_cache:
+            return self._admin_cache[user_id]
+        generation = self._people_generation
+        row = await self._one(
+            "SELECT 1 AS yes FROM roles WHERE user_id = ? AND role = 'admin'", [user_id]
         )
+        if self.caches_agents and generation == self._people_generation:
+            self._admin_cache[user_id] = row is not None
+        return row is not None

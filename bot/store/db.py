@@ -9,6 +9,7 @@ PostgreSQL goes through psycopg 3's async pool, so the loop never waits on the n
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import threading
@@ -41,6 +42,7 @@ def iso(moment: datetime) -> str:
 # The loop waits on SQLite synchronously, so a lock held elsewhere must not hold every ack:
 # at most this long per statement, then StoreBusy. Start-up (migrations) may wait longer.
 BUSY_TIMEOUT_MS = 150
+PEOPLE_CHANNEL = "voicebot_people"  # migration 0004's triggers notify it
 STARTUP_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -145,7 +147,15 @@ class Db:
 
         self.clock = clock
         self.url = str(target)
+        # Who is who, read on every dial: cached in one SQLite process (changed only through the
+        # store), and on PostgreSQL while this process LISTENs to voicebot_people (migration
+        # 0004's triggers notify on any change of agents, verifications or roles, from anywhere).
         self._agents: dict[str, Agent | None] = {}
+        self._verification_cache: dict[str, Any] = {}
+        self._admin_cache: dict[str, bool] = {}
+        self._people_generation = 0  # a read that started before a change does not fill a cache
+        self._people_live = False
+        self._people_listener: asyncio.Task[None] | None = None
         self._last_prune: dict[str, float] = {}  # table → when its old rows were last pruned
         self._lock = threading.RLock()
         self._pg: Any = None
@@ -194,17 +204,35 @@ class Db:
 
     @property
     def caches_agents(self) -> bool:
-        # One process owns an SQLite file; with replicas every read goes to the database, so a
-        # change made through one replica is seen by all at once.
-        return self.dialect == "sqlite"
+        # One process owns an SQLite file. With replicas, only while a change made anywhere is
+        # heard within milliseconds (LISTEN); otherwise every read goes to the database.
+        return self.dialect == "sqlite" or self._people_live
+
+    def _people_changed(self, live: bool) -> None:
+        """A change to agents, proofs or roles was notified (or the listener came or went)."""
+        self._people_generation += 1
+        self._agents.clear()
+        self._verification_cache.clear()
+        self._admin_cache.clear()
+        self._people_live = live
 
     async def open(self) -> None:
-        """Connect and migrate (PostgreSQL); SQLite is open from the constructor."""
+        """Connect and migrate (PostgreSQL), then listen for changes of who is who; SQLite is
+        open from the constructor."""
         if self._pg is not None:
             await self._pg.open()
+            if self._people_listener is None:
+                self._people_listener = asyncio.get_running_loop().create_task(
+                    self._pg.listen(PEOPLE_CHANNEL, self._people_changed)
+                )
 
     async def aclose(self) -> None:
         if self._pg is not None:
+            listener, self._people_listener = self._people_listener, None
+            if listener is not None:
+                listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RuntimeError):
+                    await listener
             await self._pg.close()
         else:
             self.close()

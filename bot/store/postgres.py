@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import psycopg
@@ -95,6 +95,34 @@ class PostgresPool:
             await pool.open(wait=True, timeout=30)
         self._pools[loop] = pool
         return pool
+
+    async def listen(
+        self, channel: str, on_change: Callable[[bool], None], *, retry_seconds: float = 1.0
+    ) -> None:
+        """Until cancelled: LISTEN on `channel` over a connection of its own.
+
+        `on_change(True)` once listening and on every notification; `on_change(False)` the
+        moment the connection is lost (then it reconnects). A connection that went quiet is
+        checked every few seconds, so a silently dead one is noticed too.
+        """
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.url, autocommit=True, application_name="voicebot-listen"
+                ) as connection:
+                    await connection.execute(f"LISTEN {channel}")
+                    on_change(True)  # what changed before LISTEN took effect is forgotten too
+                    while True:
+                        async for _notice in connection.notifies(timeout=5.0):
+                            on_change(True)
+                        await connection.execute("SELECT 1")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("LISTEN %s: %s; reconnecting", channel, exc.__class__.__name__)
+            finally:
+                on_change(False)
+            await asyncio.sleep(retry_seconds)
 
     async def close(self) -> None:
         pool = self._pools.pop(asyncio.get_running_loop(), None)

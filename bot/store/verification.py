@@ -13,14 +13,8 @@ CALL_BUDGET_WINDOW = timedelta(hours=24)
 
 class VerificationTable(AgentsTable):
     def _verifications(self) -> dict[str, Verification | None]:
-        # Read on every dial (is this number proven?); changed only through the methods below.
-        # Replicas read through (the cache stays empty), so a proof is seen by all at once.
-        if not self.caches_agents:
-            return {}
-        cache = self.__dict__.get("_verification_cache")
-        if cache is None:
-            cache = self.__dict__["_verification_cache"] = {}
-        return cache
+        # Read on every dial (is this number proven?): cached while `caches_agents` (db.py).
+        return self._verification_cache if self.caches_agents else {}
 
     async def proven_number(self, user_id: str) -> str | None:
         """The user's registered number when it is proven (or was assigned by an admin).
@@ -47,9 +41,11 @@ class VerificationTable(AgentsTable):
         cache = self._verifications()
         if user_id in cache:
             return cache[user_id]
+        generation = self._people_generation
         row = await self._one("SELECT * FROM verifications WHERE user_id = ?", [user_id])
         found = Verification.from_row(row) if row else None
-        cache[user_id] = found
+        if generation == self._people_generation:
+            self._verifications()[user_id] = found
         return found
 
     async def start_verification(
