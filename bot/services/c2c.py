@@ -739,13 +739,15 @@ class ClickToCall:
                 error=f"No final status after {minutes:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
             )
             await self.render(call)
-        gate = asyncio.Semaphore(TRACK_CONCURRENCY)
+        # A few workers, not a task per open call: 500 tasks made at once would queue 500 steps
+        # ahead of every ack that arrives meanwhile.
+        queue = deque(due)
 
-        async def one(call_id: int) -> None:
-            async with gate:
-                await self.poll_once(call_id)
+        async def worker() -> None:
+            while queue:
+                await self.poll_once(queue.popleft())
 
-        await asyncio.gather(*(one(call_id) for call_id in due))
+        await asyncio.gather(*(worker() for _ in range(min(TRACK_CONCURRENCY, len(queue)))))
 
     def ensure_poller(self) -> None:
         """Without the scheduler: one loop follows all open calls (not a task per call)."""
