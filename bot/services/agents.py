@@ -230,7 +230,10 @@ class Agents:
 
     async def verify(self, user_id: str, code: str) -> Phone:
         """Check the code read out by the verification call; 10 minutes, 5 tries, audited."""
-        proof, agent = await self.store.verification(user_id), await self.store.get_agent(user_id)
+        # The code is checked against the database, never a cache: a code replaced through
+        # another replica a moment ago is void here too.
+        proof = await self.store.verification(user_id, fresh=True)
+        agent = await self.store.get_agent(user_id)
         if agent and await self._proven(user_id, agent.number):
             raise Refused(f"Your number {Phone.known(agent.number).pretty} is already verified.")
         # No mapping at all: the number was claimed beside someone else's unproven claim.

@@ -36,10 +36,12 @@ class VerificationTable(AgentsTable):
         )
         return row["number"] if row else None
 
-    async def verification(self, user_id: str) -> Verification | None:
-        """The user's proof or pending code, or None when they never registered themselves."""
+    async def verification(self, user_id: str, *, fresh: bool = False) -> Verification | None:
+        """The user's proof or pending code, or None when they never registered themselves.
+
+        `fresh`: read from the database even when cached (checking a code)."""
         cache = self._verifications()
-        if user_id in cache:
+        if user_id in cache and not fresh:
             return cache[user_id]
         generation = self._people_generation
         row = await self._one("SELECT * FROM verifications WHERE user_id = ?", [user_id])

@@ -115,3 +115,17 @@ def _live(store: Store) -> Callable[[], Awaitable[bool]]:
         return store.caches_agents
 
     return check
+
+
+async def test_a_code_is_checked_against_the_database_even_before_the_notice_arrives(two) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    one, other, _url = two
+    expires = datetime.now(UTC) + timedelta(minutes=10)
+    await one.start_verification(AGENT, FIRST, "hash-of-the-first-code", expires)
+    first = await other.verification(AGENT)  # cached
+    await one.start_verification(AGENT, FIRST, "hash-of-a-new-code", expires)
+    other._verification_cache[AGENT] = first  # as if the notice had not arrived yet
+    assert (await other.verification(AGENT)).code_hash == "hash-of-the-first-code"
+    checked = await other.verification(AGENT, fresh=True)  # what AgentsService.verify reads
+    assert checked.code_hash == "hash-of-a-new-code"
