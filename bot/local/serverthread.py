@@ -29,6 +29,8 @@ class ServerThread:
             log_level=log_level,
             lifespan="on",
             access_log=False,
+            # An open event stream (the local page's) would hold a stop for its whole timeout.
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self._run, daemon=True, name=f"asgi-{self.port}")

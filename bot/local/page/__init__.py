@@ -448,6 +448,7 @@ def serve_local(settings: Settings) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        timeout_graceful_shutdown=1,  # the page's event stream would hold Ctrl-C for 10 s
     )
     uvicorn.Server(config).run()
     return 0
