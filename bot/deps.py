@@ -341,7 +341,7 @@ def scheduler_for(d: Deps) -> Scheduler:
 def _sandbox_kaleyra(settings: Settings) -> tuple[KaleyraClient, Sandbox]:
     from bot.sandbox import Sandbox, SandboxState
 
-    state = SandboxState(timezone=settings.timezone)
+    state = SandboxState(timezone=settings.timezone, step_seconds=settings.sandbox_step_seconds)
     if settings.kaleyra_bridge:
         state.dids.add(settings.kaleyra_bridge)
     sandbox = Sandbox(state)

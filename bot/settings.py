@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     kaleyra_io_url: str = "https://api.kaleyra.io/v1/"
     kaleyra_bridge: str | None = None
     kaleyra_timeout_seconds: float = Field(10.0, gt=0)
+    # The built-in sandbox (no KALEYRA_API_KEY): how long each stage of a make-believe call takes.
+    sandbox_step_seconds: float = Field(2.0, ge=0, le=60)
 
     database_path: str = "./data/voicebot.db"
     # sqlite:///path or postgresql://user:password@host:port/db; unset = sqlite:/// + DATABASE_PATH

@@ -147,7 +147,16 @@ class Console:
         )
         self.deps = build_deps(
             self.settings,
-            tuning=Tuning(poll_seconds=1.0, auto_track=not self.settings.scheduler_enabled),
+            # The console waits for what each line set off before the next: nothing is held
+            # back for Slack's rate limits (its fake Slack has none), or every line would wait
+            # out the App Home's coalescing and the cards' progress hold.
+            tuning=Tuning(
+                poll_seconds=1.0,
+                auto_track=not self.settings.scheduler_enabled,
+                progress_hold=0.0,
+                home_quiet=0.0,
+                home_spacing=0.0,
+            ),
         )
         self.stack.mount(create_asgi(self.deps))
         self.driver = self.stack.driver

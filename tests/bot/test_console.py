@@ -16,7 +16,9 @@ from bot.settings import Settings
 
 def console_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "KALEYRA_"))}
-    env.update(DATABASE_PATH=str(tmp_path / "voicebot.db"), ADMIN_USER_IDS="")
+    env.update(
+        DATABASE_PATH=str(tmp_path / "voicebot.db"), ADMIN_USER_IDS="", SANDBOX_STEP_SECONDS="0.2"
+    )
     return env
 
 
@@ -50,7 +52,9 @@ def test_piped_session_registers_dials_and_reaches_final_status(tmp_path: Path) 
 
 
 def test_modal_is_filled_field_by_field_with_inline_errors(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    settings = Settings(
+        _env_file=None, database_path=str(tmp_path / "v.db"), sandbox_step_seconds=0.2
+    )
     typed = (
         "\n".join(
             [
@@ -109,7 +113,9 @@ def press_call_back(out: str) -> str:
 
 
 def test_team_line_incoming_call_and_call_back(tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    settings = Settings(
+        _env_file=None, database_path=str(tmp_path / "v.db"), sandbox_step_seconds=0.2
+    )
     out = io.StringIO()
     typed = Typist(
         out,
@@ -138,7 +144,9 @@ def test_team_line_incoming_call_and_call_back(tmp_path: Path) -> None:
 
 def console_says(tmp_path: Path, typed: str, **settings: object) -> str:
     out = io.StringIO()
-    base = Settings(_env_file=None, database_path=str(tmp_path / "v.db"), **settings)  # type: ignore[arg-type]
+    base = Settings(
+        _env_file=None, database_path=str(tmp_path / "v.db"), sandbox_step_seconds=0.2, **settings
+    )  # type: ignore[arg-type]
     assert run_console(base, io.StringIO(typed), out) == 0
     return out.getvalue()
 
@@ -209,7 +217,9 @@ def test_a_button_of_a_replaced_message_dials_nothing(tmp_path: Path) -> None:
             lambda said: "press " + re.findall(r"\[(\d+)\] Dial again", said)[-1],
         ],
     )
-    settings = Settings(_env_file=None, database_path=str(tmp_path / "v.db"))
+    settings = Settings(
+        _env_file=None, database_path=str(tmp_path / "v.db"), sandbox_step_seconds=0.2
+    )
     assert run_console(settings, typed, out) == 0  # type: ignore[arg-type]
     text = out.getvalue()
     assert "Not dialled." in text
