@@ -41,7 +41,9 @@ def _with_database(url: str, name: str) -> str:
 def _migrated_template(url: str) -> str:
     from bot.store.migrations import HEAD, upgrade_postgres
 
-    name = f"voicebot_template_{HEAD}"
+    # One template per pytest-xdist worker: workers starting together never drop each other's.
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"voicebot_template_{HEAD}_{worker}"
     if name not in _template:
         with _admin(url) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
