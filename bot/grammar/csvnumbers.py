@@ -99,6 +99,12 @@ def parse_csv(data: bytes, region: str, *, allow_foreign: bool = False) -> CsvRe
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, delimiters=",;\t|")
     except csv.Error:
         dialect = csv.excel
+    # Too many rows is said at once, before a single number is parsed (the parse is the cost).
+    filled = [c for c in csv.reader(io.StringIO(text), dialect) if any(map(str.strip, c))]
+    headed = bool(filled) and _is_header([c.strip() for c in filled[0]], region)
+    if len(filled) - headed > MAX_ROWS:
+        raise CsvError(f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")
+    del filled
     reader = csv.reader(io.StringIO(text), dialect)
     rows, errors, duplicates, seen = [], [], [], set()
     header: list[str] | None = None

@@ -42,9 +42,12 @@ def test_headerless_single_column_and_unicode_digits() -> None:
 
 def test_100k_rows_parse_and_more_are_refused() -> None:
     data = "\n".join(str(9100000000 + i) for i in range(MAX_ROWS)).encode()
-    assert len(parse_csv(data, "IN").rows) == MAX_ROWS
+    assert len(parse_csv(b"phone\n" + data, "IN").rows) == MAX_ROWS  # a header is not a row
+    # One too many is refused before any number is parsed (so at once, even with a header).
     with pytest.raises(CsvError, match="more than 100,000 rows"):
         parse_csv(data + b"\n9999999999", "IN")
+    with pytest.raises(CsvError, match="more than 100,000 rows"):
+        parse_csv(b"phone\n" + data + b"\n9999999999", "IN")
 
 
 def test_size_limit_and_nul_bytes() -> None:
