@@ -206,6 +206,7 @@ def _obd(d: Deps) -> Broadcasts:
             progress_interval=tuning.progress_interval,
             follow_calls=tuning.auto_track,
             shared_database=d.store.dialect == "postgresql",
+            sender_lease=timedelta(seconds=settings.campaign_lease_seconds),
         ),
         # CSV files from the form, read with the bot token.
         fetch=lambda file, limit: download(d.slack, file, limit),
@@ -301,8 +302,12 @@ async def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
         ScheduledJob(TRACK_BROADCASTS, d.obd.poll_tracking, IntervalTrigger(seconds=30)),
         # Paused by the calling window closing: resumed when it opens again.
         ScheduledJob(BROADCAST_WINDOW, d.obd.tick, IntervalTrigger(minutes=1)),
-        # A dead replica's campaign is reported within its lease (20 s) and this period.
-        ScheduledJob(CAMPAIGN_LEASES, d.obd.reclaim, IntervalTrigger(seconds=15)),
+        # A dead replica's campaign is reported within its lease and this period (half of it).
+        ScheduledJob(
+            CAMPAIGN_LEASES,
+            d.obd.reclaim,
+            IntervalTrigger(seconds=max(1, settings.campaign_lease_seconds // 2)),
+        ),
         ScheduledJob(
             CALL_FEED, d.callfeed.poll, IntervalTrigger(seconds=settings.calls_poll_seconds)
         ),

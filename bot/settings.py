@@ -7,7 +7,7 @@ from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
@@ -68,6 +68,10 @@ class Settings(BaseSettings):
 
     # Scale: how many dials may wait on Kaleyra at once, and how long history is kept.
     dial_concurrency: int = Field(200, ge=1, le=2000)
+    # Replicas: how long a replica's hold on a broadcast it sends lasts unrenewed (it renews before
+    # each request); once it runs out, another replica reports the broadcast to its owner. Longer
+    # than KALEYRA_TIMEOUT_SECONDS, so a slow request never looks like a dead replica.
+    campaign_lease_seconds: int = Field(30, ge=2, le=600)
     audit_retention_days: int = Field(400, ge=1)
     call_retention_days: int = Field(400, ge=1)
 
@@ -138,6 +142,16 @@ class Settings(BaseSettings):
         if self.database_url is not None:
             return self.database_url.get_secret_value()
         return "sqlite:///" + self.database_path
+
+    @model_validator(mode="after")
+    def _lease_outlasts_a_request(self) -> Settings:
+        if self.campaign_lease_seconds <= self.kaleyra_timeout_seconds:
+            raise ValueError(
+                "CAMPAIGN_LEASE_SECONDS must be longer than KALEYRA_TIMEOUT_SECONDS"
+                f" ({self.campaign_lease_seconds} <= {self.kaleyra_timeout_seconds:g}): a slow"
+                " Kaleyra request would look like a dead replica"
+            )
+        return self
 
     @field_validator("timezone")
     @classmethod

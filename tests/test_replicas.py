@@ -33,7 +33,14 @@ def replicas(tmp_path: Path, sandbox: RunningSandbox, postgres: str) -> Iterator
         database_url=postgres,
         slack=fake,
         sandbox=sandbox,
-        env={"OBD_CALLING_HOURS": "", "ADMIN_USER_IDS": ADMIN},
+        env={
+            "OBD_CALLING_HOURS": "",
+            "ADMIN_USER_IDS": ADMIN,
+            # A dead sender's broadcast is found within 3 s and the check's period (1 s), not
+            # the default 30 s and 15 s: the same code path, a shorter wait.
+            "KALEYRA_TIMEOUT_SECONDS": "2",
+            "CAMPAIGN_LEASE_SECONDS": "3",
+        },
     ) as started:
         yield started
 

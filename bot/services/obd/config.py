@@ -22,8 +22,9 @@ OVERLAP_WINDOW = timedelta(
     hours=1
 )  # a Start asks first if another broadcast of this long calls its numbers
 # A sender's claim on a campaign, renewed before each request (past any pacing wait), so a dead
-# replica's campaign is found within SENDER_LEASE plus the check's period (15 s) and reported to
-# its owner by another replica. Longer than a Kaleyra request may take (KALEYRA_TIMEOUT_SECONDS).
+# replica's campaign is found within the lease plus the check's period (half the lease) and
+# reported to its owner by another replica. Longer than a Kaleyra request may take
+# (KALEYRA_TIMEOUT_SECONDS). CAMPAIGN_LEASE_SECONDS sets it (BroadcastConfig.sender_lease).
 SENDER_LEASE = timedelta(seconds=30)
 
 
@@ -45,6 +46,7 @@ class BroadcastConfig:
     # Several replicas share the database: at start, only campaigns whose sender's lease ran
     # out are interrupted (a live replica may be sending the others). One SQLite process: all.
     shared_database: bool = False
+    sender_lease: timedelta = SENDER_LEASE
 
     @property
     def tz(self) -> ZoneInfo:

@@ -26,7 +26,6 @@ from bot.runtime.replica import REPLICA_ID
 from bot.services.obd.base import BroadcastsBase
 from bot.services.obd.config import (
     OVERLAP_WINDOW,
-    SENDER_LEASE,
     SETTLED,
     STORE_RETRIES,
     STORE_RETRY_SECONDS,
@@ -117,13 +116,13 @@ class Running(BroadcastsBase):
     async def _renew(self, job_id: int, wait: float = 0.0) -> None:
         """Hold the sender's lease past the coming wait and one more request (a paced
         campaign's replica that dies in a wait is found once the wait and the lease passed)."""
-        until = self.clock() + timedelta(seconds=wait) + SENDER_LEASE
+        until = self.clock() + timedelta(seconds=wait) + self.config.sender_lease
         await self.store.renew_senders([job_id], iso(until), REPLICA_ID)
 
     async def _run(self, job_id: int) -> None:
         """One campaign's sender: holds its lease in the job row while it sends, so the minute
         job (or another replica) can tell a campaign nobody sends from one being sent."""
-        lease = iso(self.clock() + SENDER_LEASE)
+        lease = iso(self.clock() + self.config.sender_lease)
         if not await self.store.claim_sender(job_id, lease, REPLICA_ID):
             self._runners.pop(job_id, None)  # another sender holds it, or it stopped running
             return
