@@ -236,7 +236,7 @@ class Console:
         goes on in the background and prints when it posts."""
         with contextlib.suppress(TimeoutError):
             asyncio.run_coroutine_threadsafe(
-                self.deps.background.drain(timeout), self.stack.app_host.loop
+                self.deps.background.drain(timeout, lasting=False), self.stack.app_host.loop
             ).result(timeout + 5)
         self.events.join()
 

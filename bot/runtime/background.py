@@ -48,16 +48,24 @@ class Turns:
 class Background:
     def __init__(self) -> None:
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._lasting: set[asyncio.Task[Any]] = set()  # runs for minutes by design
         self._turns = Turns()
 
     async def turn(self) -> None:
         """Wait for this step's turn; call before a burst-prone piece of work after an await."""
         await self._turns.take()
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "work") -> asyncio.Task[Any]:
+    def spawn(
+        self, coro: Coroutine[Any, Any, Any], name: str = "work", *, lasting: bool = False
+    ) -> asyncio.Task[Any]:
+        """`lasting`: work that runs for minutes by design (a paced campaign's sender, a tracker,
+        a wait for the calling window), which `drain(lasting=False)` does not wait for."""
         task = asyncio.get_running_loop().create_task(self._guard(coro, name), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if lasting:
+            self._lasting.add(task)
+            task.add_done_callback(self._lasting.discard)
         return task
 
     @staticmethod
@@ -74,15 +82,16 @@ class Background:
     def pending(self) -> int:
         return len(self._tasks)
 
-    async def drain(self, timeout: float = 30.0) -> None:
-        """Wait for everything spawned so far, and for what that spawns in turn."""
+    async def drain(self, timeout: float = 30.0, *, lasting: bool = True) -> None:
+        """Wait for everything spawned so far, and for what that spawns in turn (without
+        `lasting`: all but the work that runs for minutes by design)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while self._tasks:
+        while waiting := (self._tasks if lasting else self._tasks - self._lasting):
             remaining = deadline - loop.time()
             if remaining <= 0:
-                raise TimeoutError(f"{len(self._tasks)} background tasks still running")
-            await asyncio.wait(set(self._tasks), timeout=remaining)
+                raise TimeoutError(f"{len(waiting)} background tasks still running")
+            await asyncio.wait(set(waiting), timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
 
     async def cancel_all(self) -> None:
         for task in list(self._tasks):

@@ -754,7 +754,9 @@ class ClickToCall:
         if not self.auto_track or self.public_url:
             return
         if self._poller is None or self._poller.done():
-            self._poller = self.background.spawn(self._poll_loop(), name="track-calls")
+            self._poller = self.background.spawn(
+                self._poll_loop(), name="track-calls", lasting=True
+            )
 
     async def _poll_loop(self) -> None:
         while await self.store.open_calls():

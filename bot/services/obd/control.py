@@ -69,7 +69,7 @@ class Controls(BroadcastsBase):
             opening = f"{self._next_opening(now):%Y-%m-%d %H:%M}"
             if changed and self.config.follow_calls:
                 wait = (self._next_opening(now) - now).total_seconds()
-                self.background.spawn(self._wake(wait), name=f"obd-window-{job_id}")
+                self.background.spawn(self._wake(wait), name=f"obd-window-{job_id}", lasting=True)
             return ControlOutcome(job_id, "resume", changed, "paused", resumes_at=opening)
         changed = await self.store.move_campaign(job_id, "running", since=("paused", "interrupted"))
         if not changed and campaign.state == "running" and job_id not in self._runners:

@@ -111,7 +111,9 @@ class Running(BroadcastsBase):
 
     def _spawn_run(self, job_id: int) -> None:
         if job_id not in self._runners:
-            self._runners[job_id] = self.background.spawn(self._run(job_id), name=f"obd-{job_id}")
+            self._runners[job_id] = self.background.spawn(
+                self._run(job_id), name=f"obd-{job_id}", lasting=True
+            )
 
     async def _renew(self, job_id: int, wait: float = 0.0) -> None:
         """Hold the sender's lease past the coming wait and one more request (a paced
@@ -147,7 +149,7 @@ class Running(BroadcastsBase):
             stopping = task is not None and task.cancelling()
             if not ended and not stopping and self.config.follow_calls:
                 # No scheduler to call tick() in a minute: wake ourselves.
-                self.background.spawn(self._wake(60.0), name=f"obd-restart-{job_id}")
+                self.background.spawn(self._wake(60.0), name=f"obd-restart-{job_id}", lasting=True)
         except Exception:  # the store is failing: the minute job finds it without a sender
             log.exception("campaign %s: its sender's end was not recorded", job_id)
 
@@ -263,7 +265,7 @@ class Running(BroadcastsBase):
         await self._refresh(job_id, force=True)
         if self.config.follow_calls:  # no scheduler to call tick(): wake ourselves
             wait = (self._next_opening(now) - now).total_seconds()
-            self.background.spawn(self._wake(wait), name=f"obd-window-{job_id}")
+            self.background.spawn(self._wake(wait), name=f"obd-window-{job_id}", lasting=True)
 
     async def _wake(self, seconds: float) -> None:
         await self.sleep(seconds)
@@ -296,7 +298,7 @@ class Running(BroadcastsBase):
         self._forget_plan(job_id)
         await self._refresh(job_id, force=True)
         if tracking and self.config.follow_calls:
-            self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
+            self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}", lasting=True)
         if plan.kind == "obd" and plan.via_io:
             await self._deliver_results(await self.store.get_job(job_id), [])
 
@@ -381,7 +383,7 @@ class Running(BroadcastsBase):
                 interrupted += 1
         if self.config.follow_calls:  # no scheduler: follow calls and the window ourselves
             for job_id in await self.store.tracked_campaigns():
-                self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}")
+                self.background.spawn(self.track(job_id), name=f"track-obd-{job_id}", lasting=True)
             if self.config.calling_hours and await self.store.campaign_ids(
                 "paused", reason="window"
             ):
@@ -389,7 +391,7 @@ class Running(BroadcastsBase):
                 wait = (
                     0.0 if self._in_window(now) else (self._next_opening(now) - now).total_seconds()
                 )
-                self.background.spawn(self._wake(wait), name="obd-window")
+                self.background.spawn(self._wake(wait), name="obd-window", lasting=True)
         return interrupted
 
     async def tick(self) -> int:
