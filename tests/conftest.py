@@ -88,3 +88,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """A module that sets BOTH_DATABASES runs its tests of the app on PostgreSQL as well."""
     if "database" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DATABASES", False):
         metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
+
+
+# The modules that wait longest on real processes and browsers go first, so pytest-xdist's
+# workers start them early and fill the rest of the run with everything else.
+FIRST = (
+    "tests/test_replicas.py",
+    "tests/bot/local/test_page_browser.py",
+    "tests/bot/test_console.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return FIRST.index(path) if path in FIRST else len(FIRST)
+
+    items.sort(key=rank)  # stable: within a rank, the collection order stays

@@ -383,7 +383,7 @@ def run_tests(repo: Path, tests: tuple[str, ...], env: dict[str, str]) -> dict[s
     caught: dict[str, bool] = {}
     for test in tests:
         result = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", test],
+            [sys.executable, "-m", "pytest", "-q", "-x", "-n", "0", "-p", "no:cacheprovider", test],
             cwd=repo,
             env=env,
             capture_output=True,
@@ -405,7 +405,7 @@ def main(words: list[str]) -> int:
             return 2
         guards = sorted({t for m in chosen for t in m.tests})
         baseline = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *guards],
+            [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *guards],
             cwd=repo,
             env=env,
             capture_output=True,

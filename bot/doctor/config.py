@@ -133,6 +133,8 @@ def check_postgresql(url: str) -> Check:
             row = conn.execute(
                 "SELECT a.client_addr, a.pid FROM pg_locks l JOIN pg_stat_activity a"
                 " ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted"
+                # advisory locks are per database: another database's voicebot is not ours
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
                 " AND ((l.classid::bigint << 32) | l.objid::bigint) = %s",
                 [LEADER_LOCK_KEY],
             ).fetchone()

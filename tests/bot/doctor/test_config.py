@@ -74,14 +74,21 @@ def test_a_working_database_says_its_schema(tmp_path) -> None:
 async def test_postgresql_is_reachable_migrated_and_says_who_leads(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import psycopg
+
+    from bot.runtime.leader import LEADER_LOCK_KEY
     from tests.support.databases import fresh_postgres
 
-    urls = fresh_postgres()
+    urls, elsewhere = fresh_postgres(), fresh_postgres()
     url = next(urls)
     try:
+        # Another deployment's leader on the same server (another database) is not ours.
+        other = psycopg.connect(next(elsewhere), autocommit=True)
+        other.execute("SELECT pg_advisory_lock(%s)", [LEADER_LOCK_KEY])
         monkeypatch.setenv("DATABASE_URL", url)
         settings = Settings(_env_file=None)
         check = check_database(settings)
+        other.close()
         assert check.status is Status.OK
         assert "reachable; schema up to date; no replica leads the scheduler yet" in check.detail
         assert "postgresql://postgres@" in check.detail
@@ -93,3 +100,4 @@ async def test_postgresql_is_reachable_migrated_and_says_who_leads(
         assert down.status is Status.FAIL and down.fix and "DATABASE_URL" in down.fix
     finally:
         urls.close()
+        elsewhere.close()
