@@ -296,7 +296,9 @@ async def scheduled_jobs(d: Deps) -> list[ScheduledJob]:
             d.voicehealth.digest,
             daily_at(await d.voicehealth.digest_time(), settings.timezone),
         ),
-        ScheduledJob(REMINDERS, d.reminders.run_due, IntervalTrigger(minutes=1)),
+        ScheduledJob(
+            REMINDERS, d.reminders.run_due, IntervalTrigger(seconds=settings.reminders_poll_seconds)
+        ),
         ScheduledJob(FOLLOWUP_SYNC, d.reminders.sync, IntervalTrigger(minutes=10)),
         ScheduledJob(TRACK_CALLS, d.c2c.poll_open, IntervalTrigger(seconds=d.tuning.poll_seconds)),
         ScheduledJob(TRACK_BROADCASTS, d.obd.poll_tracking, IntervalTrigger(seconds=30)),

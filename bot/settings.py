@@ -55,8 +55,9 @@ class Settings(BaseSettings):
 
     health_digest_channel: str | None = None
     health_digest_time: str = "09:00"
-    health_poll_minutes: int = Field(5, ge=1, le=1440)
+    health_poll_minutes: float = Field(5, gt=0, le=1440)
     followup_reminder_minutes: int = Field(10, ge=0, le=1440)
+    reminders_poll_seconds: int = Field(60, ge=1, le=3600)  # how often due reminders are sent
     obd_calling_hours: str = "09:00-21:00"
     obd_calls_per_minute: int | None = Field(None, ge=1, le=100_000)  # unset = no limit
     scheduler_enabled: bool = True

@@ -3,10 +3,13 @@ takes over when the other is killed with SIGKILL."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -193,3 +196,68 @@ def test_healthz_says_the_database_answers(replicas: Replicas) -> None:
     [replica] = replicas.start(1)
     health = httpx.get(f"{replica.url}/healthz").json()
     assert health["database"] == "ok" and health["scheduler"] in {"leader", "standby"}
+
+
+def job_runs(replica: Any, job: str) -> float:
+    """How many times `job` ran on this replica (its /metrics)."""
+    text = httpx.get(replica.url + "/metrics", timeout=2).text
+    pattern = rf'voicebot_scheduler_jobs_total\{{job="{job}",outcome="ok"\}} ([0-9.e+]+)'
+    found = re.search(pattern, text)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_health_change_is_announced_once_and_a_reminder_sent_once_with_two_replicas(
+    replicas: Replicas, sandbox: RunningSandbox
+) -> None:
+    karnataka = {
+        "region": "Karnataka",
+        "region_code": "KA-IN",
+        "type": "operational",
+        "numbers": [],
+    }
+    sandbox.state.incidents = [karnataka]
+    # Both replicas would run every job each second if both led; only the leader must.
+    replicas.start(
+        2,
+        HEALTH_DIGEST_CHANNEL="C0OPS",
+        HEALTH_POLL_MINUTES="0.02",
+        REMINDERS_POLL_SECONDS="1",
+        FOLLOWUP_REMINDER_MINUTES="10",
+    )
+    [leader] = until(lambda: leaders(replicas) or None, 15, "a leader")
+    until(lambda: job_runs(replicas[leader], "health-poll") >= 1, 15, "the baseline poll")
+    replicas.register(AGENT, "9876543210", via=0)
+    soon = datetime.now(ZoneInfo("Asia/Kolkata")) + timedelta(minutes=5)
+    added = replicas.command(
+        1 - leader, "/followup", f"add 8712345678 {soon:%Y-%m-%d %H:%M} John Doe", user_id=AGENT
+    )
+    assert added.status_code == 200
+    replicas.wait_for_slack("response_url", lambda p: "John Doe" in text_of(p), timeout=15)
+    sandbox.state.incidents = [{**karnataka, "type": "critical"}]
+
+    def alerts() -> list[dict]:
+        return [
+            c.payload
+            for c in list(replicas.slack.calls)
+            if c.method == "chat.postMessage"
+            and c.payload.get("channel") == "C0OPS"
+            and "critical" in text_of(c.payload)
+        ]
+
+    def reminders() -> list[dict]:
+        return [
+            c.payload
+            for c in list(replicas.slack.calls)
+            if c.method == "chat.postMessage" and "reminder" in str(c.payload.get("text")).lower()
+        ]
+
+    until(alerts, 20, "the health change announced")
+    until(reminders, 20, "the reminder sent")
+    # Three more runs of each job on the leader: a second copy would have gone by now.
+    polls, sweeps = (job_runs(replicas[leader], j) for j in ("health-poll", "followup-reminders"))
+    until(lambda: job_runs(replicas[leader], "health-poll") >= polls + 3, 20, "more polls")
+    until(lambda: job_runs(replicas[leader], "followup-reminders") >= sweeps + 3, 20, "more runs")
+    assert len(alerts()) == 1 and len(reminders()) == 1
+    assert "Karnataka" in text_of(alerts()[0]) and "John Doe" in text_of(reminders()[0])
+    standby = replicas[1 - leader]
+    assert job_runs(standby, "health-poll") == job_runs(standby, "followup-reminders") == 0
