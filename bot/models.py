@@ -53,15 +53,10 @@ class CallRow:
 
 
 class StoredRow(BaseModel):
-    """A typed row of the store: frozen, and JSON round-trips through the model.
-
-    `row["field"]` still reads a field, for callers written against the dict rows (transitional).
-    """
+    """A typed row of the store: frozen, and JSON round-trips through the model; fields are
+    attributes (`row.state`), never `row["state"]`."""
 
     model_config = ConfigDict(frozen=True)
-
-    def __getitem__(self, key: str) -> Any:
-        return getattr(self, key)
 
 
 ReminderState = Literal["pending", "sent", "missed", "none"]

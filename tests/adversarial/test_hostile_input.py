@@ -227,7 +227,7 @@ async def test_non_admin_cannot_start_an_admins_job(bot) -> None:
     assert "Only admins" in text_of(bot.replies()[-1])
     assert (
         bot.sandbox.state.recorded() == []
-        and (await bot.deps.store.get_job(int(value)))["state"] == "pending"
+        and (await bot.deps.store.get_job(int(value))).state == "pending"
     )
 
 
@@ -334,7 +334,7 @@ async def test_kaleyra_faults_on_a_dial(
     call = (await bot.deps.store.recent_calls(AGENT))[0]
     assert call.state == state and call.kaleyra_id is None
     assert len(bot.sandbox.state.recorded("dial.click2call")) == sent  # never re-sent
-    assert (await bot.deps.store.audit_entries())[0]["outcome"] == state
+    assert (await bot.deps.store.audit_entries())[0].outcome == state
 
 
 async def test_kaleyra_unreachable_means_nothing_was_sent(bot) -> None:

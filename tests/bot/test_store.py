@@ -50,7 +50,7 @@ async def test_audit_masks_numbers(store: Store) -> None:
         kaleyra_ids=["c2c_1"],
     )
     [entry] = await store.audit_entries()
-    assert entry["numbers"] == "98******10" and entry["kaleyra_ids"] == "c2c_1"
+    assert entry.numbers == "98******10" and entry.kaleyra_ids == "c2c_1"
 
 
 async def test_recent_duplicate_window(tmp_path) -> None:

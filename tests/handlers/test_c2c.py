@@ -87,7 +87,7 @@ async def test_dial_places_one_bridge_and_follows_it_to_the_end(bot, clock) -> N
         21,
         16,
     )
-    actions = [a["action"] for a in await bot.deps.store.audit_entries()]
+    actions = [a.action for a in await bot.deps.store.audit_entries()]
     assert actions[:2] == ["c2c.final", "c2c.dial"]
 
 
@@ -112,7 +112,7 @@ async def test_explicit_first_leg_is_for_admins(bot) -> None:
     response = bot.command("/c2c", "9000012345 9123456789", user_id=AGENT)
     assert "Only admins can choose the first leg" in text_of(response.json())
     assert bot.sandbox.state.recorded() == []
-    assert (await bot.deps.store.audit_entries())[0]["action"] == "c2c.refused"
+    assert (await bot.deps.store.audit_entries())[0].action == "c2c.refused"
 
     chosen = bot.command("/c2c", "9000012345 9123456789", user_id=ADMIN)
     assert "the agent phone +91 90000 12345 (not yours) rings first" in text_of(chosen.json())
@@ -306,7 +306,7 @@ async def test_timeout_is_sent_once_and_shown_as_unknown(bot) -> None:
     assert len(bot.sandbox.state.recorded("dial.click2call")) == 1
     text = card_updates(bot)[-1]
     assert "Outcome unknown" in text and "was *not* sent again" in text and "/c2c log" in text
-    assert (await bot.deps.store.audit_entries())[0]["outcome"] == "unknown"
+    assert (await bot.deps.store.audit_entries())[0].outcome == "unknown"
 
 
 def test_usage_errors_are_clear(bot) -> None:

@@ -80,18 +80,18 @@ async def test_450_numbers_confirm_first_then_200_200_50_with_progress(bot) -> N
     assert "accepted 449 · rejected 0 · outcome unknown 0" in final
 
     job = await bot.deps.store.get_job(int(button["value"]))
-    assert job["state"] == "tracking" and len(job["result"]["group_ids"]) == 3
-    assert bot.run(bot.deps.obd.poll_once(job["id"])) is False  # still SENT
+    assert job.state == "tracking" and len(job.result.group_ids) == 3
+    assert bot.run(bot.deps.obd.poll_once(job.id)) is False  # still SENT
     bot.sandbox.state.clock.advance(seconds=5)
-    assert bot.run(bot.deps.obd.poll_once(job["id"])) is True
+    assert bot.run(bot.deps.obd.poll_once(job.id)) is True
     expected = Counter(
         "COMPLETED" if outcome_for(n) == "ANSWER" else outcome_for(n) for n in called
     )
-    assert (await bot.deps.store.get_job(job["id"]))["result"]["statuses"] == dict(expected)
+    assert (await bot.deps.store.get_job(job.id)).result.statuses == dict(expected)
     statuses = progress(bot)
     assert f"*Call statuses*: completed {expected['COMPLETED']} · " in statuses
     assert f"busy {expected['BUSY']}" in statuses
-    assert (await bot.deps.store.audit_entries())[0]["action"] == "obd.start"
+    assert (await bot.deps.store.audit_entries())[0].action == "obd.start"
 
 
 def test_cancel_sends_nothing(bot) -> None:
@@ -174,7 +174,7 @@ async def test_status_of_group_and_call_is_open_to_everyone(bot) -> None:
     response = bot.command("/obd", "9876543200, 9876543210 play 123.sound", user_id=ADMIN)
     bot.slack.block_action(views.OBD_CONFIRM, start_button(response)["value"], user_id=ADMIN)
     bot.settle()
-    group_id = (await bot.deps.store.get_job(1))["result"]["group_ids"][0]
+    group_id = (await bot.deps.store.get_job(1)).result.group_ids[0]
     bot.sandbox.state.clock.advance(seconds=5)
     bot.command("/obd", f"status {group_id}", user_id=AGENT)
     reply = text_of(bot.replies()[-1])
