@@ -24,6 +24,7 @@ BENCH = Path(__file__).resolve().parent
 FULL = [
     ("time to ring", ["ring.py"], 240),
     ("paced acks beside the bare Bolt app", ["acks.py", "--rounds", "3"], 300),
+    ("two replicas behind HAProxy (PostgreSQL)", ["replicas.py", "--rounds", "3"], 400),
     ("a year of data", ["year.py"], 1200),
     ("no starvation, bulk OBD, memory, start-up", ["workloads.py"], 400),
     ("CPU per ack, in-process", ["ack_cpu.py", "--requests", "2000"], 300),
@@ -32,6 +33,7 @@ FULL = [
 QUICK = [
     ("time to ring", ["ring.py", "--agents", "40", "--rate", "40"], 180),
     ("paced acks beside the bare Bolt app", ["acks.py", "--rounds", "1", "--requests", "200"], 180),
+    ("two replicas behind HAProxy", ["replicas.py", "--rounds", "1", "--requests", "200"], 240),
     ("a year of data", ["year.py", "--sizes", "10000,100000", "--runs", "30"], 600),
     ("CPU per ack, in-process", ["ack_cpu.py", "--requests", "500"], 180),
     ("a 20,000-number campaign", ["campaign.py", "--numbers", "20000", "--runs", "unpaced"], 300),
