@@ -13,7 +13,12 @@ retention batch. It adapts to the code it runs against (the names a path has on 
 current tree), so one script measures before and after; each row says what it called.
 Target: each path p99 under 50 ms at every size, flat or logarithmic growth.
 
-Run: .venv/bin/python bench/year.py [--sizes 10000,100000,1000000] [--runs 100]
+On PostgreSQL (`--database-url postgresql://…` or BENCH_DATABASE_URL): the same SQLite file is
+copied into a new database on that server by `voicebot db copy`'s code and analysed, then the same
+paths are timed through the same store; there a path's time is the time awaited (the event loop
+is free meanwhile, the pool's connection is not), and the size is pg_database_size.
+
+Run: .venv/bin/python bench/year.py [--sizes 10000,100000,1000000] [--runs 100] [--database-url …]
 """
 
 from __future__ import annotations
@@ -275,7 +280,7 @@ def monitor_all_clear(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, json={"status": "E701", "message": "No incidents found"})
 
 
-def build(path: Path, clock: list[datetime]):
+def build(path: Path, clock: list[datetime], database_url: str | None = None):
     from bot.deps import Tuning, build_deps
     from bot.kaleyra import KaleyraClient
     from bot.settings import Settings
@@ -287,16 +292,18 @@ def build(path: Path, clock: list[datetime]):
         slack_signing_secret="bench",
         kaleyra_api_key="bench-key",
         database_path=str(path),
+        database_url=database_url,
         scheduler_enabled=False,
         health_digest_channel="C0DIGEST",
         admin_user_ids=ADMIN,
         log_level="CRITICAL",
     )
-    store = Store(path, clock=lambda: clock[0])
+    store = Store(database_url or path, clock=lambda: clock[0])
     kaleyra = KaleyraClient(api_key="k", transport=httpx.MockTransport(monitor_all_clear))
     kw: dict[str, Any] = {"store": store, "kaleyra": kaleyra, "clock": lambda: clock[0]}
     kw["slack"] = NullSlack(token="xoxb-bench")
-    kw["tuning"] = Tuning(auto_track=False)
+    # The stand-in Slack takes everything: no per-channel spacing (one post a second) is waited.
+    kw["tuning"] = Tuning(auto_track=False, slack_limits=False)
     return build_deps(settings, **kw)
 
 
@@ -417,7 +424,16 @@ async def measure(size: int, runs: int, tmp: Path) -> dict[str, Any]:
     counts = seed(path, size)
     seeded = time.perf_counter() - started
     clock = [NOW]
-    deps = build(path, clock)
+    database_url = None
+    if SERVER:  # PostgreSQL: the same rows, copied by `voicebot db copy`'s code, then analysed
+        from bot.store.copy import copy_database
+
+        database_url = create_database(size)
+        await copy_database("sqlite:///" + str(path), database_url, say=lambda _line: None)
+        analyse(database_url)
+        seeded = time.perf_counter() - started
+    deps = build(path, clock, database_url)
+    await deps.store.open()
     results: dict[str, Any] = {"counts": counts, "seed_s": seeded, "rows": {}}
     for name, what, fn in paths(deps, clock, size):
         await timed(fn, 3)  # warm: first reads load pages into the cache
@@ -444,13 +460,61 @@ async def measure(size: int, runs: int, tmp: Path) -> dict[str, Any]:
         }
     await deps.kaleyra.aclose()
     await deps.store.aclose()
-    results["mb"] = (
-        sum(os.path.getsize(p) for p in tmp.glob(f"year-{size}.db*") if p.is_file()) / 1e6
-    )
-    results["breakdown"] = breakdown(path)
+    if database_url:
+        results["mb"], results["breakdown"] = postgres_sizes(database_url)
+        drop_database(database_url)
+    else:
+        results["mb"] = (
+            sum(os.path.getsize(p) for p in tmp.glob(f"year-{size}.db*") if p.is_file()) / 1e6
+        )
+        results["breakdown"] = breakdown(path)
     for p in tmp.glob(f"year-{size}.db*"):
         p.unlink()
     return results
+
+
+# BENCH_DATABASE_URL=postgresql://user@host:port/any (or --database-url): each size runs in a
+# new database on that server, created and dropped here; unset: SQLite files, as before.
+SERVER = ""
+
+
+def _admin_url() -> str:
+    return SERVER.rsplit("/", 1)[0] + "/postgres"
+
+
+def create_database(size: int) -> str:
+    import psycopg
+
+    name = f"voicebot_year_{size}_{random.randrange(16**6):06x}"
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return SERVER.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {url.rsplit('/', 1)[1]} WITH (FORCE)")
+
+
+def analyse(url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+def postgres_sizes(url: str) -> tuple[float, dict[str, float]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        total = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        tables = conn.execute(
+            "SELECT relname, pg_total_relation_size(oid) FROM pg_class"
+            " WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+        ).fetchall()
+    return total / 1e6, {name: size / 1e6 for name, size in tables}
 
 
 def breakdown(path: Path) -> dict[str, float]:
@@ -473,7 +537,11 @@ async def main(sizes: list[int], runs: int) -> None:
         results = {size: await measure(size, runs, Path(tmp)) for size in sizes}
     names = list(next(iter(results.values()))["rows"])
     labels = [f"{s // 1000}k" if s < 1_000_000 else f"{s // 1_000_000}M" for s in sizes]
-    print(f"\n## A year of data: p99 ms (p50, runs) at each size (load average before: {load})\n")
+    where = "PostgreSQL (local server)" if SERVER else "SQLite"
+    print(
+        f"\n## A year of data on {where}: p99 ms (p50, runs) at each size"
+        f" (load average before: {load})\n"
+    )
     rows = []
     for name in names:
         cells = []
@@ -511,5 +579,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", ""))
     args = parser.parse_args()
+    SERVER = args.database_url
     run(main([int(s) for s in args.sizes.split(",")], args.runs))
