@@ -273,11 +273,34 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-async def _serve_socket_mode(deps: Deps, bolt: AsyncApp, server: uvicorn.Server) -> None:
+def socket_mode_handler(deps: Deps, bolt: AsyncApp, app_token: str) -> Any:
+    """Bolt's Socket Mode handler with the HTTP path's rule: a delivery Slack sends again (to
+    this connection or to another replica's; Slack gives each envelope to one of up to 10) is
+    taken once, by its identity in the shared store; a delivery that failed may come again."""
     from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+    from slack_sdk.socket_mode.response import SocketModeResponse
 
+    class OnceSocketModeHandler(AsyncSocketModeHandler):
+        async def handle(self, client: Any, req: Any) -> None:
+            body = req.payload if isinstance(req.payload, dict) else {}
+            identity = delivery_identity(body)
+            if identity is not None and not await deps.deliveries.first(identity):
+                COMMANDS.labels("retry", "ignored").inc()
+                await client.send_socket_mode_response(SocketModeResponse(req.envelope_id))
+                return
+            try:
+                await super().handle(client, req)
+            except BaseException:
+                if identity is not None:
+                    await deps.deliveries.forget(identity)
+                raise
+
+    return OnceSocketModeHandler(bolt, app_token)
+
+
+async def _serve_socket_mode(deps: Deps, bolt: AsyncApp, server: uvicorn.Server) -> None:
     assert deps.settings.slack_app_token is not None
-    socket = AsyncSocketModeHandler(bolt, deps.settings.slack_app_token.get_secret_value())
+    socket = socket_mode_handler(deps, bolt, deps.settings.slack_app_token.get_secret_value())
     log.info("Socket Mode; /healthz and callbacks on port %d", deps.settings.port)
     await socket.connect_async()
     try:

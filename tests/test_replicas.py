@@ -261,3 +261,72 @@ def test_a_health_change_is_announced_once_and_a_reminder_sent_once_with_two_rep
     assert "Karnataka" in text_of(alerts()[0]) and "John Doe" in text_of(reminders()[0])
     standby = replicas[1 - leader]
     assert job_runs(standby, "health-poll") == job_runs(standby, "followup-reminders") == 0
+
+
+def test_socket_mode_connections_of_two_replicas_share_the_rules(
+    replicas: Replicas, sandbox: RunningSandbox
+) -> None:
+    """Slack gives each envelope to one of the app's Socket Mode connections: a retry may reach
+    the other replica, and the two clicks of a double click may too."""
+    fake = replicas.slack
+    replicas.start(2, SLACK_APP_TOKEN="xapp-test")
+    until(lambda: len(fake.sockets) == 2, 15, "both replicas connected")
+    host = shared_hosts()[0]
+    acks = iter(range(1, 1000))
+
+    def deliver(to: int, kind: str, payload: dict, envelope_id: str | None = None) -> dict:
+        envelope_id = envelope_id or f"env-{next(acks)}"
+        envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload}
+        envelope["accepts_response_payload"] = True
+        host.run(fake.push(envelope, to))
+        assert fake.socket_replies[envelope_id].wait(15)
+        return next(a for a in reversed(fake.of("socket_ack")) if a["envelope_id"] == envelope_id)
+
+    def command(to: int, text: str, user_id: str, trigger: str) -> dict:
+        payload = {
+            "team_id": "T0TEAM",
+            "user_id": user_id,
+            "channel_id": "C0SALES",
+            "command": "/c2c",
+            "text": text,
+            "api_app_id": "A0APP",
+            "response_url": f"{fake.base_url}/response/{trigger}",
+            "trigger_id": trigger,
+        }
+        return deliver(to, "slash_commands", payload)
+
+    assigned = command(0, f"register <@{AGENT}> 9876543210", ADMIN, "t.1")
+    assert "now calls from +91 98765 43210" in text_of(assigned.get("payload", {}))
+    # Slack's retry of a command reaches the other connection: one call.
+    first = command(1, "9123456789", AGENT, "t.2")
+    assert "Dialling +91 91234 56789" in text_of(first["payload"])
+    again = command(0, "9123456789", AGENT, "t.2")  # the same trigger_id: the same delivery
+    assert not again.get("payload")  # taken as done: not even the repeat question
+    until(lambda: sandbox.state.recorded("dial.click2call"), 15, "the call placed")
+    ask = command(0, "9123456789", AGENT, "t.3")["payload"]  # a new command: asks first
+    assert "less than a minute ago. Dial again?" in text_of(ask)
+    value = ask["blocks"][1]["elements"][0]["value"]
+    for to, trigger in ((0, "t.4"), (1, "t.5")):  # one double click, two connections
+        click = {
+            "type": "block_actions",
+            "team": {"id": "T0TEAM"},
+            "user": {"id": AGENT},
+            "api_app_id": "A0APP",
+            "trigger_id": trigger,
+            "container": {"type": "message", "message_ts": "1700000000.000900"},
+            "message": {"ts": "1700000000.000900", "text": ""},
+            "channel": {"id": "D0X"},
+            "response_url": f"{fake.base_url}/response/{trigger}",
+            "actions": [
+                {
+                    "action_id": c2c_views.REDIAL_CONFIRM,
+                    "block_id": "b",
+                    "value": value,
+                    "type": "button",
+                }
+            ],
+        }
+        deliver(to, "interactive", click)
+    until(lambda: len(sandbox.state.recorded("dial.click2call")) >= 2, 15, "the redial placed")
+    time.sleep(1.5)  # a second redial, or the retried command, would have reached Kaleyra
+    assert len(sandbox.state.recorded("dial.click2call")) == 2

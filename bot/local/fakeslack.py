@@ -248,10 +248,11 @@ class FakeSlack:
         except WebSocketDisconnect:
             self.sockets.remove(websocket)
 
-    async def push(self, envelope: dict[str, Any]) -> None:
-        """Deliver an envelope to the connected app, as Slack does in Socket Mode."""
+    async def push(self, envelope: dict[str, Any], to: int = -1) -> None:
+        """Deliver an envelope to one connected app (the newest, or the `to`-th connection), as
+        Slack does in Socket Mode: each envelope to one of the app's connections."""
         self.socket_replies.setdefault(str(envelope["envelope_id"]), threading.Event())
-        await self.sockets[-1].send_json(envelope)
+        await self.sockets[to].send_json(envelope)
 
     def upload(self, file_id: str, content: bytes, name: str = "numbers.csv") -> dict[str, Any]:
         """Put a file where a form's file_input would have it; returns the payload's file object."""
