@@ -293,10 +293,17 @@ MUTATIONS = (
         "unproven-number-rings",
         "only a proven number rings first",
         (
+            # The store answers "the proven number" for one process (its caches) and for
+            # replicas (one statement): both lose the proof.
             Edit(
-                "bot/services/agents.py",
-                "if agent is None or not await self._proven(user_id, agent.number):",
-                "if agent is None:",
+                "bot/store/verification.py",
+                'if proof is None or proof.state != "verified" or proof.number != agent.number:',
+                "if False:",
+            ),
+            Edit(
+                "bot/store/verification.py",
+                " AND v.number = a.number AND v.state = 'verified' WHERE a.user_id = ?\",",
+                ' WHERE a.user_id = ?",',
             ),
         ),
         (
