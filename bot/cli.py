@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
-from bot.settings import SettingsError, load_settings, serve_problem
+from bot.settings import Settings, SettingsError, load_settings, serve_problem
 
 
 def _settings_or_exit():
@@ -50,7 +52,30 @@ def cmd_serve(_args: argparse.Namespace) -> int:
     if problem:
         print(f"voicebot: configuration error: {problem}", file=sys.stderr)
         return 2
+    migrate_apart(settings)
     return serve(settings)
+
+
+def migrate_apart(settings: Settings) -> None:
+    """A database behind the newest revision is migrated by a child process (`voicebot db
+    upgrade`), so Alembic and SQLAlchemy never load into the server: about 25 MB it would keep
+    for its whole life. Anything odd is left to the store, which migrates in-process as before."""
+    from bot.store.migrations import HEAD, current_revision
+    from bot.store.urls import sqlite_path
+
+    try:
+        path = sqlite_path(settings.database)
+        if path == ":memory:":
+            return
+        if path is not None and not Path(path).exists():
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        elif current_revision(settings.database) == HEAD:
+            return
+    except Exception:
+        return
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"], stdout=subprocess.DEVNULL, check=False
+    )
 
 
 def cmd_console(_args: argparse.Namespace) -> int:

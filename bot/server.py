@@ -10,11 +10,9 @@ import json
 import logging
 import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -242,31 +240,8 @@ def create_asgi(deps: Deps, app: AsyncApp | None = None, *, slack_routes: bool =
     return asgi
 
 
-def migrate_apart(settings: Settings) -> None:
-    """A database behind the newest revision is migrated by a child process (`voicebot db
-    upgrade`), so Alembic and SQLAlchemy never load into the server: about 25 MB it would keep
-    for its whole life. Anything odd is left to the store, which migrates in-process as before."""
-    from bot.store.migrations import HEAD, current_revision
-    from bot.store.urls import sqlite_path
-
-    try:
-        path = sqlite_path(settings.database)
-        if path == ":memory:":
-            return
-        if path is not None and not Path(path).exists():
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        elif current_revision(settings.database) == HEAD:
-            return
-    except Exception:
-        return
-    subprocess.run(
-        [sys.executable, "-m", "bot.cli", "db", "upgrade"], stdout=subprocess.DEVNULL, check=False
-    )
-
-
 def serve(settings: Settings) -> int:
     configure_logging(settings)
-    migrate_apart(settings)
     deps = build_deps(settings)
     if deps.store.dialect == "sqlite" and deps.store.path != ":memory:":
         # With SQLite one process is the whole deployment: a second one on the same file would
