@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -57,9 +57,10 @@ def cmd_serve(_args: argparse.Namespace) -> int:
 
 
 def migrate_apart(settings: Settings) -> None:
-    """A database behind the newest revision is migrated by a child process (`voicebot db
-    upgrade`), so Alembic and SQLAlchemy never load into the server: about 25 MB it would keep
-    for its whole life. Anything odd is left to the store, which migrates in-process as before."""
+    """A database behind the newest revision is migrated by a child process (what `voicebot db
+    upgrade` does), so Alembic and SQLAlchemy never load into the server: about 25 MB it would
+    keep for its whole life. Anything odd is left to the store, which migrates in-process as
+    before (the child's failure included)."""
     from bot.store.migrations import HEAD, current_revision
     from bot.store.urls import sqlite_path
 
@@ -73,9 +74,26 @@ def migrate_apart(settings: Settings) -> None:
             return
     except Exception:
         return
-    subprocess.run(
-        [sys.executable, "-m", "bot.cli", "db", "upgrade"], stdout=subprocess.DEVNULL, check=False
+    # A forked child already holds every module imported so far: only Alembic loads anew.
+    child = multiprocessing.get_context("fork").Process(
+        target=_upgrade, args=(settings.database,), name="voicebot-migrate"
     )
+    child.start()
+    child.join()
+
+
+def _upgrade(url: str) -> None:
+    """`voicebot db upgrade` for one URL, in the child `migrate_apart` forks."""
+    import asyncio
+
+    from bot.store import Store
+
+    async def upgrade() -> None:
+        store = Store(url)
+        await store.open()
+        await store.aclose()
+
+    asyncio.run(upgrade())
 
 
 def cmd_console(_args: argparse.Namespace) -> int:
