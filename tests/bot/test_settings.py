@@ -1,6 +1,6 @@
 import pytest
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_match_design(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -66,3 +66,12 @@ def test_secret_never_in_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_urls_get_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
     assert load_settings().slack_api_url == "http://127.0.0.1:9/api/"
+
+
+def test_every_variable_is_in_the_readme() -> None:
+    """The README's table is the one list of variables an operator reads."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    missing = [n.upper() for n in Settings.model_fields if f"`{n.upper()}`" not in readme]
+    assert missing == []
