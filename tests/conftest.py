@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from bot.kaleyra import KaleyraClient
@@ -85,8 +87,14 @@ def paced_bot(sandbox: RunningSandbox, tmp_path, clock: FrozenClock):
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """A module that sets BOTH_DATABASES runs its tests of the app on PostgreSQL as well."""
-    if "database" in metafunc.fixturenames and getattr(metafunc.module, "BOTH_DATABASES", False):
+    """A module that sets BOTH_DATABASES runs its tests of the app on PostgreSQL as well;
+    TEST_ALL_ON_POSTGRES=1 does it for every module (a longer run than `make test` affords),
+    but for the tests marked sqlite_only (the SQLite file's own locks and disk)."""
+    if "database" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only"):
+        return
+    if getattr(metafunc.module, "BOTH_DATABASES", False) or os.environ.get("TEST_ALL_ON_POSTGRES"):
         metafunc.parametrize("database", ["sqlite", "postgresql"], indirect=True)
 
 

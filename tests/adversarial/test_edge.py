@@ -382,6 +382,7 @@ def write_lock(bot) -> Iterator[sqlite3.Connection]:
     other.close()
 
 
+@pytest.mark.sqlite_only  # the SQLite file's own lock and disk
 def test_a_held_write_lock_gives_a_clear_answer_at_once_not_a_frozen_bot(bot, write_lock) -> None:
     # A non-admin's removal is refused and audited before the ack: a write on the ack path.
     response = bot.command("/blacklist", "remove 9876543210", user_id=AGENT)
@@ -401,6 +402,7 @@ def waits_at_most_ms(bot) -> int:
     return bot.deps.store.db.execute("PRAGMA busy_timeout").fetchone()[0]
 
 
+@pytest.mark.sqlite_only  # the SQLite file's own lock and disk
 def test_after_the_lock_is_released_the_same_command_works(bot) -> None:
     other = sqlite3.connect(bot.settings.database_path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -410,6 +412,7 @@ def test_after_the_lock_is_released_the_same_command_works(bot) -> None:
     assert "Only admins" in said(bot.command("/blacklist", "remove 9876543210", user_id=AGENT))
 
 
+@pytest.mark.sqlite_only  # the SQLite file's own lock and disk
 async def test_store_writes_under_a_held_lock_fail_fast_and_then_work(bot, write_lock) -> None:
     from bot.store.db import StoreBusy
 
@@ -466,6 +469,7 @@ async def fill_the_disk(bot) -> None:
                 break
 
 
+@pytest.mark.sqlite_only  # the SQLite file's own lock and disk
 async def test_a_full_disk_gives_a_clear_message_never_a_traceback_or_a_hang(bot) -> None:
     await fill_the_disk(bot)
     response = bot.command("/blacklist", "remove 9876543210", user_id=AGENT)

@@ -17,6 +17,9 @@ from bot.sandbox.state import FollowupState
 from bot.views import followup as views
 from tests.support.harness import ADMIN, AGENT, OTHER, text_of
 
+# Sent-log claims, reminders and health baselines: rules every replica shares, on both databases.
+BOTH_DATABASES = True
+
 CLAIMER = "U0CLAIM"
 IST = ZoneInfo("Asia/Kolkata")
 DEAD_SLACK = "http://127.0.0.1:9/api/"  # nothing listens: a refused / reset connection
