@@ -49,6 +49,15 @@ class CallRow:
         return cls(**{k: row.get(k) for k in cls.__dataclass_fields__})
 
 
+@dataclass(frozen=True, slots=True)
+class OpenCall:
+    """What following an open call needs first; its row is read when its turn comes."""
+
+    id: int
+    kaleyra_id: str
+    created_at: str
+
+
 # ---- followup
 
 

@@ -725,18 +725,16 @@ class ClickToCall:
         if self.public_url:
             return  # Kaleyra's callbacks report progress instead
         now, due = self.clock(), []
-        for call in await self.store.open_calls():
-            if not call.kaleyra_id:
-                continue
-            age = (now - datetime.fromisoformat(call.created_at)).total_seconds()
+        for ref in await self.store.open_call_refs():
+            age = (now - datetime.fromisoformat(ref.created_at)).total_seconds()
             if age <= self.track_for_seconds:
-                due.append(call.id)
+                due.append(ref.id)
                 continue
             minutes = self.track_for_seconds / 60
             call = await self.store.update_call(
-                call.id,
+                ref.id,
                 state="untracked",
-                error=f"No final status after {minutes:.0f} minutes; check `/c2c status {call.kaleyra_id}`.",
+                error=f"No final status after {minutes:.0f} minutes; check `/c2c status {ref.kaleyra_id}`.",
             )
             await self.render(call)
         # A few workers, not a task per open call: 500 tasks made at once would queue 500 steps
@@ -759,7 +757,7 @@ class ClickToCall:
             )
 
     async def _poll_loop(self) -> None:
-        while await self.store.open_calls():
+        while await self.store.has_open_calls():
             await asyncio.sleep(self.poll_seconds)
             await self.poll_open()
 
