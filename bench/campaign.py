@@ -387,7 +387,7 @@ async def one_run(
             if proc.poll() is not None:
                 result.problems.append(f"the bot exited ({proc.returncode})")
         finally:
-            await store.aclose()
+            store.close()
             driver.close()
     return result
 
