@@ -502,7 +502,13 @@ class ClickToCall:
             self._recording = self.background.spawn(self._record(), name="c2c-record")
 
     async def _record(self) -> None:
-        orders, self._unrecorded = self._unrecorded, []
+        # Dials queued while a batch is being written wait for this task, not for a later dial:
+        # it records batches until none is left.
+        while self._unrecorded:
+            orders, self._unrecorded = self._unrecorded, []
+            await self._record_batch(orders)
+
+    async def _record_batch(self, orders: list[_Order]) -> None:
         try:
             await self._load_secret()
             rows = await self.store.create_calls(

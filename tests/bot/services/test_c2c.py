@@ -3,6 +3,7 @@ Slack and the App Home are substituted)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -276,3 +277,26 @@ async def test_the_log_shows_full_numbers_to_admins_and_the_caller_only(
     assert admin.full_numbers is None
     other = await c2c.call_log(OTHER, "log", None, None)
     assert other.full_numbers == frozenset()
+
+
+async def test_a_dial_queued_while_a_batch_is_written_is_placed_without_waiting_for_another(
+    c2c, store, sandbox, mocker
+) -> None:
+    """The second dial arrives while the first one's row is being written (a slow database):
+    it is recorded and placed by the same recording task, not left until some later dial."""
+    await proven(c2c, store)
+    real, writing = store.create_calls, asyncio.Event()
+
+    async def slow(*args, **kwargs):
+        writing.set()
+        await asyncio.sleep(0.2)
+        return await real(*args, **kwargs)
+
+    mocker.patch.object(store, "create_calls", side_effect=slow)
+    await c2c.request_dial(AGENT, parse_phone("9123456701"))
+    await writing.wait()
+    await c2c.request_dial(AGENT, parse_phone("9123456702"))  # nothing dials after it
+    await c2c.background.drain()
+    placed = [r.form["receiver"] for r in sandbox.state.recorded("dial.click2call")]
+    assert placed == ["9123456701", "9123456702"]
+    assert len(await store.recent_calls(AGENT)) == 2
